@@ -1,0 +1,25 @@
+// Jest: TypeScript through @swc/jest (fast, no type-check: `npm run typecheck` does that).
+// Projects: unit (no I/O beyond loopback), integration (real Azurite started by the global setup, simulator over
+// loopback HTTP, the local host in-process).
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
+};
+const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testTimeout: 30000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,269 @@
+/**
+ * The app's settings: one typed, validated object. Every setting name the app reads appears in this file once
+ * (tests and infra cross-check against `SETTING_NAMES`). A missing or malformed required setting throws a
+ * ConfigError that names it, so a bad deployment fails at start rather than on the first request.
+ */
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
+    super(`Setting ${setting} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every setting the app reads, with its default (undefined = required or optional without default). */
+export const SETTINGS = {
+  AzureWebJobsStorage: {
+    required: false,
+    secret: false,
+    description: 'storage connection string (local); in Azure the identity-based settings below',
+  },
+  AzureWebJobsStorage__tableServiceUri: {
+    required: false,
+    secret: false,
+    description: 'identity-based storage: table endpoint',
+  },
+  AzureWebJobsStorage__queueServiceUri: {
+    required: false,
+    secret: false,
+    description: 'identity-based storage: queue endpoint',
+  },
+  AzureWebJobsStorage__clientId: {
+    required: false,
+    secret: false,
+    description: 'identity-based storage: user-assigned identity client id',
+  },
+  TABLE_NAME_PREFIX: {
+    required: false,
+    secret: false,
+    description: 'prefix for every table name (isolates environments sharing one account)',
+  },
+  PARTNER_CENTER_API_URL: { required: false, secret: false, description: 'Partner Center REST base URL' },
+  PARTNER_CENTER_AUTHORITY_HOST: { required: false, secret: false, description: 'Entra ID host of the token endpoint' },
+  PARTNER_CENTER_TENANT_ID: { required: true, secret: false, description: 'the partner tenant (GUID or domain)' },
+  PARTNER_CENTER_CLIENT_ID: { required: true, secret: false, description: 'the consented app registration (GUID)' },
+  PARTNER_CENTER_APPLICATION_NAME: {
+    required: false,
+    secret: false,
+    description: 'sent as MS-PartnerCenter-Application',
+  },
+  PARTNER_CENTER_TIMEOUT_SECONDS: {
+    required: false,
+    secret: false,
+    description: 'timeout of one Partner Center attempt',
+  },
+  PARTNER_CENTER_MAX_ATTEMPTS: {
+    required: false,
+    secret: false,
+    description: 'attempts per Partner Center call (retries + 1)',
+  },
+  KEY_VAULT_URL: {
+    required: false,
+    secret: false,
+    description: 'Key Vault holding the secrets; unset: environment variables',
+  },
+  SECRET_CACHE_TTL_SECONDS: {
+    required: false,
+    secret: false,
+    description: 'how long a secret read is cached in memory',
+  },
+  REFRESH_TOKEN_WRITE_INTERVAL_MINUTES: {
+    required: false,
+    secret: false,
+    description: 'least time between two write-backs of the rotated refresh token',
+  },
+  PARTNER_CENTER_CLIENT_SECRET: { required: false, secret: true, description: 'secret: the app registration secret' },
+  PARTNER_CENTER_REFRESH_TOKEN: { required: false, secret: true, description: 'secret: the consented refresh token' },
+  WEBHOOK_SIGNING_SECRET: {
+    required: false,
+    secret: true,
+    description: 'secret: inbound webhook signing secret(s), comma-separated',
+  },
+  CALLBACK_SIGNING_SECRET: { required: false, secret: true, description: 'secret: signs billing callbacks' },
+  POLL_SCHEDULE: { required: false, secret: false, description: "the poller's NCRONTAB schedule" },
+  POLL_CONCURRENCY: { required: false, secret: false, description: 'status calls in flight at once' },
+  POLL_RATE_PER_SECOND: { required: false, secret: false, description: 'status calls per second, shared by the run' },
+  POLL_TIME_BUDGET_SECONDS: { required: false, secret: false, description: 'a run starts no new poll after this' },
+  POLL_FIRST_DELAY_SECONDS: {
+    required: false,
+    secret: false,
+    description: 'first poll this long after tracking starts',
+  },
+  POLL_MIN_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff start between polls' },
+  POLL_MAX_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff cap between polls' },
+  POLL_MAX_AGE_DAYS: { required: false, secret: false, description: 'an upgrade not final after this becomes Stale' },
+  BILLING_CALLBACK_URL: {
+    required: false,
+    secret: false,
+    description: 'where final results are posted; unset: no callbacks',
+  },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    required: false,
+    secret: false,
+    description: 'Application Insights; unset: console only',
+  },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+/** The settings that hold secret values: read through the secret store, never logged. */
+export const SECRET_SETTING_NAMES = SETTING_NAMES.filter((n) => SETTINGS[n].secret);
+
+export interface PollConfig {
+  schedule: string;
+  concurrency: number;
+  ratePerSecond: number;
+  timeBudgetMs: number;
+  firstDelayMs: number;
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  maxAgeMs: number;
+}
+
+/** Local: a connection string (Azurite). Azure: identity-based endpoints (no shared keys). */
+export type StorageConfig =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'identity'; tableServiceUri: string; queueServiceUri: string; clientId: string | undefined };
+
+export interface AppConfig {
+  storage: StorageConfig;
+  tableNamePrefix: string;
+  partnerCenter: {
+    apiUrl: string;
+    authorityHost: string;
+    tenantId: string;
+    clientId: string;
+    applicationName: string;
+    attemptTimeoutMs: number;
+    maxAttempts: number;
+  };
+  secrets: {
+    keyVaultUrl: string | undefined;
+    cacheTtlMs: number;
+    refreshTokenWriteIntervalMs: number;
+  };
+  poll: PollConfig;
+  billingCallbackUrl: string | undefined;
+  appInsightsConnectionString: string | undefined;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,19}$/;
+
+function read(env: Env, name: SettingName): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function required(env: Env, name: SettingName): string {
+  const value = read(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is required but not set');
+  return value;
+}
+
+function url(env: Env, name: SettingName, fallback?: string): string | undefined {
+  const value = read(env, name) ?? fallback;
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'must be an absolute URL');
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+    throw new ConfigError(name, 'must use https (plain http is accepted only for localhost)');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function number(env: Env, name: SettingName, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function ncrontab(env: Env, name: SettingName, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (value.split(/\s+/).length !== 6) {
+    throw new ConfigError(name, 'must be a six-field NCRONTAB expression (seconds first), e.g. "0 */5 * * * *"');
+  }
+  return value;
+}
+
+function storageConfig(env: Env): StorageConfig {
+  const connectionString = read(env, 'AzureWebJobsStorage');
+  if (connectionString) {
+    if (connectionString !== 'UseDevelopmentStorage=true' && !/AccountName=|TableEndpoint=/i.test(connectionString)) {
+      throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
+    }
+    return { kind: 'connectionString', connectionString };
+  }
+  const tableServiceUri = url(env, 'AzureWebJobsStorage__tableServiceUri');
+  const queueServiceUri = url(env, 'AzureWebJobsStorage__queueServiceUri');
+  if (!tableServiceUri || !queueServiceUri) {
+    throw new ConfigError(
+      'AzureWebJobsStorage',
+      'is required: a connection string, or AzureWebJobsStorage__tableServiceUri and __queueServiceUri for identity-based access',
+    );
+  }
+  return { kind: 'identity', tableServiceUri, queueServiceUri, clientId: read(env, 'AzureWebJobsStorage__clientId') };
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const tenantId = required(env, 'PARTNER_CENTER_TENANT_ID');
+  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId)) {
+    throw new ConfigError('PARTNER_CENTER_TENANT_ID', 'must be a tenant GUID or a domain name');
+  }
+  const clientId = required(env, 'PARTNER_CENTER_CLIENT_ID');
+  if (!GUID.test(clientId)) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'must be a GUID');
+  const tableNamePrefix = read(env, 'TABLE_NAME_PREFIX') ?? '';
+  if (tableNamePrefix && !TABLE_PREFIX.test(tableNamePrefix)) {
+    throw new ConfigError('TABLE_NAME_PREFIX', 'must be letters and digits, starting with a letter, at most 20');
+  }
+  const minIntervalMs = number(env, 'POLL_MIN_INTERVAL_SECONDS', 60, 1, 86_400) * 1000;
+  const maxIntervalMs = number(env, 'POLL_MAX_INTERVAL_SECONDS', 1800, 1, 7 * 86_400) * 1000;
+  if (maxIntervalMs < minIntervalMs) {
+    throw new ConfigError('POLL_MAX_INTERVAL_SECONDS', 'must not be less than POLL_MIN_INTERVAL_SECONDS');
+  }
+  return {
+    storage: storageConfig(env),
+    tableNamePrefix,
+    partnerCenter: {
+      apiUrl: url(env, 'PARTNER_CENTER_API_URL', 'https://api.partnercenter.microsoft.com')!,
+      authorityHost: url(env, 'PARTNER_CENTER_AUTHORITY_HOST', 'https://login.microsoftonline.com')!,
+      tenantId,
+      clientId,
+      applicationName: read(env, 'PARTNER_CENTER_APPLICATION_NAME') ?? 'azure-plan-upgrades',
+      attemptTimeoutMs: number(env, 'PARTNER_CENTER_TIMEOUT_SECONDS', 30, 1, 120) * 1000,
+      maxAttempts: number(env, 'PARTNER_CENTER_MAX_ATTEMPTS', 4, 1, 10),
+    },
+    secrets: {
+      keyVaultUrl: url(env, 'KEY_VAULT_URL'),
+      cacheTtlMs: number(env, 'SECRET_CACHE_TTL_SECONDS', 300, 0, 86_400) * 1000,
+      refreshTokenWriteIntervalMs: number(env, 'REFRESH_TOKEN_WRITE_INTERVAL_MINUTES', 60, 0, 43_200) * 60_000,
+    },
+    poll: {
+      schedule: ncrontab(env, 'POLL_SCHEDULE', '0 */5 * * * *'),
+      concurrency: number(env, 'POLL_CONCURRENCY', 8, 1, 64),
+      ratePerSecond: number(env, 'POLL_RATE_PER_SECOND', 10, 0.1, 1000),
+      timeBudgetMs: number(env, 'POLL_TIME_BUDGET_SECONDS', 240, 5, 1500) * 1000,
+      firstDelayMs: number(env, 'POLL_FIRST_DELAY_SECONDS', 30, 0, 3600) * 1000,
+      minIntervalMs,
+      maxIntervalMs,
+      maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
+    },
+    billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
+    appInsightsConnectionString: read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+  };
+}

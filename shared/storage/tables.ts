@@ -1,0 +1,52 @@
+import { RestError, type TableClient } from '@azure/data-tables';
+import type { AppConfig } from '../config';
+import { createTableClient, tableName } from './clients';
+import type { TableKey } from './names';
+
+/**
+ * Table clients for the app's logical tables. Each table is created when first used (Azure creates them through
+ * infra; Azurite and a fresh account need this), once per process.
+ */
+export class Tables {
+  private readonly clients = new Map<TableKey, TableClient>();
+  private readonly created = new Map<TableKey, Promise<void>>();
+
+  constructor(private readonly config: Pick<AppConfig, 'storage' | 'tableNamePrefix'>) {}
+
+  /** The client for a table, without a create round-trip (for paths that handle TableNotFound themselves). */
+  client(key: TableKey): TableClient {
+    let client = this.clients.get(key);
+    if (!client) {
+      client = createTableClient(this.config.storage, tableName(key, this.config.tableNamePrefix));
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** The client for a table that exists (created once per process when missing). */
+  async get(key: TableKey): Promise<TableClient> {
+    const client = this.client(key);
+    let creation = this.created.get(key);
+    if (!creation) {
+      creation = client.createTable().catch((error: unknown) => {
+        this.created.delete(key);
+        throw error;
+      });
+      this.created.set(key, creation);
+    }
+    await creation;
+    return client;
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 404;
+}
+
+export function isConflict(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 409;
+}
+
+export function isPreconditionFailed(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 412;
+}
