@@ -1,0 +1,32 @@
+/**
+ * Custom event names sent to Application Insights. Alert rules and the workbook in infra/ query these names; a test
+ * checks that infra names only what is listed here.
+ */
+export const TELEMETRY_EVENTS = [
+  'EligibilityChecked',
+  'UpgradeStarted',
+  'UpgradeStatusChanged',
+  'UpgradeCompleted',
+  'UpgradeFailed',
+  'UpgradeStale',
+  'CallbackDelivered',
+  'CallbackRejected',
+  'CallbackFailed',
+  'RefreshTokenInvalid',
+  'PollRunCompleted',
+  'PoisonMessage',
+  'PartnerCenterAuthFailed',
+] as const;
+
+export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
+
+/** Measurements of the PollRunCompleted event. */
+export const POLL_RUN_MEASUREMENTS = [
+  'due',
+  'polled',
+  'changed',
+  'throttled',
+  'errors',
+  'durationMs',
+  'outstanding',
+] as const;
