@@ -1,0 +1,43 @@
+import type { FieldError } from './problem';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isGuid(value: unknown): value is string {
+  return typeof value === 'string' && GUID.test(value);
+}
+
+/** The only product family Partner Center upgrades; accepted in any case, sent as "Azure". */
+export const AZURE_FAMILY = 'Azure';
+
+export interface CustomerUpgradeRequest {
+  /** Lower-case GUID. */
+  customerId: string;
+  productFamily: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `{ customerId, productFamily? }` as both webhooks take it. Unknown fields are ignored (tolerant reader); only own
+ * properties are read, so `__proto__` or `constructor` keys in the JSON change nothing.
+ */
+export function validateCustomerUpgradeRequest(body: unknown): Validated<CustomerUpgradeRequest> {
+  if (!isPlainObject(body)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }] };
+  const errors: FieldError[] = [];
+  const customerId = Object.hasOwn(body, 'customerId') ? body.customerId : undefined;
+  if (customerId === undefined || customerId === null || customerId === '') {
+    errors.push({ field: 'customerId', message: 'is required' });
+  } else if (!isGuid(customerId)) {
+    errors.push({ field: 'customerId', message: 'must be a GUID (the customer tenant id)' });
+  }
+  const family = Object.hasOwn(body, 'productFamily') ? body.productFamily : undefined;
+  if (family !== undefined && (typeof family !== 'string' || family.toLowerCase() !== 'azure')) {
+    errors.push({ field: 'productFamily', message: 'must be "Azure" when given' });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: { customerId: (customerId as string).toLowerCase(), productFamily: AZURE_FAMILY } };
+}
