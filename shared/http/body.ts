@@ -14,7 +14,7 @@ export type JsonBodyResult = { ok: true; raw: Buffer; json: unknown } | { ok: fa
 
 function isJsonContentType(value: string | null): boolean {
   if (!value) return false;
-  const mediaType = value.split(';')[0]!.trim().toLowerCase();
+  const mediaType = value.split(';')[0].trim().toLowerCase();
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
