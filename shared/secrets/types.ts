@@ -22,3 +22,9 @@ export interface SecretStore {
 export function keyVaultSecretName(name: SecretName): string {
   return name.toLowerCase().replace(/_/g, '-');
 }
+
+/** Where secret stores report what operators must know (console satisfies it). Messages never hold a value. */
+export interface SecretsLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}

@@ -1,0 +1,46 @@
+/**
+ * A secret could not be read and no cached value exists (typically a cold start while Key Vault is unreachable or
+ * the identity lacks access). The message names the vault and the secret so an operator can act; it never holds a
+ * value.
+ */
+export class SecretUnavailableError extends Error {
+  override readonly name = 'SecretUnavailableError';
+
+  constructor(
+    readonly vaultUrl: string,
+    readonly secretName: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Secret "${secretName}" could not be read from Key Vault ${vaultUrl}: ${reason}`, options);
+  }
+}
+
+/** A secret could not be written (a new version); names the vault and the secret, never the value. */
+export class SecretWriteError extends Error {
+  override readonly name = 'SecretWriteError';
+
+  constructor(
+    readonly vaultUrl: string,
+    readonly secretName: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Secret "${secretName}" could not be written to Key Vault ${vaultUrl}: ${reason}`, options);
+  }
+}
+
+/** A short, value-free description of why a call failed: an HTTP status and service error code, or a network code. */
+export function describeFailure(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+    const parts: string[] = [];
+    if (typeof statusCode === 'number') parts.push(`HTTP ${statusCode}`);
+    if (typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code)) parts.push(code);
+    if (parts.length > 0) return parts.join(' ');
+    if (error instanceof Error && error.name === 'AbortError') return 'timed out';
+    if (error instanceof Error && error.name === 'CredentialUnavailableError') return 'no credential available';
+    if (error instanceof Error && error.name === 'AuthenticationError') return 'authentication failed';
+  }
+  return 'unreachable';
+}

@@ -1,0 +1,63 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/core-auth';
+import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { describeFailure, SecretUnavailableError, SecretWriteError } from './errors';
+import { keyVaultSecretName, type SecretName, type SecretStore } from './types';
+
+export interface KeyVaultSecretStoreOptions {
+  /** Defaults to `DefaultAzureCredential`, with `managedIdentityClientId` when a user-assigned identity is named. */
+  credential?: TokenCredential;
+  /** `AZURE_CLIENT_ID`: the user-assigned managed identity to use. */
+  managedIdentityClientId?: string;
+  /** Passed to `SecretClient` (tests: `allowInsecureConnection`, `disableChallengeResourceVerification`, retries). */
+  clientOptions?: SecretClientOptions;
+}
+
+function isSecretNotFound(error: unknown): boolean {
+  const { statusCode } = (error ?? {}) as { statusCode?: unknown };
+  return statusCode === 404;
+}
+
+/**
+ * Secrets in Key Vault through the SDK's `SecretClient` (its pipeline brings the challenge authentication, retries
+ * with Retry-After and tracing). Every failure is reported as an error naming the vault and the secret, never a value.
+ */
+export class KeyVaultSecretStore implements SecretStore {
+  readonly kind = 'key-vault';
+  private readonly client: SecretClient;
+
+  constructor(
+    readonly vaultUrl: string,
+    options: KeyVaultSecretStoreOptions = {},
+  ) {
+    const credential =
+      options.credential ??
+      new DefaultAzureCredential(
+        options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {},
+      );
+    this.client = new SecretClient(vaultUrl, credential, options.clientOptions);
+  }
+
+  /** The current version's value; undefined when the secret does not exist (404 SecretNotFound). */
+  async get(name: SecretName): Promise<string | undefined> {
+    const secretName = keyVaultSecretName(name);
+    try {
+      const secret = await this.client.getSecret(secretName);
+      return secret.value;
+    } catch (error) {
+      if (isSecretNotFound(error)) return undefined;
+      throw new SecretUnavailableError(this.vaultUrl, secretName, describeFailure(error), { cause: error });
+    }
+  }
+
+  /** Writes a new version (older versions stay readable by version in the vault). */
+  async set(name: SecretName, value: string): Promise<void> {
+    const secretName = keyVaultSecretName(name);
+    try {
+      await this.client.setSecret(secretName, value);
+    } catch (error) {
+      // No `cause`: the SDK error carries the request, whose body holds the value.
+      throw new SecretWriteError(this.vaultUrl, secretName, describeFailure(error));
+    }
+  }
+}
