@@ -1,0 +1,397 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import {
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createHttpHeaders,
+  createPipelineRequest,
+  isRestError,
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import type { SecretName, SecretStore } from '../secrets/types';
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
+import {
+  CONSENT_INSTRUCTION,
+  ClientCredentialInvalidError,
+  MissingSecretError,
+  PartnerCenterCredentialError,
+  RefreshTokenInvalidError,
+  TokenEndpointError,
+} from './credential-errors';
+import { int, isObject, parseJson, prop, str } from './json';
+import { silentLogger, type PartnerCenterLogger } from './logger';
+import { AttemptTimeoutError, attemptTimeoutPolicy } from './policies/attempt-timeout';
+import { PARTNER_CENTER_SCOPE } from './policies/auth';
+import { partnerCenterRetryPolicy, type RetryDelay } from './policies/retry';
+import { partnerCenterTelemetryPolicy } from './policies/telemetry';
+import { redact, snippet } from './redact';
+
+export interface SecureAppModelCredentialOptions {
+  /** The partner tenant (GUID or domain). */
+  tenantId: string;
+  /** The consented app registration. */
+  clientId: string;
+  /** e.g. https://login.microsoftonline.com (or the simulator). */
+  authorityHost: string;
+  /** Holds PARTNER_CENTER_CLIENT_SECRET and PARTNER_CENTER_REFRESH_TOKEN; receives each rotated refresh token. */
+  secretStore: SecretStore;
+  logger?: PartnerCenterLogger;
+  telemetry?: Telemetry;
+  /** Refresh this long before expiry (capped at half the token's lifetime); default 5 minutes. */
+  refreshMarginMs?: number;
+  /** Least time between two write-backs of the rotated refresh token; default 0 (every rotation). */
+  refreshTokenWriteIntervalMs?: number;
+  /** Token endpoint: timeout per attempt (default 15 s), attempts (default 3), backoff (default 0.5 s to 8 s). */
+  attemptTimeoutMs?: number;
+  maxAttempts?: number;
+  retryDelay?: RetryDelay;
+  httpClient?: HttpClient;
+  /** Clock (ms since epoch), for tests. */
+  now?: () => number;
+}
+
+interface CachedToken {
+  token: string;
+  expiresOnTimestamp: number;
+  refreshAt: number;
+}
+
+interface TokenResponse {
+  accessToken: string;
+  expiresInMs: number;
+  refreshToken: string | undefined;
+}
+
+const CONSENT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required']);
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+/**
+ * Partner Center's secure application model (App+User) as a TokenCredential: the OAuth 2.0 refresh-token grant
+ * against `${authorityHost}/${tenantId}/oauth2/v2.0/token`.
+ * - The access token is reused until `refreshMarginMs` before it expires; concurrent callers share one refresh.
+ * - Every response rotates the refresh token: the newest is kept in memory and written back to the secret store in
+ *   the background (a failed write is logged and retried at the next refresh; callers never wait for it).
+ * - `invalid_grant` → RefreshTokenInvalidError (run the consent again); `invalid_client` → ClientCredentialInvalidError.
+ * Hand-rolled rather than msal-node because msal keeps the rotated refresh token in its own cache.
+ */
+export class SecureAppModelCredential implements TokenCredential {
+  private readonly options: SecureAppModelCredentialOptions;
+  private readonly tokenUrl: string;
+  private readonly pipeline: Pipeline;
+  private readonly httpClient: HttpClient;
+  private readonly logger: PartnerCenterLogger;
+  private readonly telemetry: Telemetry;
+  private readonly now: () => number;
+  private cached: CachedToken | undefined;
+  private inflight: Promise<CachedToken> | undefined;
+  /** The newest refresh token we hold (undefined until first read from the store). */
+  private refreshToken: string | undefined;
+  private lastStoredToken: string | undefined;
+  private lastWriteAt: number | undefined;
+  private writing: Promise<void> | undefined;
+  /** Every secret value seen, masked out of any text we log or throw. */
+  private readonly knownSecrets = new Set<string>();
+
+  constructor(options: SecureAppModelCredentialOptions) {
+    this.options = options;
+    this.tokenUrl = `${options.authorityHost.replace(/\/+$/, '')}/${encodeURIComponent(options.tenantId)}/oauth2/v2.0/token`;
+    this.logger = options.logger ?? silentLogger;
+    this.telemetry = options.telemetry ?? noTelemetry;
+    this.now = options.now ?? Date.now;
+    this.httpClient = options.httpClient ?? createDefaultHttpClient();
+    const pipeline = createEmptyPipeline();
+    pipeline.addPolicy(
+      partnerCenterRetryPolicy({
+        maxAttempts: options.maxAttempts ?? 3,
+        retryDelay: options.retryDelay ?? { baseMs: 500, maxMs: 8000 },
+        maxRetryAfterMs: 30_000,
+        onRetry: (event) =>
+          this.logger('warn', 'Token request will be retried', {
+            attempt: event.attempt,
+            delayMs: event.delayMs,
+            status: event.status,
+            errorCode: event.errorCode,
+          }),
+      }),
+    );
+    pipeline.addPolicy(partnerCenterTelemetryPolicy(this.telemetry, this.logger));
+    pipeline.addPolicy(attemptTimeoutPolicy(options.attemptTimeoutMs ?? 15_000));
+    this.pipeline = pipeline;
+  }
+
+  async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
+    const requested = Array.isArray(scopes) ? scopes : [scopes];
+    if (requested.length !== 1 || requested[0] !== PARTNER_CENTER_SCOPE) {
+      throw new Error(`SecureAppModelCredential issues tokens for ${PARTNER_CENTER_SCOPE} only`);
+    }
+    const now = this.now();
+    const cached = this.cached;
+    if (cached && now < cached.refreshAt) return toAccessToken(cached);
+    // One refresh for all concurrent callers; a caller's abort stops its own wait, never the shared refresh.
+    this.inflight ??= this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
+    try {
+      return toAccessToken(await abortable(this.inflight, options.abortSignal));
+    } catch (error) {
+      // Inside the margin the old token still works: a transient refresh failure must not stop calls.
+      const stillValid = cached && this.now() < cached.expiresOnTimestamp - 30_000;
+      if (stillValid && error instanceof TokenEndpointError && error.category === 'transient') {
+        this.logger('warn', 'Token refresh failed; using the current access token until it expires', {
+          errorName: error.name,
+          status: error.status,
+        });
+        return toAccessToken(cached);
+      }
+      throw error;
+    }
+  }
+
+  /** Drops the cached access token if it is `token` (Partner Center refused it); the next getToken refreshes. */
+  invalidateAccessToken(token: string): void {
+    if (this.cached?.token === token) this.cached = undefined;
+  }
+
+  /** Resolves when the background write-back of the refresh token (if any) has settled. For tests and shutdown. */
+  async flushRefreshTokenWrite(): Promise<void> {
+    await this.writing;
+  }
+
+  private async refresh(): Promise<CachedToken> {
+    try {
+      return this.cache(await this.redeem());
+    } catch (error) {
+      if (error instanceof PartnerCenterCredentialError && error.category === 'auth') this.report(error);
+      throw error;
+    }
+  }
+
+  /** Redeems the newest refresh token; on invalid_grant, once more with the store's token if an operator replaced it. */
+  private async redeem(): Promise<TokenResponse> {
+    const clientSecret = await this.readSecret('PARTNER_CENTER_CLIENT_SECRET');
+    const refreshToken = this.refreshToken ?? (await this.readSecret('PARTNER_CENTER_REFRESH_TOKEN'));
+    this.refreshToken ??= refreshToken;
+    this.lastStoredToken ??= refreshToken;
+    try {
+      return await this.requestToken(refreshToken, clientSecret);
+    } catch (error) {
+      if (!(error instanceof RefreshTokenInvalidError)) throw error;
+      const stored = await this.getSecret('PARTNER_CENTER_REFRESH_TOKEN').catch(() => undefined);
+      if (!stored || stored === refreshToken) throw error;
+      this.remember(stored);
+      this.refreshToken = stored;
+      this.lastStoredToken = stored;
+      return await this.requestToken(stored, clientSecret);
+    }
+  }
+
+  private cache(result: TokenResponse): CachedToken {
+    const issuedAt = this.now();
+    const margin = Math.min(this.options.refreshMarginMs ?? 5 * 60_000, result.expiresInMs / 2);
+    const cached: CachedToken = {
+      token: result.accessToken,
+      expiresOnTimestamp: issuedAt + result.expiresInMs,
+      refreshAt: issuedAt + result.expiresInMs - margin,
+    };
+    this.cached = cached;
+    if (result.refreshToken && result.refreshToken !== this.refreshToken) {
+      this.remember(result.refreshToken);
+      this.refreshToken = result.refreshToken;
+    }
+    this.logger('info', 'Partner Center access token refreshed', {
+      expiresInSeconds: Math.round(result.expiresInMs / 1000),
+      refreshTokenRotated: result.refreshToken !== undefined,
+    });
+    this.writeBackIfDue();
+    return cached;
+  }
+
+  /** Starts (without awaiting) the write of the newest refresh token when it is not stored yet and a write is due. */
+  private writeBackIfDue(): void {
+    const value = this.refreshToken;
+    if (this.writing || !value || value === this.lastStoredToken) return;
+    const interval = this.options.refreshTokenWriteIntervalMs ?? 0;
+    if (this.lastWriteAt !== undefined && this.now() - this.lastWriteAt < interval) return;
+    const store = this.options.secretStore;
+    this.writing = store
+      .set('PARTNER_CENTER_REFRESH_TOKEN', value)
+      .then(
+        () => {
+          this.lastStoredToken = value;
+          this.lastWriteAt = this.now();
+          this.logger('info', 'Rotated Partner Center refresh token stored', { secretStore: store.kind });
+        },
+        (error: unknown) => {
+          this.logger(
+            'warn',
+            'Could not store the rotated Partner Center refresh token; will retry at the next refresh',
+            {
+              secretStore: store.kind,
+              errorName: error instanceof Error ? error.name : 'Error',
+              error: this.clean(error instanceof Error ? error.message : String(error)),
+            },
+          );
+        },
+      )
+      .finally(() => {
+        this.writing = undefined;
+      });
+  }
+
+  private async readSecret(name: SecretName): Promise<string> {
+    const value = await this.getSecret(name);
+    if (!value) {
+      const hint =
+        name === 'PARTNER_CENTER_REFRESH_TOKEN'
+          ? CONSENT_INSTRUCTION
+          : 'Store the app registration secret under this name.';
+      throw new MissingSecretError(`${name} is not in the secret store (${this.options.secretStore.kind}). ${hint}`);
+    }
+    this.remember(value);
+    return value;
+  }
+
+  private async getSecret(name: SecretName): Promise<string | undefined> {
+    try {
+      return await this.options.secretStore.get(name);
+    } catch (error) {
+      throw new TokenEndpointError(
+        `Could not read ${name} from the secret store (${this.options.secretStore.kind}): ${this.clean(error instanceof Error ? error.message : String(error))}`,
+        'transient',
+        undefined,
+        { cause: error },
+      );
+    }
+  }
+
+  private async requestToken(refreshToken: string, clientSecret: string): Promise<TokenResponse> {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: this.options.clientId,
+      client_secret: clientSecret,
+      refresh_token: refreshToken,
+      scope: PARTNER_CENTER_SCOPE,
+    });
+    const request = createPipelineRequest({
+      url: this.tokenUrl,
+      method: 'POST',
+      body: form.toString(),
+      headers: createHttpHeaders({ 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }),
+      allowInsecureConnection: this.tokenUrl.startsWith('http:'),
+    });
+    let response: PipelineResponse;
+    try {
+      response = await this.pipeline.sendRequest(this.httpClient, request);
+    } catch (error) {
+      const what =
+        error instanceof AttemptTimeoutError
+          ? `no answer within ${error.timeoutMs} ms`
+          : isRestError(error)
+            ? `network failure (${error.code ?? 'unknown'})`
+            : this.clean(error instanceof Error ? error.message : String(error));
+      throw new TokenEndpointError(`The token endpoint could not be reached: ${what}`, 'transient', undefined, {
+        cause: error,
+      });
+    }
+    if (response.status === 200) return this.readTokenResponse(response);
+    throw this.tokenError(response);
+  }
+
+  private readTokenResponse(response: PipelineResponse): TokenResponse {
+    const body = parseJson(response.bodyAsText ?? undefined);
+    const accessToken = str(prop(body, 'access_token'));
+    const expiresIn = int(prop(body, 'expires_in'));
+    if (!isObject(body) || !accessToken || expiresIn === undefined || expiresIn <= 0) {
+      throw new TokenEndpointError('The token endpoint answered 200 without access_token/expires_in', 'transient', 200);
+    }
+    this.remember(accessToken);
+    return { accessToken, expiresInMs: expiresIn * 1000, refreshToken: str(prop(body, 'refresh_token')) || undefined };
+  }
+
+  private tokenError(response: PipelineResponse): PartnerCenterCredentialError {
+    const body = parseJson(response.bodyAsText ?? undefined);
+    const error = str(prop(body, 'error'));
+    const codes = prop(body, 'error_codes');
+    const aadErrorCodes = Array.isArray(codes) ? codes.map(int).filter((c): c is number => c !== undefined) : [];
+    const traceId = str(prop(body, 'trace_id'));
+    // The first line of error_description ("AADSTS700082: The refresh token has expired ..."), cleaned and cut.
+    const description = this.clean(snippet((str(prop(body, 'error_description')) ?? '').split(/\r?\n/)[0], 300));
+    const details = { aadErrorCodes, traceId };
+    const summary = [error ?? `HTTP ${response.status}`, description].filter(Boolean).join(': ');
+    const trace = traceId ? ` (trace id ${traceId})` : '';
+    if (error && CONSENT_ERRORS.has(error)) {
+      return new RefreshTokenInvalidError(
+        `Entra ID refused the Partner Center refresh token (${summary})${trace}. ${CONSENT_INSTRUCTION}`,
+        details,
+      );
+    }
+    if (error && CLIENT_ERRORS.has(error)) {
+      return new ClientCredentialInvalidError(
+        `Entra ID refused the app registration ${this.options.clientId} (${summary})${trace}. Check PARTNER_CENTER_CLIENT_SECRET (wrong or expired) and PARTNER_CENTER_CLIENT_ID.`,
+        details,
+      );
+    }
+    const transient = response.status === 408 || response.status === 429 || response.status >= 500;
+    return new TokenEndpointError(
+      `The token endpoint answered HTTP ${response.status} (${summary})${trace}`,
+      transient ? 'transient' : 'auth',
+      response.status,
+      details,
+    );
+  }
+
+  private report(error: PartnerCenterCredentialError): void {
+    const properties = {
+      errorName: error.name,
+      aadErrorCodes: error.aadErrorCodes.join(','),
+      traceId: error.traceId ?? '',
+    };
+    this.logger('error', error.message, properties);
+    this.telemetry.event(
+      error instanceof RefreshTokenInvalidError ? 'RefreshTokenInvalid' : 'PartnerCenterAuthFailed',
+      properties,
+    );
+  }
+
+  private remember(secret: string): void {
+    if (secret.length >= 8) this.knownSecrets.add(secret);
+  }
+
+  /** Redacts token-shaped text and masks every secret value this credential has seen. */
+  private clean(text: string): string {
+    let result = redact(text);
+    for (const secret of this.knownSecrets) result = result.split(secret).join('[redacted]');
+    return result;
+  }
+}
+
+function toAccessToken(cached: CachedToken): AccessToken {
+  return { token: cached.token, expiresOnTimestamp: cached.expiresOnTimestamp, tokenType: 'Bearer' };
+}
+
+/** Waits for `promise` unless `signal` fires first (then rejects with an AbortError); the promise itself runs on. */
+function abortable<T>(promise: Promise<T>, signal: GetTokenOptions['abortSignal']): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError());
+    signal.addEventListener('abort', onAbort);
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function abortError(): Error {
+  const error = new Error('The token request was aborted by the caller');
+  error.name = 'AbortError';
+  return error;
+}
