@@ -7,7 +7,13 @@ const transform = {
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
   ],
 };
-const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+const common = {
+  testEnvironment: 'node',
+  transform,
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // Function modules register into the local host's registry instead of @azure/functions "test mode".
+  setupFiles: ['<rootDir>/test/helpers/capture-registrations.ts'],
+};
 
 /** @type {import('jest').Config} */
 module.exports = {
