@@ -1,0 +1,30 @@
+/** The tracking domain: what the functions (startTracking, pollUpgrades, read API, webhooks) call. */
+export { pollDueUpgrades, type PollRunOptions, type PollRunSummary, type StopReason } from './poll-run';
+export {
+  startTracking,
+  trackUpgrade,
+  parseTrackingMessage,
+  type TrackingMessage,
+  type StartTrackingDeps,
+  type StartTrackingResult,
+} from './start-tracking';
+export {
+  TrackingStore,
+  InvalidContinuationTokenError,
+  WriteConflictError,
+  shardOf,
+  type TableSource,
+  type Page,
+} from './store';
+export { queueNotifier, notificationEventId, type Notifier } from './notifications';
+export { RequestGate } from './request-gate';
+export { isFinal, type UpgradeStatus, type FinalStatus } from './state';
+export type {
+  UpgradeRecord,
+  UpgradeView,
+  HistoryEntry,
+  CustomerUpgradeSummary,
+  EligibilityCheckRecord,
+  PollRunRecord,
+  UpgradeNotification,
+} from './records';

@@ -1,0 +1,38 @@
+import type { QueueClient } from '@azure/storage-queue';
+import { sendQueueMessage } from '../queues/producer';
+import { digestKey } from './keys';
+import type { UpgradeEvent, UpgradeNotification, UpgradeRecord } from './records';
+import type { FinalStatus } from './state';
+
+/** Sends one final-status notification; throws when it could not (the poll run then retries it next run). */
+export type Notifier = (notification: UpgradeNotification) => Promise<void>;
+
+/** The production notifier: the `upgrade-notifications` queue through the one base64 producer. */
+export function queueNotifier(queue: QueueClient): Notifier {
+  return async (notification) => {
+    await sendQueueMessage(queue, notification);
+  };
+}
+
+export function eventFor(status: FinalStatus): UpgradeEvent {
+  if (status === 'Completed') return 'upgrade.completed';
+  if (status === 'Stale') return 'upgrade.stale';
+  return 'upgrade.failed'; // Failed and Cancelled: the message's `status` tells them apart
+}
+
+/** GUID-shaped digest of upgrade id + final status: the same event always has the same id (receivers dedupe). */
+export function notificationEventId(upgradeId: string, status: FinalStatus): string {
+  const hex = digestKey(`${upgradeId.toLowerCase()}|${status}`, 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function notificationFor(record: UpgradeRecord & { status: FinalStatus }): UpgradeNotification {
+  return {
+    eventId: notificationEventId(record.upgradeId, record.status),
+    event: eventFor(record.status),
+    upgradeId: record.upgradeId,
+    customerId: record.customerId,
+    status: record.status,
+    completedAt: record.completedAt ?? record.updatedAt,
+  };
+}

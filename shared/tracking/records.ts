@@ -1,0 +1,123 @@
+import type { PartnerCenterErrorDetails, UpgradeLineItem } from '../partner-center/types';
+import type { UpgradeStatus } from './state';
+
+/** One tracked upgrade as the domain sees it (the `Upgrades` row, decoded). Times are ISO-8601 UTC strings. */
+export interface UpgradeRecord {
+  upgradeId: string;
+  customerId: string;
+  productFamily: string;
+  correlationId?: string;
+  source?: string;
+  status: UpgradeStatus;
+  /** Partner Center's status text, verbatim ('' before the first poll). */
+  rawStatus: string;
+  /** Highest known rank reached (see state.ts). */
+  statusRank: number;
+  /** Time of the observation the status comes from. */
+  observedAt?: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+  lastPolledAt?: string;
+  /** Consecutive failed polls (0 after a successful one). */
+  attempts: number;
+  pollCount: number;
+  unchangedPolls: number;
+  lastError?: string;
+  lastErrorCategory?: string;
+  lastErrorAt?: string;
+  nextPollAt?: string;
+  /** RowKey of this upgrade's live PollSchedule row; '' once it left the schedule. */
+  scheduleKey: string;
+  leaseOwner?: string;
+  leaseUntil?: string;
+  lineItems: UpgradeLineItem[];
+  /** How many line items Partner Center sent (more than `lineItems.length` when truncated to fit the entity). */
+  lineItemCount: number;
+  lineItemsTruncated: boolean;
+  /** Digest of the full line-item array as last observed (change detection survives truncation). */
+  lineItemsDigest: string;
+  errorDetails?: PartnerCenterErrorDetails;
+  /** Number of committed history rows. */
+  historySeq: number;
+  notifyEventId?: string;
+  notifiedAt?: string;
+}
+
+export interface HistoryEntry {
+  sequence: number;
+  observedAt: string;
+  status: UpgradeStatus;
+  rawStatus: string;
+  /** Line items at that time, or undefined when too large to keep in one history row (see `lineItemCount`). */
+  lineItems?: UpgradeLineItem[];
+  lineItemCount: number;
+  errorDetails?: PartnerCenterErrorDetails;
+}
+
+export interface UpgradeView extends UpgradeRecord {
+  history: HistoryEntry[];
+}
+
+export interface CustomerUpgradeSummary {
+  upgradeId: string;
+  customerId: string;
+  productFamily: string;
+  status: UpgradeStatus;
+  rawStatus: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+export interface EligibilityCheckRecord {
+  customerId: string;
+  productFamily: string;
+  isEligible: boolean;
+  reason?: string;
+  upgradeId?: string;
+  checkedAt: string;
+  correlationId?: string;
+}
+
+export interface PollRunRecord {
+  runId: string;
+  startedAt: string;
+  finishedAt?: string;
+  due: number;
+  polled: number;
+  changed: number;
+  throttled: number;
+  errors: number;
+  completed: number;
+  stale: number;
+  notified: number;
+  skipped: number;
+  recovered: number;
+  stoppedBy?: string;
+}
+
+export interface ScheduleRow {
+  shard: string;
+  rowKey: string;
+  dueAt: number;
+  upgradeId: string;
+  customerId: string;
+  productFamily: string;
+  trackedAt: string;
+  correlationId?: string;
+  source?: string;
+}
+
+export type UpgradeEvent = 'upgrade.completed' | 'upgrade.failed' | 'upgrade.stale';
+
+/** What goes to `upgrade-notifications` when an upgrade reaches a final status. */
+export interface UpgradeNotification {
+  /** Deterministic per upgrade and final status, so a resend is recognisable as the same event. */
+  eventId: string;
+  event: UpgradeEvent;
+  upgradeId: string;
+  customerId: string;
+  status: string;
+  completedAt: string;
+}
