@@ -1,0 +1,304 @@
+// azure-plan-upgrades: everything `azd up` deploys. Subscription scope: one resource group per azd environment.
+// Modules: Azure Verified Modules (br/public:avm/...) where they fit, local modules in ./app for the rest.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used to derive a short unique token for every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource. Flex Consumption must be available there.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the person (or pipeline) running azd: gets Key Vault Secrets Officer on the vault, to store the secrets and run `npm run consent`. Empty: no such grant.')
+param principalId string = deployer().objectId
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('Principal type of principalId.')
+param principalType string = 'User'
+
+@description('The partner tenant (GUID or domain) that consented to the app.')
+param partnerCenterTenantId string
+
+@description('The app registration (client id) with the delegated Partner Center permission.')
+param partnerCenterClientId string
+
+@description('Partner Center REST base URL.')
+param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
+
+@description('Entra ID host of the token endpoint.')
+param partnerCenterAuthorityHost string = 'https://login.microsoftonline.com'
+
+@description('Where final upgrade results are posted. Empty: no callbacks.')
+param billingCallbackUrl string = ''
+
+@allowed([
+  1
+  2
+  5
+  10
+  15
+  20
+])
+@description('Minutes between two poll runs (POLL_SCHEDULE). The heartbeat alert fires after three intervals without a run.')
+param pollIntervalMinutes int = 5
+
+@description('Email address that receives the alerts. Empty: the action group has no receiver (add one in the portal).')
+param alertEmail string = ''
+
+@description('Flex Consumption instance memory (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption scale-out limit. Partner Center rate limits, not CPU, bound this app: keep it small.')
+param maximumInstanceCount int = 40
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-${resourceToken}'
+var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+
+// The tables and queues the app uses: shared/storage/names.ts (TABLES, QUEUES). A unit test keeps them equal.
+// The host moves a message to `<queue>-poison` after maxDequeueCount failures; creating those queues up front lets
+// the poison-queue handler and the storage metrics see them from the first deployment.
+var appTables = [
+  'Upgrades'
+  'CustomerUpgrades'
+  'PollSchedule'
+  'UpgradeHistory'
+  'EligibilityChecks'
+  'PollRuns'
+  'IdempotencyKeys'
+  'WebhookEvents'
+  'RejectedMessages'
+  'Callbacks'
+  'Health'
+]
+var appQueues = [
+  'upgrade-tracking'
+  'upgrade-tracking-poison'
+  'upgrade-notifications'
+  'upgrade-notifications-poison'
+]
+
+// The Key Vault secret names the app reads (keyVaultSecretName() in shared/secrets/types.ts). Names only: values
+// are stored by the operator (docs/deploy.md) and by `npm run consent`, never by this template.
+var refreshTokenSecretName = 'partner-center-refresh-token'
+var secretNames = [
+  'partner-center-client-secret'
+  refreshTokenSecretName
+  'webhook-signing-secret'
+  'callback-signing-secret'
+]
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+// The function app's identity: storage, Key Vault and Application Insights all authenticate it through Entra ID.
+module appIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'appIdentity'
+  scope: rg
+  params: {
+    name: 'id-func-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module appServicePlan 'br/public:avm/res/web/serverfarm:0.1.1' = {
+  name: 'appServicePlan'
+  scope: rg
+  params: {
+    name: 'plan-${resourceToken}'
+    sku: {
+      name: 'FC1'
+      tier: 'FlexConsumption'
+    }
+    reserved: true
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'br/public:avm/res/storage/storage-account:0.32.0' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    skuName: 'Standard_LRS'
+    kind: 'StorageV2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    dnsEndpointType: 'Standard'
+    publicNetworkAccess: 'Enabled'
+    // Flex Consumption without a virtual network reaches storage over its public endpoint; access is by identity only.
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    blobServices: {
+      containers: [
+        {
+          name: deploymentStorageContainerName
+        }
+      ]
+    }
+    queueServices: {
+      queues: [for queue in appQueues: { name: queue }]
+    }
+    tableServices: {
+      tables: [for table in appTables: { name: table }]
+    }
+  }
+}
+
+module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
+  name: 'keyVault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    sku: 'standard'
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    enableVaultForDeployment: false
+    enableVaultForTemplateDeployment: false
+    enableVaultForDiskEncryption: false
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// The one secret the app writes back (the rotated refresh token) must exist before a role can be scoped to it.
+module refreshTokenSecret 'app/secrets.bicep' = {
+  name: 'refreshTokenSecret'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    secretName: refreshTokenSecretName
+  }
+}
+
+module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.11.1' = {
+  name: 'logAnalytics'
+  scope: rg
+  params: {
+    name: 'log-${resourceToken}'
+    location: location
+    tags: tags
+    dataRetention: 30
+  }
+}
+
+module appInsights 'br/public:avm/res/insights/component:0.6.0' = {
+  name: 'appInsights'
+  scope: rg
+  params: {
+    name: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    // Entra ID only: the app sends telemetry as its managed identity (Monitoring Metrics Publisher).
+    disableLocalAuth: true
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    tags: tags
+    appServicePlanId: appServicePlan.outputs.resourceId
+    applicationInsightsName: appInsights.outputs.name
+    storageAccountName: storage.outputs.name
+    deploymentStorageContainerName: deploymentStorageContainerName
+    identityId: appIdentity.outputs.resourceId
+    identityClientId: appIdentity.outputs.clientId
+    keyVaultUri: keyVault.outputs.uri
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    partnerCenterTenantId: partnerCenterTenantId
+    partnerCenterClientId: partnerCenterClientId
+    partnerCenterApiUrl: partnerCenterApiUrl
+    partnerCenterAuthorityHost: partnerCenterAuthorityHost
+    billingCallbackUrl: billingCallbackUrl
+    pollSchedule: '0 */${pollIntervalMinutes} * * * *'
+  }
+  dependsOn: [
+    rbac // the host needs its storage roles before it starts
+  ]
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    refreshTokenSecretName: refreshTokenSecret.outputs.name
+    appInsightsName: appInsights.outputs.name
+    managedIdentityPrincipalId: appIdentity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsName: appInsights.outputs.name
+    alertEmail: alertEmail
+    pollIntervalMinutes: pollIntervalMinutes
+    partnerCenterApiUrl: partnerCenterApiUrl
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+// `npm run consent` reads KEY_VAULT_URL from the azd environment (`azd env get-values`).
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output KEY_VAULT_SECRET_NAMES array = secretNames
+output PARTNER_CENTER_TENANT_ID string = partnerCenterTenantId
+output PARTNER_CENTER_CLIENT_ID string = partnerCenterClientId
+output PARTNER_CENTER_AUTHORITY_HOST string = partnerCenterAuthorityHost
+output PARTNER_CENTER_API_URL string = partnerCenterApiUrl
+output APPLICATIONINSIGHTS_NAME string = appInsights.outputs.name
+output WORKBOOK_ID string = monitoring.outputs.workbookId

@@ -1,0 +1,6 @@
+// Every infra suite runs from this one test file: tree-sitter can be loaded only once per process (see bicep.ts).
+import './parse.suite';
+import './settings.suite';
+import './security.suite';
+import './storage.suite';
+import './monitoring.suite';

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { bicepFiles, declarations, parseBicep, readBicep, REPO_ROOT, syntaxErrors } from './bicep';
+
+describe('Bicep templates parse', () => {
+  const files = bicepFiles();
+
+  it('finds the main template and its modules', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'infra/main.bicep',
+        'infra/app/api.bicep',
+        'infra/app/rbac.bicep',
+        'infra/app/monitoring.bicep',
+        'infra/app/secrets.bicep',
+      ]),
+    );
+  });
+
+  it.each(files)('%s has no syntax error', (path) => {
+    expect(syntaxErrors(readBicep(path))).toEqual([]);
+  });
+
+  it('reports where a broken template fails', () => {
+    const broken = parseBicep(
+      "param a string\nresource r 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  kind: \n}\n",
+    );
+    const errors = syntaxErrors(broken);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]).toMatch(/^<inline>:\d+:\d+: /);
+  });
+
+  it('every local module path points at a file that exists', () => {
+    for (const path of files) {
+      for (const module of declarations(readBicep(path)).filter((d) => d.kind === 'module')) {
+        if (module.type!.startsWith('br/') || module.type!.startsWith('br:')) continue;
+        const target = join(REPO_ROOT, path, '..', module.type!);
+        expect(() => readFileSync(target)).not.toThrow();
+      }
+    }
+  });
+
+  it('pins every registry module to an exact version', () => {
+    const registry = files.flatMap((path) =>
+      declarations(readBicep(path))
+        .filter((d) => d.kind === 'module' && d.type!.startsWith('br/public:'))
+        .map((d) => d.type!),
+    );
+    expect(registry.length).toBeGreaterThan(0);
+    for (const ref of registry) expect(ref).toMatch(/^br\/public:avm\/res\/[a-z-]+\/[a-z-]+:\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('azd project files', () => {
+  it('azure.yaml deploys this folder as a function app', () => {
+    const project = parseYaml(readFileSync(join(REPO_ROOT, 'azure.yaml'), 'utf8'));
+    expect(project.services.api).toEqual({ project: '.', language: 'ts', host: 'function' });
+  });
+
+  it('main.parameters.json gives every required parameter of main.bicep a value', () => {
+    const parameters = JSON.parse(readFileSync(join(REPO_ROOT, 'infra/main.parameters.json'), 'utf8')).parameters;
+    const main = readBicep('infra/main.bicep');
+    const required = declarations(main)
+      .filter((d) => d.kind === 'param' && d.node.namedChildren.length === 2) // name and type, no default
+      .map((d) => d.name);
+    expect(required).toEqual(
+      expect.arrayContaining(['environmentName', 'location', 'partnerCenterTenantId', 'partnerCenterClientId']),
+    );
+    for (const name of required) expect(parameters[name]?.value).toMatch(/^\$\{[A-Z_]+\}$/);
+    const declared = declarations(main)
+      .filter((d) => d.kind === 'param')
+      .map((d) => d.name);
+    for (const name of Object.keys(parameters)) expect(declared).toContain(name);
+  });
+});
