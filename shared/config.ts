@@ -102,6 +102,11 @@ export const SETTINGS = {
     secret: false,
     description: 'where final results are posted; unset: no callbacks',
   },
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
+    required: false,
+    secret: false,
+    description: 'Entra authentication for telemetry: ClientId=<identity client id>;Authorization=AAD',
+  },
   APPLICATIONINSIGHTS_CONNECTION_STRING: {
     required: false,
     secret: false,
@@ -150,6 +155,7 @@ export interface AppConfig {
   poll: PollConfig;
   billingCallbackUrl: string | undefined;
   appInsightsConnectionString: string | undefined;
+  appInsightsAuthenticationString: string | undefined;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -265,5 +271,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
     appInsightsConnectionString: read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    appInsightsAuthenticationString: read(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),
   };
 }
