@@ -26,10 +26,16 @@ export class TimerScheduler {
   private timeout: NodeJS.Timeout | undefined;
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
-  private lastDue: Date | undefined;
+  /**
+   * What the host's schedule monitor holds, handed to a run as it was before the run (the host updates it after):
+   * `last` = previous run, `next` = the occurrence now firing, `lastUpdated` = when it was last written.
+   */
+  private status: Timer['scheduleStatus'];
 
   constructor(private readonly options: TimerSchedulerOptions) {
     this.schedule = parseSchedule(resolveSchedule(options.registration.options.schedule, options.env));
+    const now = new Date();
+    this.status = { last: NEVER, next: this.schedule.next(now).toISOString(), lastUpdated: now.toISOString() };
   }
 
   start(): void {
@@ -84,16 +90,21 @@ export class TimerScheduler {
     const timer: Timer = {
       isPastDue: scheduled && started.getTime() - due.getTime() > PAST_DUE_TOLERANCE_MS,
       schedule: { adjustForDST: true },
-      scheduleStatus: {
-        last: (this.lastDue ?? new Date(NEVER)).toISOString(),
-        next: this.schedule.next(due).toISOString(),
-        lastUpdated: started.toISOString(),
-      },
+      scheduleStatus: { ...this.status },
     };
-    if (scheduled) this.lastDue = due;
     const { registration, log } = this.options;
-    await invoke({ functionName: registration.name, reason, triggerType: 'timerTrigger', log }, async (context) => {
-      await registration.options.handler(timer, context);
-    });
+    try {
+      await invoke({ functionName: registration.name, reason, triggerType: 'timerTrigger', log }, async (context) => {
+        await registration.options.handler(timer, context);
+      });
+    } finally {
+      // A scheduled run counts from its due time (as the host adjusts an early-firing timer); others from now.
+      const last = scheduled ? due : started;
+      this.status = {
+        last: last.toISOString(),
+        next: this.schedule.next(last).toISOString(),
+        lastUpdated: last.toISOString(),
+      };
+    }
   }
 }

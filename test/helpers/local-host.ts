@@ -17,7 +17,7 @@ export async function startTestLocalHost(options: LocalHostOptions = {}): Promis
     port: 0,
     log: (line) => logs.push(line),
     ...options,
-    settings: { AzureWebJobsStorage: connection, ...options.settings },
+    settings: { ...options.settings, AzureWebJobsStorage: connection },
   });
   return Object.assign(host, { logs });
 }

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * App settings for running locally, as `func start` would see them: `local.settings.json` `Values` when the file
+ * exists, else the safe defaults embedded in `local.settings.sample.json`; variables already in the environment win.
+ */
+export interface LocalSettings {
+  values: Record<string, string>;
+  /** Which file the defaults came from (for the start banner). */
+  source: string;
+}
+
+function readValues(file: string): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as { Values?: Record<string, unknown> };
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed.Values ?? {})) {
+    if (value !== null && value !== undefined) values[name] = String(value);
+  }
+  return values;
+}
+
+export function loadLocalSettings(appRoot: string, env: NodeJS.ProcessEnv = process.env): LocalSettings {
+  const ownFile = path.join(appRoot, 'local.settings.json');
+  const sampleFile = path.join(appRoot, 'local.settings.sample.json');
+  const own = readValues(ownFile);
+  const source = own ? ownFile : sampleFile;
+  const defaults = own ?? readValues(sampleFile);
+  if (!defaults) throw new Error(`Neither ${ownFile} nor ${sampleFile} exists`);
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaults)) values[name] = env[name] ?? value;
+  return { values, source: path.relative(process.cwd(), source) || source };
+}
