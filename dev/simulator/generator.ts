@@ -1,0 +1,174 @@
+import { createPrng, type Prng } from './prng';
+import {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_TENANT_ID,
+  type CustomerSpec,
+  type DurationSpec,
+  type Scenario,
+  type UpgradeOutcome,
+} from './scenario';
+
+/** Share of customers per kind; normalized, so any positive weights work. */
+export interface CustomerMix {
+  eligible?: number;
+  suspendedSubscriptions?: number;
+  noAzureSubscriptions?: number;
+  azurePartnerSharedServices?: number;
+  boughtRecently?: number;
+}
+
+/** Share of eligible customers per outcome. */
+export interface OutcomeMix {
+  Completed?: number;
+  Failed?: number;
+  PartiallyFailed?: number;
+}
+
+export interface GenerateOptions {
+  customers: number;
+  seed?: number;
+  mix?: CustomerMix;
+  outcomes?: OutcomeMix;
+  /** Legacy subscriptions per customer, uniform in [min, max]. Default [1, 5]. */
+  legacySubscriptions?: { min: number; max: number };
+  /** Simulated seconds, uniform in the ranges. Default pending [30, 300], in progress [300, 3600]. */
+  pendingSeconds?: { min: number; max: number };
+  inProgressSeconds?: { min: number; max: number };
+  speed?: number;
+  name?: string;
+}
+
+const DEFAULT_MIX: Required<CustomerMix> = {
+  eligible: 0.8,
+  suspendedSubscriptions: 0.05,
+  noAzureSubscriptions: 0.05,
+  azurePartnerSharedServices: 0.05,
+  boughtRecently: 0.05,
+};
+const DEFAULT_OUTCOMES: Required<OutcomeMix> = { Completed: 0.85, Failed: 0.05, PartiallyFailed: 0.1 };
+
+/**
+ * Exact quotas per kind (largest remainder), then a seeded shuffle: every kind with a positive share appears as
+ * soon as the count allows, and the same seed gives the same scenario.
+ */
+function quotas<K extends string>(weights: Record<K, number>, count: number, prng: Prng): K[] {
+  const keys = (Object.keys(weights) as K[]).filter((key) => weights[key] > 0);
+  const total = keys.reduce((sum, key) => sum + weights[key], 0);
+  if (total <= 0) throw new RangeError('a mix needs at least one positive weight');
+  const exact = keys.map((key) => (weights[key] / total) * count);
+  const counts = exact.map(Math.floor);
+  let missing = count - counts.reduce((a, b) => a + b, 0);
+  const byRemainder = keys.map((_, i) => i).sort((a, b) => exact[b] - counts[b] - (exact[a] - counts[a]));
+  for (const i of byRemainder) {
+    if (missing-- <= 0) break;
+    counts[i]++;
+  }
+  const list: K[] = [];
+  keys.forEach((key, i) => {
+    for (let n = 0; n < counts[i]; n++) list.push(key);
+  });
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(prng.next() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
+
+const FAILURE_DETAILS = [
+  { code: 'SubscriptionTransferFailed', description: 'The Azure subscription could not be moved to the Azure plan.' },
+  // The docs' spelling ({code, message}) so clients are exercised on both.
+  { code: 'InternalError', message: 'An internal error occurred while upgrading the subscription.' },
+];
+
+/** A deterministic scenario of `customers` customers (10,000 and more is fine). */
+export function generateScenario(options: GenerateOptions): Scenario {
+  const seed = options.seed ?? 1;
+  const prng = createPrng(seed);
+  const legacy = options.legacySubscriptions ?? { min: 1, max: 5 };
+  const pending = options.pendingSeconds ?? { min: 30, max: 300 };
+  const inProgress = options.inProgressSeconds ?? { min: 300, max: 3600 };
+  const kinds = quotas({ ...DEFAULT_MIX, ...options.mix }, options.customers, prng);
+  const eligibleCount = kinds.filter((kind) => kind === 'eligible').length;
+  const outcomes = quotas({ ...DEFAULT_OUTCOMES, ...options.outcomes }, eligibleCount, prng);
+  let nextOutcome = 0;
+  const customers: CustomerSpec[] = kinds.map((kind, index) => {
+    const legacySubscriptions = prng.int(legacy.min, legacy.max);
+    const durations: DurationSpec = {
+      pendingSeconds: prng.int(pending.min, pending.max),
+      inProgressSeconds: prng.int(inProgress.min, inProgress.max),
+    };
+    const customer: CustomerSpec = {
+      id: prng.guid(),
+      name: `Customer ${String(index + 1).padStart(5, '0')}`,
+      legacySubscriptions,
+      durations,
+    };
+    if (kind !== 'eligible') {
+      customer.ineligibleReason = kind;
+      return customer;
+    }
+    const outcome: UpgradeOutcome = outcomes[nextOutcome++] ?? 'Completed';
+    customer.outcome = outcome;
+    if (outcome === 'PartiallyFailed') {
+      // A partial failure needs one success and one failure at least.
+      customer.legacySubscriptions = Math.max(2, legacySubscriptions);
+      customer.failedLineItems = prng.int(1, customer.legacySubscriptions - 1);
+    }
+    if (outcome !== 'Completed') customer.errorDetails = FAILURE_DETAILS[index % FAILURE_DETAILS.length];
+    return customer;
+  });
+  return {
+    name: options.name ?? `generated-${options.customers}-seed-${seed}`,
+    seed,
+    speed: options.speed ?? 1,
+    partner: { tenantId: DEFAULT_TENANT_ID, clientId: DEFAULT_CLIENT_ID, domain: 'contoso-partner.onmicrosoft.com' },
+    customers,
+  };
+}
+
+function fixed(index: number): string {
+  // Readable, stable ids for the default scenario: 00000000-0000-4000-8000-0000000000NN.
+  return `00000000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`;
+}
+
+/**
+ * A few dozen customers of every kind, with stable ids and short durations (Pending 10 s, InProgress 50 s at speed 1)
+ * so a curl session sees an upgrade complete within a minute.
+ */
+export function defaultScenario(): Scenario {
+  const customers: CustomerSpec[] = [];
+  let n = 0;
+  const add = (count: number, name: string, spec: Omit<CustomerSpec, 'id' | 'name'>): void => {
+    for (let i = 1; i <= count; i++) {
+      n++;
+      customers.push({ id: fixed(n), name: `${name} ${i}`, ...spec });
+    }
+  };
+  add(12, 'Eligible, one subscription', { legacySubscriptions: 1, outcome: 'Completed' });
+  add(6, 'Eligible, several subscriptions', { legacySubscriptions: 3, outcome: 'Completed' });
+  add(2, 'Eligible, slow upgrade', {
+    legacySubscriptions: 2,
+    outcome: 'Completed',
+    durations: { pendingSeconds: 60, inProgressSeconds: 600 },
+  });
+  add(3, 'Upgrade fails', { legacySubscriptions: 2, outcome: 'Failed', errorDetails: FAILURE_DETAILS[0] });
+  add(3, 'Upgrade partly fails', {
+    legacySubscriptions: 4,
+    outcome: 'PartiallyFailed',
+    failedLineItems: 1,
+    errorDetails: FAILURE_DETAILS[1],
+  });
+  add(2, 'Suspended subscriptions', { ineligibleReason: 'suspendedSubscriptions' });
+  add(2, 'No Azure subscriptions', { ineligibleReason: 'noAzureSubscriptions', legacySubscriptions: 1 });
+  add(2, 'Azure Partner Shared Services', { ineligibleReason: 'azurePartnerSharedServices' });
+  add(2, 'Bought recently', { ineligibleReason: 'boughtRecently' });
+  return {
+    name: 'default',
+    description: 'A few dozen customers of every kind; upgrades take about a minute at speed 1.',
+    seed: 1,
+    speed: 1,
+    partner: { tenantId: DEFAULT_TENANT_ID, clientId: DEFAULT_CLIENT_ID, domain: 'contoso-partner.onmicrosoft.com' },
+    durations: { pendingSeconds: 10, inProgressSeconds: 50 },
+    customers,
+  };
+}

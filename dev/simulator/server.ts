@@ -1,0 +1,265 @@
+// A protocol-faithful fake of Partner Center and Entra ID written directly on node:http: it needs exact control of
+// status lines, headers, bodies and sockets (resets, truncated JSON), which a framework would only get in the way of.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Counters, CountedRoute } from './counters';
+import { entraError, PC_ERRORS, throttled, type SimResponse } from './errors';
+import type { FaultDecision, FaultInjector, FaultedRoute } from './faults';
+import { BodyTooLargeError, caseInsensitive, header, readBody, sleep, writeResponse } from './http';
+import { isGuid } from './prng';
+import type { RateLimiter } from './rate-limit';
+import type { TokenAuthority } from './tokens';
+import { PRODUCT_FAMILY, type UpgradeStore } from './upgrades';
+import type { AdminApi } from './admin';
+import type { SimulatorClock } from './clock';
+
+export interface ServerParts {
+  clock: SimulatorClock;
+  store: UpgradeStore;
+  authority: TokenAuthority;
+  counters: Counters;
+  faults: FaultInjector;
+  limiter: RateLimiter;
+  admin: AdminApi;
+  /** Writes one line per request when set. */
+  log?: (line: string) => void;
+}
+
+type Route =
+  | { kind: 'eligibility' }
+  | { kind: 'create' }
+  | { kind: 'status'; upgradeId: string }
+  | { kind: 'token'; tenant: string; v1: boolean }
+  | { kind: 'authorize'; tenant: string }
+  | { kind: 'devicecode'; tenant: string }
+  | { kind: 'devicelogin' }
+  | { kind: 'admin'; path: string }
+  | { kind: 'unknown' };
+
+/** Paths are matched case-insensitively (the docs spell both productUpgrades and productupgrades). */
+function matchRoute(pathname: string): Route {
+  const path = pathname.replace(/\/+$/, '') || '/';
+  const lower = path.toLowerCase();
+  if (lower === '/_sim' || lower.startsWith('/_sim/'))
+    return { kind: 'admin', path: path.slice('/_sim'.length) || '/' };
+  if (lower === '/v1/productupgrades/eligibility') return { kind: 'eligibility' };
+  if (lower === '/v1/productupgrades') return { kind: 'create' };
+  // `/v1/productUpgrades/{id}/status`, and the REST reference's alias without `/status`.
+  const status = /^\/v1\/productupgrades\/([^/]+)(?:\/status)?$/.exec(lower);
+  if (status) return { kind: 'status', upgradeId: decodeURIComponent(status[1]) };
+  const oauth = /^\/([^/]+)\/oauth2\/(v2\.0\/)?(token|authorize|devicecode)$/.exec(lower);
+  if (oauth) {
+    const tenant = decodeURIComponent(path.split('/')[1]);
+    const v1 = oauth[2] === undefined;
+    if (oauth[3] === 'token') return { kind: 'token', tenant, v1 };
+    if (!v1 && oauth[3] === 'authorize') return { kind: 'authorize', tenant };
+    if (!v1 && oauth[3] === 'devicecode') return { kind: 'devicecode', tenant };
+  }
+  if (lower === '/devicelogin') return { kind: 'devicelogin' };
+  return { kind: 'unknown' };
+}
+
+function countedRoute(route: Route): CountedRoute {
+  switch (route.kind) {
+    case 'eligibility':
+    case 'create':
+    case 'status':
+    case 'token':
+    case 'authorize':
+    case 'devicecode':
+      return route.kind;
+    default:
+      return 'unknown';
+  }
+}
+
+const NO_FAULT: FaultDecision = { malformedJson: false, tokenExpiry: false, latencyMs: 0 };
+
+export function createRequestHandler(parts: ServerParts): (req: IncomingMessage, res: ServerResponse) => void {
+  // Like a real front door: one server id per instance, a fresh correlation vector base per request.
+  const serverId = String(100000000 + (randomBytes(4).readUInt32BE(0) % 900000000));
+
+  return (req, res) => {
+    handle(parts, serverId, req, res).catch((error: unknown) => {
+      parts.log?.(`simulator: internal error ${(error as Error).message}`);
+      if (!res.headersSent) writeResponse(res, 500, {}, PC_ERRORS.unexpected().body);
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(parts: ServerParts, serverId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const url = new URL(req.url ?? '/', 'http://simulator.local');
+  const route = matchRoute(url.pathname);
+  const baseHeaders: Record<string, string> = {
+    'MS-RequestId': header(req, 'ms-requestid') ?? randomUUID(),
+    'MS-CorrelationId': header(req, 'ms-correlationid') ?? randomUUID(),
+    'MS-CV': `${randomBytes(12).toString('base64url').slice(0, 16)}.0`,
+    'MS-ServerId': serverId,
+  };
+  const method = req.method ?? 'GET';
+
+  if (route.kind === 'admin') {
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch {
+      writeResponse(res, 413, baseHeaders, { error: 'body too large' });
+      return;
+    }
+    const answer = parts.admin.handle(method, route.path, url.searchParams, body);
+    writeResponse(res, answer.status, { ...baseHeaders, ...answer.headers }, answer.body);
+    return;
+  }
+
+  const counted = countedRoute(route);
+  const faultRoute: FaultedRoute | undefined =
+    route.kind === 'eligibility' || route.kind === 'create' || route.kind === 'status' || route.kind === 'token'
+      ? route.kind
+      : undefined;
+  const decision = faultRoute ? parts.faults.decide(faultRoute) : NO_FAULT;
+
+  const finish = async (answer: SimResponse): Promise<void> => {
+    if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+    if (decision.reset === 'after') {
+      parts.counters.fault('connectionReset');
+      parts.counters.response(counted, 0);
+      req.socket.destroy();
+      return;
+    }
+    if (decision.malformedJson && answer.body !== undefined && typeof answer.body !== 'string') {
+      parts.counters.fault('malformedJson');
+    }
+    parts.counters.response(counted, answer.status);
+    writeResponse(res, answer.status, { ...baseHeaders, ...answer.headers }, answer.body, decision.malformedJson);
+    parts.log?.(
+      `${new Date(parts.clock.now()).toISOString()} ${method} ${url.pathname} -> ${answer.status} ` +
+        `(${Math.round(performance.now() - started)} ms)`,
+    );
+  };
+
+  let raw: string;
+  try {
+    raw = await readBody(req);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return finish(PC_ERRORS.invalidInput('request body too large'));
+    throw error;
+  }
+
+  if (decision.reset === 'before') {
+    parts.counters.fault('connectionReset');
+    parts.counters.response(counted, 0);
+    req.socket.destroy();
+    return;
+  }
+  if (decision.status) {
+    parts.counters.fault(`status${decision.status}`);
+    if (route.kind === 'token') {
+      const error = decision.status === 500 ? 'server_error' : 'temporarily_unavailable';
+      return finish(
+        entraError(
+          decision.status,
+          error,
+          90033,
+          'A transient error has occurred. Please try again.',
+          parts.clock.now(),
+        ),
+      );
+    }
+    const answer =
+      decision.status === 500
+        ? PC_ERRORS.unexpected()
+        : decision.status === 503
+          ? PC_ERRORS.busy()
+          : PC_ERRORS.timeout();
+    return finish(answer);
+  }
+
+  switch (route.kind) {
+    case 'token':
+      if (method !== 'POST') return finish(methodNotAllowedEntra(parts));
+      return finish(parts.authority.token(route.tenant, new URLSearchParams(raw), route.v1));
+    case 'authorize':
+      if (method !== 'GET') return finish(methodNotAllowedEntra(parts));
+      return finish(parts.authority.authorize(route.tenant, url.searchParams));
+    case 'devicecode':
+      if (method !== 'POST') return finish(methodNotAllowedEntra(parts));
+      return finish(parts.authority.deviceCode(route.tenant, new URLSearchParams(raw)));
+    case 'devicelogin':
+      return finish(deviceLogin(parts, method, raw));
+    case 'unknown':
+      return finish(PC_ERRORS.notFoundRoute());
+    default:
+      break;
+  }
+
+  // The three Partner Center operations: all POST with a ProductUpgradeRequest body.
+  if (method !== 'POST') return finish({ ...PC_ERRORS.methodNotAllowed(), headers: { Allow: 'POST' } });
+  const caller = parts.authority.authenticate(header(req, 'authorization'));
+  if ('status' in caller) return finish({ ...caller, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+  if (decision.tokenExpiry) {
+    parts.counters.fault('tokenExpiry');
+    parts.authority.expireAccessToken(header(req, 'authorization'));
+    return finish({ ...PC_ERRORS.tokenExpired(), headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+  }
+  if (caller.appOnly) return finish(PC_ERRORS.appOnly());
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return finish(PC_ERRORS.invalidInput('the request body is not valid JSON'));
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return finish(PC_ERRORS.invalidInput('the request body must be a ProductUpgradeRequest object'));
+  }
+  const field = caseInsensitive(parsed as Record<string, unknown>);
+  const customerId = field('customerId');
+  const productFamily = field('productFamily');
+  if (customerId === undefined || customerId === null) return finish(PC_ERRORS.invalidInput('customerId is required'));
+  if (!isGuid(customerId))
+    return finish(
+      PC_ERRORS.invalidCustomerId(typeof customerId === 'string' ? customerId : JSON.stringify(customerId)),
+    );
+  if (typeof productFamily !== 'string' || productFamily.toLowerCase() !== PRODUCT_FAMILY.toLowerCase()) {
+    return finish(PC_ERRORS.invalidInput(`productFamily '${String(productFamily)}' is not supported; use Azure`));
+  }
+
+  const limit = parts.limiter.take(caller.tenantId, customerId);
+  if (!limit.allowed) return finish(throttled(limit.retryAfterSeconds));
+
+  switch (route.kind) {
+    case 'eligibility':
+      return finish(parts.store.eligibility(customerId));
+    case 'create': {
+      const before = parts.store.upgradeCount;
+      const answer = parts.store.create(customerId, header(req, 'ms-requestid'), header(req, 'ms-correlationid'));
+      if (parts.store.upgradeCount > before) parts.counters.upgradeCreated();
+      return finish(answer);
+    }
+    case 'status':
+      return finish(parts.store.status(route.upgradeId, customerId));
+  }
+}
+
+function methodNotAllowedEntra(parts: ServerParts): SimResponse {
+  return entraError(405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.', parts.clock.now());
+}
+
+/** A minimal sign-in page: enter the user code to "approve" a device-code sign-in. */
+function deviceLogin(parts: ServerParts, method: string, raw: string): SimResponse {
+  const page = (message: string): SimResponse => ({
+    status: 200,
+    headers: { 'Content-Type': 'text/html; charset=utf-8' },
+    body:
+      `<!doctype html><html><body><h1>Partner Center simulator sign-in</h1><p>${message}</p>` +
+      `<form method="post"><input name="user_code" placeholder="code"><button>Approve</button></form></body></html>`,
+  });
+  if (method === 'POST') {
+    const userCode = new URLSearchParams(raw).get('user_code') ?? '';
+    const ok = parts.authority.approveDeviceCode(userCode.trim());
+    return page(ok ? 'Signed in. You can close this window.' : 'Unknown code.');
+  }
+  return page('Enter the code shown by the application.');
+}
