@@ -22,7 +22,7 @@ function readValues(file: string): Record<string, string> | undefined {
   const parsed = JSON.parse(text) as { Values?: Record<string, unknown> };
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed.Values ?? {})) {
-    if (value !== null && value !== undefined) values[name] = String(value);
+    if (value !== null && value !== undefined) values[name] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return values;
 }

@@ -1,0 +1,194 @@
+import path from 'node:path';
+import { startAzurite } from './azurite';
+import { startLocalHost } from './host';
+import { loadLocalSettings } from './host/settings';
+import { isPortTaken } from '../shared/net/free-port';
+
+/**
+ * `npm start`: the whole local stack on embedded defaults. Each part of the stack is one entry in `parts`, started in
+ * order and stopped in reverse. To add a part (the Partner Center simulator, say), add an entry that declares its
+ * ports and how to start it; port checks, the banner, Ctrl-C and child-death handling come with the list.
+ */
+
+const PROJECT_ROOT = path.resolve(__dirname, '../..');
+const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 };
+/** How often to check that a child process is still alive (startAzurite exposes a pid, not an exit event). */
+const LIVENESS_INTERVAL_MS = 1000;
+
+interface RunningPart {
+  /** Lines for the banner: where the part listens. */
+  banner: string[];
+  stop(): Promise<void>;
+  /** Resolves if the part dies on its own (a child process exiting); never resolves otherwise. */
+  died: Promise<string>;
+}
+
+interface Part {
+  name: string;
+  /** Ports it will listen on, with what each is for (checked before anything starts). */
+  ports: { port: number; purpose: string }[];
+  start(): Promise<RunningPart>;
+}
+
+const never = new Promise<string>(() => undefined);
+
+function watchPid(pid: number, name: string, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        clearInterval(timer);
+        if (!signal.aborted) resolve(`${name} (pid ${pid}) exited`);
+      }
+    }, LIVENESS_INTERVAL_MS);
+    timer.unref();
+    signal.addEventListener('abort', () => clearInterval(timer));
+  });
+}
+
+function parsePort(argv: string[], env: NodeJS.ProcessEnv): number {
+  const index = argv.findIndex((a) => a === '--port' || a.startsWith('--port='));
+  const text = index < 0 ? env.PORT : argv[index].includes('=') ? argv[index].split('=')[1] : argv[index + 1];
+  if (text === undefined || text === '') return 7071;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port / PORT "${text}" is not a port`);
+  return port;
+}
+
+/** True when AzureWebJobsStorage means the local emulator (then this command starts it). */
+function usesLocalEmulator(connection: string | undefined): boolean {
+  return connection === undefined || /^\s*UseDevelopmentStorage=true\s*(;|$)/i.test(connection);
+}
+
+function buildParts(settings: Record<string, string>, hostPort: number, stopping: AbortSignal): Part[] {
+  const parts: Part[] = [];
+  if (usesLocalEmulator(settings.AzureWebJobsStorage)) {
+    parts.push({
+      name: 'Azurite',
+      ports: [
+        { port: AZURITE_PORTS.blob, purpose: 'Azurite Blob service' },
+        { port: AZURITE_PORTS.queue, purpose: 'Azurite Queue service' },
+        { port: AZURITE_PORTS.table, purpose: 'Azurite Table service' },
+      ],
+      async start() {
+        const location = path.join(PROJECT_ROOT, '.azurite');
+        const azurite = await startAzurite({
+          location,
+          blobPort: AZURITE_PORTS.blob,
+          queuePort: AZURITE_PORTS.queue,
+          tablePort: AZURITE_PORTS.table,
+        });
+        return {
+          banner: [
+            `Azurite         blob http://127.0.0.1:${azurite.blobPort}  queue http://127.0.0.1:${azurite.queuePort}  ` +
+              `table http://127.0.0.1:${azurite.tablePort}  (data in ${path.relative(process.cwd(), location) || location}/)`,
+          ],
+          stop: () => azurite.stop(),
+          died: watchPid(azurite.pid, 'Azurite', stopping),
+        };
+      },
+    });
+  }
+  // The Partner Center simulator goes here (dev/simulator: startSimulator({ port }) → { url, close() }), unless
+  // settings point PARTNER_CENTER_API_URL at a real Partner Center.
+  parts.push({
+    name: 'Functions host',
+    ports: [{ port: hostPort, purpose: 'the local Functions host (HTTP functions and admin API)' }],
+    async start() {
+      const host = await startLocalHost({ port: hostPort, settings, appRoot: PROJECT_ROOT });
+      return {
+        banner: [
+          `Functions host  ${host.url}/api/  (admin: POST ${host.url}/admin/functions/{name}, list: GET ${host.url}/admin/functions)`,
+        ],
+        stop: () => host.stop(),
+        died: never,
+      };
+    },
+  });
+  return parts;
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const local = loadLocalSettings(PROJECT_ROOT);
+  const hostPort = parsePort(process.argv.slice(2), process.env);
+  const stopping = new AbortController();
+  const parts = buildParts(local.values, hostPort, stopping.signal);
+
+  for (const part of parts) {
+    for (const { port, purpose } of part.ports) {
+      if (await isPortTaken(port)) {
+        process.stderr.write(
+          `Port ${port} is already in use; it is meant for ${purpose}. Stop whatever listens there ` +
+            `(e.g. an earlier npm start or Azurite)${part.name === 'Functions host' ? ', or choose another with --port' : ''}.\n`,
+        );
+        return 1;
+      }
+    }
+  }
+
+  const running: { part: Part; instance: RunningPart }[] = [];
+  let stopAll: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopAll ??= (async () => {
+      stopping.abort();
+      for (const { part, instance } of [...running].reverse()) {
+        try {
+          await instance.stop();
+        } catch (error) {
+          process.stderr.write(`Stopping ${part.name} failed: ${(error as Error).message}\n`);
+        }
+      }
+    })();
+    return stopAll;
+  };
+
+  const signalled = new Promise<number>((resolve) => {
+    let count = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      count++;
+      if (count > 1) process.exit(130); // a second Ctrl-C: do not wait any longer
+      process.stdout.write(`\n${signal} received: stopping the local stack...\n`);
+      void shutdown().then(() => resolve(0));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  process.stdout.write(`Settings from ${local.source} (environment variables override them)\n`);
+  try {
+    for (const part of parts) {
+      if (stopping.signal.aborted) break;
+      running.push({ part, instance: await part.start() });
+    }
+  } catch (error) {
+    process.stderr.write(`Could not start the local stack: ${(error as Error).message}\n`);
+    await shutdown();
+    return 1;
+  }
+  if (stopping.signal.aborted) return signalled;
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(
+    `\nLocal stack is up in ${seconds} s:\n` +
+      running.flatMap(({ instance }) => instance.banner.map((line) => `  ${line}\n`)).join('') +
+      'Press Ctrl-C to stop.\n\n',
+  );
+
+  const died = Promise.race(running.map(({ instance }) => instance.died)).then(async (reason) => {
+    if (stopping.signal.aborted) return 0;
+    process.stderr.write(`${reason}: stopping the rest of the local stack.\n`);
+    await shutdown();
+    return 1;
+  });
+  return Promise.race([signalled, died]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);
