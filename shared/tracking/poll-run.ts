@@ -319,7 +319,9 @@ class PollRun {
             }),
       };
       transition = this.ageOut(transition, current, observedAt);
-      return this.commit(current, next, transition, transition.changed || itemsChanged, row, observedAt, undefined);
+      const changed = transition.changed || itemsChanged;
+      next.unchangedPolls = changed ? 0 : current.unchangedPolls + 1;
+      return this.commit(current, next, transition, changed, row, observedAt, undefined);
     });
     await this.afterCommit(outcome.result, row);
   }
@@ -337,6 +339,7 @@ class PollRun {
         lastErrorCategory: described.category,
         lastErrorAt: iso(observedAt),
       };
+      // A failure is no evidence that nothing changed: it backs off through `attempts`, not `unchangedPolls`.
       const transition = this.ageOut({ state: stateOf(current), changed: false }, current, observedAt);
       return this.commit(current, next, transition, transition.changed, row, observedAt, retryAfterMs);
     });
@@ -369,7 +372,6 @@ class PollRun {
     next.rawStatus = state.rawStatus;
     next.statusRank = state.rank;
     next.observedAt = state.observedAt !== undefined ? iso(state.observedAt) : current.observedAt;
-    next.unchangedPolls = changed ? 0 : current.unchangedPolls + 1;
     next.updatedAt = iso(at);
     next.leaseOwner = undefined;
     next.leaseUntil = undefined;
