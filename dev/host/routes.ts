@@ -65,7 +65,8 @@ function constraint(spec: string, template: string): Constraint {
     case 'maxlength':
       return (v) => v.length <= num(0);
     case 'regex': {
-      const regex = new RegExp(args[0], 'i');
+      // Route templates escape braces inside a regex by doubling them.
+      const regex = new RegExp(args[0].replace(/\{\{/g, '{').replace(/\}\}/g, '}'), 'i');
       return (v) => regex.test(v);
     }
     default:
