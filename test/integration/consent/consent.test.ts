@@ -1,0 +1,211 @@
+import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { loadConfig } from '../../../shared/config';
+import {
+  createPartnerCenterClient,
+  MissingSecretError,
+  RefreshTokenInvalidError,
+} from '../../../shared/partner-center';
+import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
+import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
+import { ConsentError, runConsent } from '../../../scripts/consent/consent';
+import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { MemorySecretStore } from '../../helpers/memory-secret-store';
+
+/** The admin's browser: follows Entra's redirect to the consent's loopback listener, as a real browser would. */
+async function browser(url: string): Promise<void> {
+  const authorize = await fetch(url, { redirect: 'manual' });
+  expect(authorize.status).toBe(302);
+  const redirect = authorize.headers.get('location')!;
+  expect(redirect).toMatch(/^http:\/\/localhost:\d+\/?\?/);
+  const landing = await fetch(redirect);
+  expect(landing.status).toBe(200);
+  expect(await landing.text()).toContain('Consent received');
+}
+
+const silentLogger = { info: () => undefined, warn: () => undefined };
+
+describe('npm run consent against the Partner Center simulator', () => {
+  let sim: RunningSimulator;
+  let eligibleCustomer: string;
+  const said: string[] = [];
+  const say = (line: string): void => {
+    said.push(line);
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0 });
+    eligibleCustomer = sim.scenario.customers.find((c) => !c.ineligibleReason)!.id;
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+  beforeEach(() => {
+    said.length = 0;
+  });
+
+  function appConfig(keyVaultUrl?: string) {
+    return loadConfig({
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      PARTNER_CENTER_API_URL: sim.url,
+      PARTNER_CENTER_AUTHORITY_HOST: sim.url,
+      PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
+      PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
+      PARTNER_CENTER_MAX_ATTEMPTS: '1',
+      KEY_VAULT_URL: keyVaultUrl,
+    });
+  }
+
+  const authority = () => ({
+    tenantId: sim.credentials.tenantId,
+    clientId: sim.credentials.clientId,
+    authorityHost: sim.url,
+  });
+
+  it('authorization code + PKCE: stores a refresh token the app then uses for an eligibility check', async () => {
+    const store = new MemorySecretStore({ PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret });
+    const app = createPartnerCenterClient(appConfig(), store);
+    // Before the consent the app has no refresh token and cannot call Partner Center.
+    await expect(app.checkEligibility({ customerId: eligibleCustomer, productFamily: 'Azure' })).rejects.toBeInstanceOf(
+      MissingSecretError,
+    );
+
+    const result = await runConsent({
+      ...authority(),
+      flow: 'authorization-code',
+      clientSecret: sim.credentials.clientSecret,
+      store,
+      say,
+      openUrl: browser,
+    });
+
+    expect(result).toMatchObject({ storedIn: 'memory', mfa: true, verified: true });
+    expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(result.refreshToken);
+    expect(result.refreshToken).not.toBe(sim.credentials.refreshToken); // a new one, from this consent
+    const signInUrl = new URL(said.find((line) => line.includes('/oauth2/v2.0/authorize'))!.trim());
+    expect(signInUrl.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(signInUrl.searchParams.get('scope')).toBe('https://api.partnercenter.microsoft.com/.default offline_access');
+    expect(said.join('\n')).not.toContain(result.refreshToken);
+
+    const eligibility = await createPartnerCenterClient(appConfig(), store).checkEligibility({
+      customerId: eligibleCustomer,
+      productFamily: 'Azure',
+    });
+    expect(eligibility).toMatchObject({ customerId: eligibleCustomer, isEligible: true });
+  });
+
+  it('device code: polls while authorization is pending, then stores the token once the admin approves', async () => {
+    await fetch(`${sim.url}/_sim/tokens/settings`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceCodeAutoApproveSeconds: null }),
+    });
+    const store = new MemorySecretStore({ PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret });
+    let polls = 0;
+    const sleep = async (): Promise<void> => {
+      polls++;
+      if (polls === 3) {
+        const userCode = /enter the code (\w+)/.exec(said.join('\n'))![1];
+        const approved = await fetch(`${sim.url}/_sim/devicecode/${userCode}/approve`, { method: 'POST' });
+        expect(approved.status).toBe(200);
+      }
+    };
+
+    const result = await runConsent({ ...authority(), flow: 'device-code', store, say, sleep });
+
+    expect(polls).toBe(3); // two polls answered authorization_pending, the third got the tokens
+    expect(result).toMatchObject({ storedIn: 'memory', mfa: true, verified: undefined });
+    expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(result.refreshToken);
+    const eligibility = await createPartnerCenterClient(appConfig(), store).checkEligibility({
+      customerId: eligibleCustomer,
+      productFamily: 'Azure',
+    });
+    expect(eligibility.isEligible).toBe(true);
+  });
+
+  it('Key Vault: replaces the placeholder infra creates; the app reads the new token through its secret store', async () => {
+    const vault = await new FakeKeyVaultServer().start();
+    try {
+      const credential = new FakeTokenCredential();
+      const clientOptions: SecretClientOptions = {
+        disableChallengeResourceVerification: true,
+        allowInsecureConnection: true,
+        retryOptions: { maxRetries: 1, retryDelayInMs: 10 },
+      };
+      vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
+      vault.seed('partner-center-refresh-token', 'consent-required'); // infra/app/secrets.bicep
+      const appStore = () =>
+        createSecretStore(appConfig(vault.url), { logger: silentLogger, credential, clientOptions });
+
+      // With the placeholder, the app's refresh fails as an invalid refresh token (the alert tells the operator).
+      await expect(
+        createPartnerCenterClient(appConfig(vault.url), appStore()).checkEligibility({
+          customerId: eligibleCustomer,
+          productFamily: 'Azure',
+        }),
+      ).rejects.toBeInstanceOf(RefreshTokenInvalidError);
+
+      const operatorStore = new KeyVaultSecretStore(vault.url, { credential, clientOptions });
+      const result = await runConsent({
+        ...authority(),
+        flow: 'authorization-code',
+        clientSecret: (await operatorStore.get('PARTNER_CENTER_CLIENT_SECRET'))!,
+        store: operatorStore,
+        say,
+        openUrl: browser,
+      });
+
+      expect(result.storedIn).toBe('key-vault');
+      expect(vault.versions('partner-center-refresh-token').map((v) => v.value)).toEqual([
+        'consent-required',
+        result.refreshToken,
+      ]);
+      const eligibility = await createPartnerCenterClient(appConfig(vault.url), appStore()).checkEligibility({
+        customerId: eligibleCustomer,
+        productFamily: 'Azure',
+      });
+      expect(eligibility.isEligible).toBe(true);
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('a wrong client secret: the consent fails, says why, and stores nothing', async () => {
+    const store = new MemorySecretStore();
+    await expect(
+      runConsent({
+        ...authority(),
+        flow: 'authorization-code',
+        clientSecret: 'not-the-secret',
+        store,
+        say,
+        openUrl: browser,
+      }),
+    ).rejects.toThrow(/client secret was refused/);
+    expect(store.writes).toEqual([]);
+  });
+
+  it('a declined consent: the error from the redirect is reported and nothing is stored', async () => {
+    const store = new MemorySecretStore();
+    const declining = async (url: string): Promise<void> => {
+      const state = new URL(url).searchParams.get('state')!;
+      const listener = /Waiting for the redirect to (\S+) \.\.\./.exec(said.join('\n'))![1];
+      // A forged redirect with another state is refused and does not end the wait ...
+      expect((await fetch(`${listener}/?code=forged&state=other`)).status).toBe(400);
+      // ... the real one carrying Entra's error does.
+      const params = new URLSearchParams({ error: 'access_denied', error_description: 'AADSTS65004: declined', state });
+      expect((await fetch(`${listener}/?${params.toString()}`)).status).toBe(400);
+    };
+    const attempt = runConsent({ ...authority(), flow: 'authorization-code', store, say, openUrl: declining });
+    await expect(attempt).rejects.toBeInstanceOf(ConsentError);
+    await expect(attempt).rejects.toThrow(/access_denied/);
+    expect(store.writes).toEqual([]);
+  });
+
+  it('gives up when no redirect arrives in time', async () => {
+    const store = new MemorySecretStore();
+    await expect(
+      runConsent({ ...authority(), flow: 'authorization-code', store, say, timeoutMs: 200, openUrl: () => undefined }),
+    ).rejects.toThrow(/no sign-in redirect within/);
+    expect(store.writes).toEqual([]);
+  });
+});
