@@ -8,7 +8,7 @@ import {
   type UpgradeOutcome,
 } from './scenario';
 
-/** Share of customers per kind; normalized, so any positive weights work. */
+/** Share of customers per kind; normalized, so any positive weights work. Given, it replaces the default mix. */
 export interface CustomerMix {
   eligible?: number;
   suspendedSubscriptions?: number;
@@ -46,6 +46,14 @@ const DEFAULT_MIX: Required<CustomerMix> = {
   boughtRecently: 0.05,
 };
 const DEFAULT_OUTCOMES: Required<OutcomeMix> = { Completed: 0.85, Failed: 0.05, PartiallyFailed: 0.1 };
+const ZERO_MIX: Required<CustomerMix> = {
+  eligible: 0,
+  suspendedSubscriptions: 0,
+  noAzureSubscriptions: 0,
+  azurePartnerSharedServices: 0,
+  boughtRecently: 0,
+};
+const ZERO_OUTCOMES: Required<OutcomeMix> = { Completed: 0, Failed: 0, PartiallyFailed: 0 };
 
 /**
  * Exact quotas per kind (largest remainder), then a seeded shuffle: every kind with a positive share appears as
@@ -87,9 +95,10 @@ export function generateScenario(options: GenerateOptions): Scenario {
   const legacy = options.legacySubscriptions ?? { min: 1, max: 5 };
   const pending = options.pendingSeconds ?? { min: 30, max: 300 };
   const inProgress = options.inProgressSeconds ?? { min: 300, max: 3600 };
-  const kinds = quotas({ ...DEFAULT_MIX, ...options.mix }, options.customers, prng);
+  // A given mix replaces the default one: kinds it leaves out get no customers.
+  const kinds = quotas({ ...ZERO_MIX, ...(options.mix ?? DEFAULT_MIX) }, options.customers, prng);
   const eligibleCount = kinds.filter((kind) => kind === 'eligible').length;
-  const outcomes = quotas({ ...DEFAULT_OUTCOMES, ...options.outcomes }, eligibleCount, prng);
+  const outcomes = quotas({ ...ZERO_OUTCOMES, ...(options.outcomes ?? DEFAULT_OUTCOMES) }, eligibleCount, prng);
   let nextOutcome = 0;
   const customers: CustomerSpec[] = kinds.map((kind, index) => {
     const legacySubscriptions = prng.int(legacy.min, legacy.max);

@@ -94,7 +94,19 @@ export class SimulatorState {
   }
 
   setTokenSettings(settings: Partial<TokenSettings>): TokenSettings {
-    this.authority.settings = { ...this.authority.settings, ...settings };
+    const next = { ...this.authority.settings, ...settings };
+    for (const key of [
+      'accessTokenLifetimeSeconds',
+      'refreshTokenInactivitySeconds',
+      'deviceCodeLifetimeSeconds',
+    ] as const) {
+      if (typeof next[key] !== 'number' || !(next[key] > 0)) throw new RangeError(`${key} must be a positive number`);
+    }
+    const auto = next.deviceCodeAutoApproveSeconds;
+    if (auto !== null && (typeof auto !== 'number' || !(auto >= 0))) {
+      throw new RangeError('deviceCodeAutoApproveSeconds must be a number >= 0 or null');
+    }
+    this.authority.settings = next;
     return this.tokenSettings();
   }
 

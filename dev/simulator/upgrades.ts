@@ -73,8 +73,9 @@ interface UpgradeRecord {
 
 interface CustomerRecord {
   spec: CustomerSpec;
-  subscriptionIds: string[];
-  targetId: string;
+  /** Derived on the first upgrade only: startup stays O(1) per customer for large scenarios. */
+  subscriptionIds?: string[];
+  targetId?: string;
   /** Upgrade ids in creation order; the last one decides eligibility. */
   upgrades: string[];
 }
@@ -105,14 +106,8 @@ export class UpgradeStore {
 
   addCustomer(spec: CustomerSpec): void {
     const key = spec.id.toLowerCase();
-    const count = spec.legacySubscriptions ?? 1;
     const existing = this.customers.get(key);
-    this.customers.set(key, {
-      spec,
-      subscriptionIds: Array.from({ length: count }, (_, i) => derivedGuid(`${key}/subscription/${i}`)),
-      targetId: derivedGuid(`${key}/azure-plan`),
-      upgrades: existing?.upgrades ?? [],
-    });
+    this.customers.set(key, { spec, upgrades: existing?.upgrades ?? [] });
   }
 
   get customerCount(): number {
@@ -201,19 +196,25 @@ export class UpgradeStore {
     correlationId: string | undefined,
   ): UpgradeRecord {
     const spec = customer.spec;
+    const key = spec.id.toLowerCase();
+    customer.subscriptionIds ??= Array.from({ length: spec.legacySubscriptions ?? 1 }, (_, i) =>
+      derivedGuid(`${key}/subscription/${i}`),
+    );
+    customer.targetId ??= derivedGuid(`${key}/azure-plan`);
+    const subscriptionIds = customer.subscriptionIds;
     const durations = { ...DEFAULT_DURATIONS, ...this.defaultDurations, ...spec.durations };
     const createdAt = this.clock.now();
     const inProgressAt = createdAt + durations.pendingSeconds * 1000;
     const finishesAt = inProgressAt + durations.inProgressSeconds * 1000;
     const outcome = spec.outcome ?? 'Completed';
-    const n = customer.subscriptionIds.length;
+    const n = subscriptionIds.length;
     const failing =
       outcome === 'Failed'
         ? n
         : outcome === 'PartiallyFailed'
           ? Math.min(Math.max(spec.failedLineItems ?? Math.floor(n / 2), 1), Math.max(n - 1, 1))
           : 0;
-    const lineItems = customer.subscriptionIds.map((sourceId, i) => {
+    const lineItems = subscriptionIds.map((sourceId, i) => {
       const fails = i >= n - failing;
       // Successful line items finish one after another during InProgress; failures are known at the end.
       const doneAt = fails ? finishesAt : inProgressAt + Math.round(((i + 1) / n) * (finishesAt - inProgressAt));
