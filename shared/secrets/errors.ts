@@ -38,9 +38,11 @@ export function describeFailure(error: unknown): string {
     if (typeof statusCode === 'number') parts.push(`HTTP ${statusCode}`);
     if (typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code)) parts.push(code);
     if (parts.length > 0) return parts.join(' ');
-    if (error instanceof Error && error.name === 'AbortError') return 'timed out';
-    if (error instanceof Error && error.name === 'CredentialUnavailableError') return 'no credential available';
-    if (error instanceof Error && error.name === 'AuthenticationError') return 'authentication failed';
+    // By name: abort reasons are DOMExceptions, not always Errors of this realm.
+    const { name } = error as { name?: unknown };
+    if (name === 'AbortError' || name === 'TimeoutError') return 'timed out';
+    if (name === 'CredentialUnavailableError') return 'no credential available';
+    if (name === 'AuthenticationError') return 'authentication failed';
   }
   return 'unreachable';
 }

@@ -11,7 +11,11 @@ export interface KeyVaultSecretStoreOptions {
   managedIdentityClientId?: string;
   /** Passed to `SecretClient` (tests: `allowInsecureConnection`, `disableChallengeResourceVerification`, retries). */
   clientOptions?: SecretClientOptions;
+  /** Bound on one get or set, retries included (the SDK sets none, and a hanging vault must not hang a run). */
+  timeoutMs?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 20_000;
 
 function isSecretNotFound(error: unknown): boolean {
   const { statusCode } = (error ?? {}) as { statusCode?: unknown };
@@ -25,6 +29,7 @@ function isSecretNotFound(error: unknown): boolean {
 export class KeyVaultSecretStore implements SecretStore {
   readonly kind = 'key-vault';
   private readonly client: SecretClient;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly vaultUrl: string,
@@ -36,13 +41,14 @@ export class KeyVaultSecretStore implements SecretStore {
         options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {},
       );
     this.client = new SecretClient(vaultUrl, credential, options.clientOptions);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** The current version's value; undefined when the secret does not exist (404 SecretNotFound). */
   async get(name: SecretName): Promise<string | undefined> {
     const secretName = keyVaultSecretName(name);
     try {
-      const secret = await this.client.getSecret(secretName);
+      const secret = await this.client.getSecret(secretName, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
       return secret.value;
     } catch (error) {
       if (isSecretNotFound(error)) return undefined;
@@ -54,7 +60,7 @@ export class KeyVaultSecretStore implements SecretStore {
   async set(name: SecretName, value: string): Promise<void> {
     const secretName = keyVaultSecretName(name);
     try {
-      await this.client.setSecret(secretName, value);
+      await this.client.setSecret(secretName, value, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
       // No `cause`: the SDK error carries the request, whose body holds the value.
       throw new SecretWriteError(this.vaultUrl, secretName, describeFailure(error));

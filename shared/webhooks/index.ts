@@ -4,3 +4,4 @@ export * from './event-dedupe';
 export * from './idempotency';
 export * from './callbacks';
 export { reservationRowKey, type ReservationHandle } from './reservations';
+export * from './authenticate';

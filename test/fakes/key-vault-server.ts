@@ -47,7 +47,7 @@ export class FakeKeyVaultServer {
   private readonly secrets = new Map<string, FakeSecretVersion[]>();
   private readonly faults: InjectedFault[] = [];
   private readonly sockets = new Set<Socket>();
-  private mode: 'up' | 'reset' | 'refuse' = 'up';
+  private mode: 'up' | 'reset' | 'refuse' | 'hang' = 'up';
   private server: Server | undefined;
   private port = 0;
 
@@ -84,15 +84,16 @@ export class FakeKeyVaultServer {
 
   /**
    * Simulates an outage: `refuse` stops listening (connections refused), `reset` accepts and destroys each
-   * connection. `restore()` ends it on the same port.
+   * connection, `hang` accepts requests and never answers. `restore()` ends it on the same port.
    */
-  async outage(mode: 'refuse' | 'reset'): Promise<void> {
+  async outage(mode: 'refuse' | 'reset' | 'hang'): Promise<void> {
     this.mode = mode;
     for (const socket of this.sockets) socket.destroy();
     if (mode === 'refuse') await this.stopListening();
   }
 
   async restore(): Promise<void> {
+    if (this.mode === 'hang') for (const socket of this.sockets) socket.destroy();
     if (this.mode === 'refuse') await this.listen(this.port);
     this.mode = 'up';
   }
@@ -172,6 +173,7 @@ export class FakeKeyVaultServer {
       request.socket.destroy();
       return;
     }
+    if (this.mode === 'hang') return; // the socket is destroyed by restore() or close()
     const url = new URL(request.url ?? '/', this.url);
     const method = request.method ?? 'GET';
     const authorization = request.headers.authorization;

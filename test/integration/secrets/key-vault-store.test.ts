@@ -43,8 +43,8 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
     await vault.close();
   });
 
-  function keyVaultStore(): KeyVaultSecretStore {
-    return new KeyVaultSecretStore(vault.url, { credential, clientOptions });
+  function keyVaultStore(timeoutMs = 500): KeyVaultSecretStore {
+    return new KeyVaultSecretStore(vault.url, { credential, clientOptions, timeoutMs });
   }
 
   function cachedStore(clock: () => number, logger = new CapturingLogger(), intervalMs = 3_600_000) {
@@ -95,7 +95,7 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
   it('waits out a 429 with Retry-After and then reads', async () => {
     vault.injectFaults({ status: 429, retryAfterSeconds: 1 });
     const started = Date.now();
-    expect(await keyVaultStore().get('PARTNER_CENTER_CLIENT_SECRET')).toBe(CLIENT_SECRET);
+    expect(await keyVaultStore(5000).get('PARTNER_CENTER_CLIENT_SECRET')).toBe(CLIENT_SECRET);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(vault.reads).toBe(2);
   });
@@ -147,7 +147,7 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
     expect(vault.reads).toBe(1);
   });
 
-  it.each(['refuse', 'reset'] as const)('a warm cache keeps serving through an outage (%s)', async (mode) => {
+  it.each(['refuse', 'reset', 'hang'] as const)('a warm cache keeps serving through an outage (%s)', async (mode) => {
     let now = 1_000_000;
     const logger = new CapturingLogger();
     const store = cachedStore(() => now, logger);
@@ -164,6 +164,19 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
     now += 60_000;
     expect(await store.get('PARTNER_CENTER_CLIENT_SECRET')).toBe('after-outage');
     expect(logger.lines.join('\n')).not.toContain(CLIENT_SECRET);
+  });
+
+  it('a hanging vault fails within the timeout, naming the vault and the secret', async () => {
+    await vault.outage('hang');
+    const started = Date.now();
+    const error = await keyVaultStore()
+      .get('PARTNER_CENTER_CLIENT_SECRET')
+      .catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((error as Error).message).toBe(
+      `Secret "partner-center-client-secret" could not be read from Key Vault ${vault.url}: timed out`,
+    );
+    await vault.restore();
   });
 
   it('a cold start during an outage fails naming the vault and the secret', async () => {
