@@ -64,9 +64,9 @@ param alertEmail string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@minValue(1)
+@minValue(40)
 @maxValue(1000)
-@description('Flex Consumption scale-out limit. Partner Center rate limits, not CPU, bound this app: keep it small.')
+@description('Flex Consumption scale-out limit (40 to 1000). Partner Center rate limits, not CPU, bound this app: keep it at the minimum.')
 param maximumInstanceCount int = 40
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -193,6 +193,12 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
     enableVaultForTemplateDeployment: false
     enableVaultForDiskEncryption: false
     publicNetworkAccess: 'Enabled'
+    // As for storage: Flex Consumption without a virtual network, and the operator's `npm run consent`, reach the
+    // vault over its public endpoint; every request is authorized by Entra ID and RBAC.
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
   }
 }
 

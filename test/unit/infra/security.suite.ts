@@ -45,6 +45,15 @@ describe('security invariants', () => {
     expect(vault.enablePurgeProtection).toBe(true);
   });
 
+  it('storage and Key Vault stay reachable for an app without a virtual network, by identity only', () => {
+    // AVM storage and Key Vault modules deny public traffic unless told otherwise; the Flex Consumption app here has
+    // no virtual network, so access is controlled by Entra ID and RBAC instead.
+    for (const module of ['storage', 'keyVault']) {
+      expect(params(module).publicNetworkAccess).toBe('Enabled');
+      expect(params(module).networkAcls).toEqual({ bypass: 'AzureServices', defaultAction: 'Allow' });
+    }
+  });
+
   it('Application Insights: local (key) authentication off', () => {
     expect(params('appInsights').disableLocalAuth).toBe(true);
   });
