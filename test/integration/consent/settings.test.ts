@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../shared/config';
 import { parseConsentArgs, UsageError } from '../../../scripts/consent/args';
+import { explain } from '../../../scripts/consent/consent';
+import { OAuthError } from '../../../scripts/consent/token-endpoint';
 import { parseDotEnv, readConsentSettings, settingsSources } from '../../../scripts/consent/settings';
 
 const TENANT = '5f1a3c2e-7b9d-4e6f-8a1b-2c3d4e5f6a7b';
@@ -138,5 +140,22 @@ describe('consent command line', () => {
     expect(() => parseConsentArgs(['--tokn'])).toThrow(UsageError);
     expect(() => parseConsentArgs(['--port', '70000'])).toThrow(/--port must be a whole number from 0 to 65535/);
     expect(() => parseConsentArgs(['--timeout', 'soon'])).toThrow(UsageError);
+  });
+});
+
+describe('consent error explanations', () => {
+  it.each([
+    [
+      new OAuthError('invalid_client', 'AADSTS7000215: Invalid client secret provided.', 401, [7000215]),
+      /client secret was refused/,
+    ],
+    [new OAuthError('invalid_client', 'AADSTS7000218: ...', 401, [7000218]), /set PARTNER_CENTER_CLIENT_SECRET/],
+    [new OAuthError('invalid_request', 'AADSTS700025: Client is public ...', 400, [700025]), /public client/],
+    [new OAuthError('invalid_request', 'AADSTS50011: The redirect URI ...', 400, [50011]), /add http:\/\/localhost/],
+    [new OAuthError('expired_token', 'expired', 400), /expired before the sign-in completed/],
+    [new OAuthError('unauthorized_client', 'AADSTS700016: not found', 400, [700016]), /Allow public client flows/],
+    [new OAuthError('server_error', 'AADSTS90000: something', 500), /Entra ID refused the request \(server_error/],
+  ])('%s', (error, expected) => {
+    expect(explain(error)).toMatch(expected);
   });
 });
