@@ -55,7 +55,14 @@ describe('Bicep templates parse', () => {
 describe('azd project files', () => {
   it('azure.yaml deploys this folder as a function app', () => {
     const project = parseYaml(readFileSync(join(REPO_ROOT, 'azure.yaml'), 'utf8'));
-    expect(project.services.api).toEqual({ project: '.', language: 'ts', host: 'function' });
+    expect(project.services.api).toEqual({ project: '.', language: 'ts', host: 'function', remoteBuild: true });
+    // A remote build needs the sources and no local node_modules in the upload (azd checks the two agree).
+    const ignored = readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8').split(/\r?\n/);
+    // dist too: the remote build recreates it, and a stale local file there would be deployed as a function.
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'test', 'infra', 'local.settings.json']));
+    for (const needed of ['functions', 'shared', 'package.json', 'package-lock.json', 'tsconfig.json', 'host.json']) {
+      expect(ignored).not.toContain(needed);
+    }
   });
 
   it('main.parameters.json gives every required parameter of main.bicep a value', () => {
