@@ -25,6 +25,8 @@ export interface QueueListenerOptions {
  */
 export class QueueListener {
   private stopping = false;
+  /** Cuts a receive in progress on stop (the SDK would otherwise keep retrying a dead endpoint for a minute). */
+  private readonly receiving = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -45,6 +47,7 @@ export class QueueListener {
   /** Stops polling and waits for the batch in flight to finish. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.receiving.abort();
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
     await this.loop;
@@ -72,9 +75,11 @@ export class QueueListener {
         const response = await queue.receiveMessages({
           numberOfMessages: settings.batchSize,
           visibilityTimeout: PROCESSING_VISIBILITY_SECONDS,
+          abortSignal: this.receiving.signal,
         });
         messages = response.receivedMessageItems;
       } catch (error) {
+        if (this.stopping) break;
         log(hostLine(`[Warning] Queue '${queue.name}': receive failed: ${(error as Error).message}`));
       }
       if (messages.length > 0) {

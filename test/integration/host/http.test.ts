@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { HttpResponse, type HttpRequest } from '@azure/functions';
 import { FunctionRegistry } from '../../../dev/host';
 import { startTestLocalHost, type TestLocalHost } from '../../helpers/local-host';
@@ -58,6 +59,11 @@ describe('local host: HTTP functions', () => {
         headers: { 'set-cookie': 'b=2' },
       }),
     });
+    functions.get('stream', {
+      route: 'stream',
+      handler: () => ({ body: Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2')]) }),
+    });
+    functions.get('text', { route: 'text', handler: () => ({ status: 202, body: 'accepted' }) });
     functions.get('boom', {
       route: 'boom',
       handler: () => {
@@ -108,9 +114,15 @@ describe('local host: HTTP functions', () => {
     expect(seen.at(-1)).toMatchObject({ method: 'POST', params: { source: 'billing' }, bodyHex: body.toString('hex') });
   });
 
-  it('uses the function name as the default route and returns binary bodies and cookies', async () => {
+  it('uses the function name as the default route and returns binary, streamed and text bodies and cookies', async () => {
     const binary = await fetch(`${host.url}/api/byName`);
     expect(Buffer.from(await binary.arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
+    const streamed = await fetch(`${host.url}/api/stream`);
+    expect(await streamed.text()).toBe('chunk-1;chunk-2');
+    const text = await fetch(`${host.url}/api/text`);
+    expect(text.status).toBe(202);
+    expect(text.headers.get('content-type')).toBe('text/plain;charset=UTF-8');
+    expect(await text.text()).toBe('accepted');
     const cookies = await fetch(`${host.url}/api/cookies`);
     expect(cookies.headers.getSetCookie()).toEqual(['b=2', 'a=1; Path=/; HttpOnly']);
   });
@@ -126,7 +138,16 @@ describe('local host: HTTP functions', () => {
 
   it('lists registrations on GET /admin/functions and refuses HTTP functions on the admin run endpoint', async () => {
     const list = (await (await fetch(`${host.url}/admin/functions`)).json()) as { name: string; trigger: string }[];
-    expect(list.map((f) => f.name)).toEqual(['getUpgrade', 'upgradeSummary', 'webhook', 'byName', 'cookies', 'boom']);
+    expect(list.map((f) => f.name)).toEqual([
+      'getUpgrade',
+      'upgradeSummary',
+      'webhook',
+      'byName',
+      'cookies',
+      'stream',
+      'text',
+      'boom',
+    ]);
     const run = await fetch(`${host.url}/admin/functions/getUpgrade`, { method: 'POST', body: '{}' });
     expect(run.status).toBe(400);
     expect((await fetch(`${host.url}/admin/functions/nope`, { method: 'POST', body: '{}' })).status).toBe(404);
