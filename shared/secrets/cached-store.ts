@@ -42,7 +42,7 @@ export class CachedSecretStore implements SecretStore {
   private readonly staleRetryMs: number;
   private pendingToken: string | undefined;
   private lastTokenWriteAt = Number.NEGATIVE_INFINITY;
-  private tokenWrite: Promise<void> | undefined;
+  private tokenWrite: Promise<boolean> | undefined;
   private tokenTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -101,7 +101,10 @@ export class CachedSecretStore implements SecretStore {
   /** Writes a refresh token still held only in memory now (end of a run, shutdown). Throws when the write fails. */
   async flush(): Promise<void> {
     this.clearTimer();
-    await this.writePendingToken();
+    // A write already in flight may carry an older token: then write the newest one after it.
+    for (let round = 0; round < 3 && this.pendingToken !== undefined; round += 1) {
+      if (!(await this.writePendingToken())) break;
+    }
     if (this.pendingToken !== undefined) {
       throw new Error(`secret store: the rotated ${THROTTLED_SECRET} could not be written back`);
     }
@@ -117,7 +120,8 @@ export class CachedSecretStore implements SecretStore {
     return this.pendingToken !== undefined;
   }
 
-  private writePendingToken(): Promise<void> {
+  /** Resolves false when the write failed. */
+  private writePendingToken(): Promise<boolean> {
     this.tokenWrite ??= this.writeNewestToken().finally(() => {
       this.tokenWrite = undefined;
     });
@@ -125,18 +129,20 @@ export class CachedSecretStore implements SecretStore {
   }
 
   /** Never throws: a failed write keeps the token pending and is retried by the next set, the timer or flush. */
-  private async writeNewestToken(): Promise<void> {
+  private async writeNewestToken(): Promise<boolean> {
     const value = this.pendingToken;
-    if (value === undefined) return;
+    if (value === undefined) return true;
     try {
       await this.inner.set(THROTTLED_SECRET, value);
       this.lastTokenWriteAt = this.clock();
       if (this.pendingToken === value) this.pendingToken = undefined;
       else this.scheduleTokenWrite(this.options.refreshTokenWriteIntervalMs);
+      return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'unknown error';
       this.options.logger?.warn(`secret store: the rotated ${THROTTLED_SECRET} stays in memory for now (${reason})`);
       this.scheduleTokenWrite(Math.max(this.options.refreshTokenWriteIntervalMs, this.staleRetryMs));
+      return false;
     }
   }
 

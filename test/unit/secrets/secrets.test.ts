@@ -101,4 +101,24 @@ describe('CachedSecretStore', () => {
       jest.useRealTimers();
     }
   });
+
+  it('flush writes the newest token even when an older one is being written', async () => {
+    let release!: () => void;
+    const inner = new MemoryStore();
+    const slowSet = inner.set.bind(inner);
+    inner.set = async (name, value) => {
+      if (value === 'rt-1') await new Promise<void>((resolve) => (release = resolve));
+      return slowSet(name, value);
+    };
+    const store = new CachedSecretStore(inner, { ttlMs: 60_000, refreshTokenWriteIntervalMs: 3_600_000 });
+    const first = store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-1');
+    const second = store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-2');
+    expect(await store.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe('rt-2');
+    const flushed = store.flush();
+    release();
+    await Promise.all([first, second, flushed]);
+    expect(inner.writes).toEqual(['rt-1', 'rt-2']);
+    expect(store.hasPendingWrite).toBe(false);
+    store.dispose();
+  });
 });
