@@ -76,11 +76,15 @@ function countedRoute(route: Route): CountedRoute {
 const NO_FAULT: FaultDecision = { malformedJson: false, tokenExpiry: false, latencyMs: 0 };
 
 export function createRequestHandler(parts: ServerParts): (req: IncomingMessage, res: ServerResponse) => void {
-  // Like a real front door: one server id per instance, a fresh correlation vector base per request.
+  // Like a real front door: one server id per instance, a distinct correlation vector per request (a per-instance
+  // random prefix plus a counter: a crypto call per request is measurable at thousands of requests per second).
   const serverId = String(100000000 + (randomBytes(4).readUInt32BE(0) % 900000000));
+  const cvPrefix = randomBytes(9).toString('base64url').slice(0, 10);
+  let cvCounter = 0;
+  const nextCv = (): string => `${cvPrefix}${(cvCounter++ % 2176782336).toString(36).padStart(6, '0')}.0`;
 
   return (req, res) => {
-    handle(parts, serverId, req, res).catch((error: unknown) => {
+    handle(parts, serverId, nextCv(), req, res).catch((error: unknown) => {
       parts.log?.(`simulator: internal error ${(error as Error).message}`);
       if (!res.headersSent) writeResponse(res, 500, {}, PC_ERRORS.unexpected().body);
       else res.destroy();
@@ -88,14 +92,20 @@ export function createRequestHandler(parts: ServerParts): (req: IncomingMessage,
   };
 }
 
-async function handle(parts: ServerParts, serverId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  parts: ServerParts,
+  serverId: string,
+  cv: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? '/', 'http://simulator.local');
   const route = matchRoute(url.pathname);
   const baseHeaders: Record<string, string> = {
     'MS-RequestId': header(req, 'ms-requestid') ?? randomUUID(),
     'MS-CorrelationId': header(req, 'ms-correlationid') ?? randomUUID(),
-    'MS-CV': `${randomBytes(12).toString('base64url').slice(0, 16)}.0`,
+    'MS-CV': cv,
     'MS-ServerId': serverId,
   };
   const method = req.method ?? 'GET';
