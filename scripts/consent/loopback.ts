@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { OAuthError } from './token-endpoint';
 
@@ -85,20 +85,30 @@ export async function listenForRedirect(options: LoopbackOptions): Promise<Loopb
     resolveCode(received);
   };
 
-  const server = createServer(handle);
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number, host: string): Promise<Server> => {
+    const server = createServer(handle);
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
     });
-  });
-  const { port } = server.address() as AddressInfo;
+    return new Promise<Server>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  };
+  // "localhost" in the browser may mean 127.0.0.1 or ::1: listen on both loopback addresses, same port. IPv6 is
+  // best effort (a machine without it still gets the IPv4 listener).
+  const servers = [await listen(options.port ?? 0, '127.0.0.1')];
+  const { port } = servers[0].address() as AddressInfo;
+  try {
+    servers.push(await listen(port, '::1'));
+  } catch {
+    // no IPv6 loopback, or the port is taken there: IPv4 only
+  }
   const timeoutMs = options.timeoutMs ?? 5 * 60_000;
   const timer = setTimeout(
     () =>
@@ -109,12 +119,16 @@ export async function listenForRedirect(options: LoopbackOptions): Promise<Loopb
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     clearTimeout(timer);
-    closed ??= Promise.all(unfinished).then(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
-        }),
+    closed ??= Promise.all(unfinished).then(() =>
+      Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              for (const socket of sockets) socket.destroy();
+            }),
+        ),
+      ).then(() => undefined),
     );
     return closed;
   };
