@@ -1,5 +1,6 @@
 import type { TableEntity } from '@azure/data-tables';
 import type { PartnerCenterErrorDetails, UpgradeLineItem } from '../partner-center/types';
+import { digestKey, encodeKey } from './keys';
 import type { HistoryEntry, UpgradeRecord } from './records';
 import type { UpgradeStatus } from './state';
 
@@ -69,14 +70,19 @@ function defined(entity: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
 }
 
-export const UPGRADE_ROW_KEY = 'upgrade';
+/**
+ * Upgrades rows: PartitionKey = a bucket of 256 (two hex digits of a digest of the id), RowKey = enc(upgradeId).
+ * Still a point lookup by upgrade id, and rows can be written in bulk as transactions (seeding, migrations).
+ */
+export function upgradeKeys(upgradeId: string): { partitionKey: string; rowKey: string } {
+  return { partitionKey: `u${digestKey(upgradeId, 2)}`, rowKey: encodeKey(upgradeId) };
+}
 
-export function upgradeToEntity(partitionKey: string, record: UpgradeRecord): Entity {
+export function upgradeToEntity(record: UpgradeRecord): Entity {
   const packed = packLineItems(record.lineItems);
   const chunks = Object.fromEntries(packed.chunks.map((chunk, i) => [`lineItems${i}`, chunk]));
   return {
-    partitionKey,
-    rowKey: UPGRADE_ROW_KEY,
+    ...upgradeKeys(record.upgradeId),
     ...defined({
       upgradeId: record.upgradeId,
       customerId: record.customerId,

@@ -48,6 +48,8 @@ export interface PollRunSummary extends PollRunRecord {
 }
 
 type ClaimResult = 'claimed' | 'missing' | 'orphan' | 'leased';
+/** The row as this run's claim wrote it, with its ETag: the next write starts from it instead of a read. */
+type KnownRow = { record: UpgradeRecord; etag: string };
 
 /**
  * One poll run: reads what is due through the PollSchedule index only (one RowKey range query per shard), polls
@@ -226,8 +228,9 @@ class PollRun {
         case 'claimed': {
           const record = claim.record!;
           if (record.pollCount === 0) await store.ensureCustomerIndex(record);
+          const known = claim.etag ? { record, etag: claim.etag } : undefined;
           if (isFinal(record.status)) await this.finish(record, row);
-          else await this.poll(record, row);
+          else await this.poll(record, row, known);
           return;
         }
       }
@@ -253,7 +256,7 @@ class PollRun {
     this.summary.skipped++;
   }
 
-  private async poll(record: UpgradeRecord, row: ScheduleRow): Promise<void> {
+  private async poll(record: UpgradeRecord, row: ScheduleRow, known?: KnownRow): Promise<void> {
     const { partnerCenter, signal } = this.options;
     let result: UpgradeStatusResult | undefined;
     let failure: unknown;
@@ -288,61 +291,79 @@ class PollRun {
         break;
       }
     }
-    if (result) await this.applyResult(record, row, result);
-    else await this.recordFailure(row, failure, retryAfterMs);
+    if (result) await this.applyResult(record, row, result, known);
+    else await this.recordFailure(row, failure, retryAfterMs, known);
   }
 
-  private async applyResult(claimed: UpgradeRecord, row: ScheduleRow, result: UpgradeStatusResult): Promise<void> {
+  private async applyResult(
+    claimed: UpgradeRecord,
+    row: ScheduleRow,
+    result: UpgradeStatusResult,
+    known?: KnownRow,
+  ): Promise<void> {
     const observedAt = this.now();
     const lineItemsDigest = digestKey(JSON.stringify(result.lineItems));
-    const outcome = await this.options.store.mutateUpgrade(claimed.upgradeId, async (current) => {
-      if (!current || current.scheduleKey !== row.rowKey) return { result: undefined }; // another run moved on
-      let transition = applyObservation(stateOf(current), {
-        status: result.status,
-        rawStatus: result.rawStatus,
-        observedAt,
-      });
-      const itemsChanged = !transition.ignored && lineItemsDigest !== current.lineItemsDigest;
-      const next: UpgradeRecord = {
-        ...current,
-        pollCount: current.pollCount + 1,
-        lastPolledAt: iso(observedAt),
-        attempts: 0,
-        ...(transition.ignored
-          ? {}
-          : {
-              lineItems: result.lineItems,
-              lineItemCount: result.lineItems.length,
-              lineItemsTruncated: false,
-              lineItemsDigest,
-              errorDetails: result.errorDetails,
-            }),
-      };
-      transition = this.ageOut(transition, current, observedAt);
-      const changed = transition.changed || itemsChanged;
-      next.unchangedPolls = changed ? 0 : current.unchangedPolls + 1;
-      return this.commit(current, next, transition, changed, row, observedAt, undefined);
-    });
+    const outcome = await this.options.store.mutateUpgrade(
+      claimed.upgradeId,
+      async (current) => {
+        if (!current || current.scheduleKey !== row.rowKey) return { result: undefined }; // another run moved on
+        let transition = applyObservation(stateOf(current), {
+          status: result.status,
+          rawStatus: result.rawStatus,
+          observedAt,
+        });
+        const itemsChanged = !transition.ignored && lineItemsDigest !== current.lineItemsDigest;
+        const next: UpgradeRecord = {
+          ...current,
+          pollCount: current.pollCount + 1,
+          lastPolledAt: iso(observedAt),
+          attempts: 0,
+          ...(transition.ignored
+            ? {}
+            : {
+                lineItems: result.lineItems,
+                lineItemCount: result.lineItems.length,
+                lineItemsTruncated: false,
+                lineItemsDigest,
+                errorDetails: result.errorDetails,
+              }),
+        };
+        transition = this.ageOut(transition, current, observedAt);
+        const changed = transition.changed || itemsChanged;
+        next.unchangedPolls = changed ? 0 : current.unchangedPolls + 1;
+        return this.commit(current, next, transition, changed, row, observedAt, undefined);
+      },
+      known,
+    );
     await this.afterCommit(outcome.result, row);
   }
 
-  private async recordFailure(row: ScheduleRow, failure: unknown, retryAfterMs: number | undefined): Promise<void> {
+  private async recordFailure(
+    row: ScheduleRow,
+    failure: unknown,
+    retryAfterMs: number | undefined,
+    known?: KnownRow,
+  ): Promise<void> {
     const observedAt = this.now();
     const described = describeError(failure);
-    const outcome = await this.options.store.mutateUpgrade(row.upgradeId, async (current) => {
-      if (!current || current.scheduleKey !== row.rowKey) return { result: undefined };
-      const next: UpgradeRecord = {
-        ...current,
-        attempts: current.attempts + 1,
-        lastPolledAt: iso(observedAt),
-        lastError: described.text,
-        lastErrorCategory: described.category,
-        lastErrorAt: iso(observedAt),
-      };
-      // A failure is no evidence that nothing changed: it backs off through `attempts`, not `unchangedPolls`.
-      const transition = this.ageOut({ state: stateOf(current), changed: false }, current, observedAt);
-      return this.commit(current, next, transition, transition.changed, row, observedAt, retryAfterMs);
-    });
+    const outcome = await this.options.store.mutateUpgrade(
+      row.upgradeId,
+      async (current) => {
+        if (!current || current.scheduleKey !== row.rowKey) return { result: undefined };
+        const next: UpgradeRecord = {
+          ...current,
+          attempts: current.attempts + 1,
+          lastPolledAt: iso(observedAt),
+          lastError: described.text,
+          lastErrorCategory: described.category,
+          lastErrorAt: iso(observedAt),
+        };
+        // A failure is no evidence that nothing changed: it backs off through `attempts`, not `unchangedPolls`.
+        const transition = this.ageOut({ state: stateOf(current), changed: false }, current, observedAt);
+        return this.commit(current, next, transition, transition.changed, row, observedAt, retryAfterMs);
+      },
+      known,
+    );
     await this.afterCommit(outcome.result, row);
   }
 

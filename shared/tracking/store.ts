@@ -8,8 +8,8 @@ import {
   historyToEntity,
   sameHistoryContent,
   upgradeFromEntity,
+  upgradeKeys,
   upgradeToEntity,
-  UPGRADE_ROW_KEY,
   MAX_LABEL_CHARS,
 } from './entities';
 import { digestKey, encodeKey, joinKey, newestFirstKey, parseTimeKey, sequenceKey, timeKey } from './keys';
@@ -28,7 +28,7 @@ import type {
  *
  * | table             | PartitionKey                 | RowKey                                        |
  * |-------------------|------------------------------|-----------------------------------------------|
- * | Upgrades          | enc(upgradeId)               | 'upgrade'                                     |
+ * | Upgrades          | 'u' + 2 hex of sha256(id)    | enc(upgradeId)                                |
  * | CustomerUpgrades  | enc(customerId)              | newestFirst(createdAt) ! enc(upgradeId)       |
  * | PollSchedule      | shard 's0'..'s3'             | time(nextPollAt) ! enc(upgradeId)             |
  * | UpgradeHistory    | enc(upgradeId)               | sequence (10 digits, oldest first)            |
@@ -88,6 +88,8 @@ export interface MutationOutcome<R> {
   record: UpgradeRecord | undefined;
   result: R;
   written: boolean;
+  /** ETag of the row this call wrote (undefined when it wrote nothing). */
+  etag?: string;
 }
 
 export interface Page<T> {
@@ -142,7 +144,8 @@ export class TrackingStore {
   async readUpgrade(upgradeId: string): Promise<{ record: UpgradeRecord; etag: string } | undefined> {
     const client = await this.tables.get('upgrades');
     try {
-      const entity = await client.getEntity<Record<string, unknown>>(encodeKey(upgradeId), UPGRADE_ROW_KEY);
+      const { partitionKey, rowKey } = upgradeKeys(upgradeId);
+      const entity = await client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
       return { record: upgradeFromEntity(entity), etag: entity.etag };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -153,23 +156,25 @@ export class TrackingStore {
   /**
    * Read-modify-write of one upgrade row: `decide` sees the current record (or undefined) and says what to store.
    * A missing row is created (insert-only), an existing one replaced with its ETag; on 409/412 the row is read
-   * again and `decide` runs again, at most MAX_WRITE_ATTEMPTS times.
+   * again and `decide` runs again, at most MAX_WRITE_ATTEMPTS times. `known` (the row and ETag from a write just
+   * made) saves the first read; if it is out of date the write meets a 412 and the loop reads afresh.
    */
   async mutateUpgrade<R>(
     upgradeId: string,
     decide: (current: UpgradeRecord | undefined) => Mutation<R> | Promise<Mutation<R>>,
+    known?: { record: UpgradeRecord; etag: string },
   ): Promise<MutationOutcome<R>> {
     const client = await this.tables.get('upgrades');
-    const partitionKey = encodeKey(upgradeId);
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const current = await this.readUpgrade(upgradeId);
+      const current = attempt === 1 && known ? known : await this.readUpgrade(upgradeId);
       const mutation = await decide(current?.record);
       if (!mutation.write) return { record: current?.record, result: mutation.result, written: false };
-      const entity = upgradeToEntity(partitionKey, mutation.write);
+      const entity = upgradeToEntity(mutation.write);
       try {
-        if (current) await client.updateEntity(entity, 'Replace', { etag: current.etag });
-        else await client.createEntity(entity);
-        return { record: mutation.write, result: mutation.result, written: true };
+        const response = current
+          ? await client.updateEntity(entity, 'Replace', { etag: current.etag })
+          : await client.createEntity(entity);
+        return { record: mutation.write, result: mutation.result, written: true, etag: response.etag };
       } catch (error) {
         const raced = isPreconditionFailed(error) || isConflict(error) || (current !== undefined && isNotFound(error));
         if (!raced) throw error;

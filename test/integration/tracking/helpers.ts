@@ -158,7 +158,7 @@ export class CountingTables implements TableSource {
       get: (target, property, receiver) => {
         if (property === 'getEntity') {
           return (partitionKey: string, rowKey: string, options?: object) => {
-            this.pointReads.set(key, [...(this.pointReads.get(key) ?? []), partitionKey]);
+            this.pointReads.set(key, [...(this.pointReads.get(key) ?? []), `${partitionKey}/${rowKey}`]);
             return target.getEntity(partitionKey, rowKey, options);
           };
         }

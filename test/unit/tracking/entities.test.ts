@@ -19,7 +19,7 @@ describe('entity size rules', () => {
   it('splits line items over several properties and reads them back whole', () => {
     const items = Array.from({ length: 500 }, (_, i) => item(i, 100));
     const record = { ...newUpgradeRecord(row()), lineItems: items, lineItemCount: items.length };
-    const entity = upgradeToEntity('pk', record);
+    const entity = upgradeToEntity(record);
     expect(Number(entity.lineItemChunks)).toBeGreaterThan(1);
     for (const [key, value] of Object.entries(entity)) {
       if (typeof value === 'string') expect(value.length).toBeLessThanOrEqual(LINE_ITEM_CHUNK_CHARS);
@@ -36,13 +36,13 @@ describe('entity size rules', () => {
     expect(packed.truncated).toBe(true);
     expect(packed.chunks.length).toBeLessThanOrEqual(LINE_ITEM_MAX_CHUNKS);
     const back = upgradeFromEntity(
-      upgradeToEntity('pk', { ...newUpgradeRecord(row()), lineItems: items, lineItemCount: 5000 }),
+      upgradeToEntity({ ...newUpgradeRecord(row()), lineItems: items, lineItemCount: 5000 }),
     );
     expect(back.lineItemsTruncated).toBe(true);
     expect(back.lineItemCount).toBe(5000);
     expect(back.lineItems).toEqual(items.slice(0, back.lineItems.length));
     // whole entity stays well under 1 MiB (UTF-16)
-    const size = JSON.stringify(upgradeToEntity('pk', { ...back, lineItems: items })).length * 2;
+    const size = JSON.stringify(upgradeToEntity({ ...back, lineItems: items })).length * 2;
     expect(size).toBeLessThan(1024 * 1024);
   });
 

@@ -1,0 +1,135 @@
+import { noTelemetry } from '../../../shared/telemetry/telemetry';
+import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
+import { startTracking } from '../../../shared/tracking/start-tracking';
+import { MAX_WRITE_ATTEMPTS, WriteConflictError, type TrackingStore } from '../../../shared/tracking/store';
+import type { TableKey } from '../../../shared/storage/names';
+import type { Tables } from '../../../shared/storage/tables';
+import {
+  FakePartnerCenterError,
+  guid,
+  pollConfig,
+  RecordingNotifier,
+  ScriptedPartnerCenter,
+  snapshot,
+  testStore,
+  type ScriptStep,
+} from './helpers';
+
+const T0 = Date.parse('2026-04-01T08:00:00.000Z');
+
+describe('ETag-conditional writes (412 → re-read, bounded)', () => {
+  const { store } = testStore('trketag');
+
+  it('concurrent read-modify-writes of one upgrade all land (none lost to a 412)', async () => {
+    const upgradeId = guid();
+    await startTracking({ upgradeId, customerId: guid(), productFamily: 'Azure' }, { store, now: () => T0 });
+    let decisions = 0;
+    await Promise.all(
+      Array.from({ length: MAX_WRITE_ATTEMPTS }, () =>
+        store.mutateUpgrade(upgradeId, (current) => {
+          decisions++;
+          return { result: undefined, write: { ...current!, pollCount: current!.pollCount + 1 } };
+        }),
+      ),
+    );
+    expect((await store.readUpgrade(upgradeId))!.record.pollCount).toBe(MAX_WRITE_ATTEMPTS);
+    expect(decisions).toBeGreaterThan(MAX_WRITE_ATTEMPTS); // some writers did meet a 412 and re-applied
+  });
+
+  it('gives up with WriteConflictError after the bounded number of attempts', async () => {
+    const upgradeId = guid();
+    await startTracking({ upgradeId, customerId: guid(), productFamily: 'Azure' }, { store, now: () => T0 });
+    let decisions = 0;
+    const attempt = store.mutateUpgrade(upgradeId, async (current) => {
+      decisions++;
+      // someone else writes the row between our read and our write, every time
+      await store.mutateUpgrade(upgradeId, (c) => ({ result: undefined, write: { ...c!, attempts: c!.attempts + 1 } }));
+      return { result: undefined, write: { ...current!, source: 'loser' } };
+    });
+    await expect(attempt).rejects.toThrow(WriteConflictError);
+    expect(decisions).toBe(MAX_WRITE_ATTEMPTS);
+    expect((await store.readUpgrade(upgradeId))!.record.source).toBeUndefined();
+  });
+});
+
+/** The same population of upgrades, with scripts that answer the same whatever the call count. */
+function population(count: number) {
+  const steps: ScriptStep[] = [
+    'Completed',
+    'InProgress',
+    'Pending',
+    'Failed',
+    'Cancelled',
+    { raw: 'validating' },
+    new FakePartnerCenterError('transient', undefined, 503),
+  ];
+  return Array.from({ length: count }, (_, i) => ({
+    upgradeId: guid(),
+    customerId: guid(),
+    step: steps[i % steps.length],
+  }));
+}
+
+async function seed(store: TrackingStore, upgrades: ReturnType<typeof population>) {
+  await Promise.all(
+    upgrades.map((u) =>
+      startTracking(
+        { upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' },
+        { store, now: () => T0 },
+      ),
+    ),
+  );
+}
+
+function partnerCenterFor(upgrades: ReturnType<typeof population>, delayMs: number) {
+  const pc = new ScriptedPartnerCenter();
+  for (const u of upgrades) pc.script(u.upgradeId, u.step);
+  pc.delayMs = delayMs;
+  return pc;
+}
+
+async function tableState(tables: Tables) {
+  const state: Partial<Record<TableKey, unknown[]>> = {};
+  for (const key of ['upgrades', 'pollSchedule', 'upgradeHistory', 'customerUpgrades'] as TableKey[]) {
+    const rows = await snapshot(tables, key);
+    state[key] = rows.sort((a, b) =>
+      `${String(a.partitionKey)}|${String(a.rowKey)}`.localeCompare(`${String(b.partitionKey)}|${String(b.rowKey)}`),
+    );
+  }
+  return state;
+}
+
+describe('two overlapping poll runs', () => {
+  it.each([1, 2, 3])('end in the same table state as one run (round %i)', async (round) => {
+    const upgrades = population(28);
+    const single = testStore('trkone');
+    const double = testStore('trktwo');
+    await seed(single.store, upgrades);
+    await seed(double.store, upgrades);
+    const now = () => T0 + 1_000;
+    const common = { config: pollConfig({ concurrency: 4 }), telemetry: noTelemetry, now, random: () => 0.5 };
+
+    const oneNotifier = new RecordingNotifier();
+    await pollDueUpgrades({
+      ...common,
+      store: single.store,
+      partnerCenter: partnerCenterFor(upgrades, 0),
+      notify: oneNotifier.notify,
+    });
+
+    const twoNotifier = new RecordingNotifier();
+    const pc = partnerCenterFor(upgrades, round * 3);
+    const [a, b] = await Promise.all([
+      pollDueUpgrades({ ...common, store: double.store, partnerCenter: pc, notify: twoNotifier.notify }),
+      pollDueUpgrades({ ...common, store: double.store, partnerCenter: pc, notify: twoNotifier.notify }),
+    ]);
+    // the runs really overlapped: both found due work
+    expect(a.due).toBeGreaterThan(0);
+    expect(b.due).toBeGreaterThan(0);
+
+    expect(await tableState(double.tables)).toEqual(await tableState(single.tables));
+    const eventIds = (n: RecordingNotifier) => [...new Set(n.sent.map((s) => s.eventId))].sort();
+    expect(eventIds(twoNotifier)).toEqual(eventIds(oneNotifier));
+    expect(eventIds(oneNotifier)).toHaveLength(12); // Completed, Failed, Cancelled: 4 each in 28
+  });
+});

@@ -1,0 +1,82 @@
+import { noTelemetry } from '../../../shared/telemetry/telemetry';
+import { upgradeKeys, upgradeToEntity } from '../../../shared/tracking/entities';
+import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
+import type { ScheduleRow } from '../../../shared/tracking/records';
+import { newUpgradeRecord } from '../../../shared/tracking/start-tracking';
+import { scheduleRowKey, submitChunked, TrackingStore } from '../../../shared/tracking/store';
+import { CountingTables, guid, pollConfig, RecordingNotifier, ScriptedPartnerCenter, testTables } from './helpers';
+
+const NOW = Date.parse('2026-05-01T12:00:00.000Z');
+const TRACKED = 10_000;
+const DUE = 100;
+
+describe('poll run cost is O(what is due)', () => {
+  it(`with ${TRACKED} upgrades tracked and ${DUE} due, reads and polls only those ${DUE}`, async () => {
+    const tables = testTables('trkscale');
+    const seeding = new TrackingStore(tables);
+    const rows: ScheduleRow[] = Array.from({ length: TRACKED }, (_, i) => {
+      const upgradeId = guid();
+      // the first DUE are due now or earlier; the rest between 1 minute and ~1 week ahead
+      const dueAt = i < DUE ? NOW - i * 1_000 : NOW + 60_000 + i * 60_000;
+      return {
+        shard: seeding.shardOf(upgradeId),
+        rowKey: scheduleRowKey(dueAt, upgradeId),
+        dueAt,
+        upgradeId,
+        customerId: guid(),
+        productFamily: 'Azure',
+        trackedAt: new Date(NOW - 86_400_000).toISOString(),
+      };
+    });
+    // Seed fast: transactions grouped by partition, 100 per batch (schedule shards; Upgrades buckets). The customer
+    // index is left out: the poller never reads it, and the counting wrapper below proves that.
+    await seeding.insertScheduleRows(rows);
+    await submitChunked(
+      await tables.get('upgrades'),
+      rows.map((row) => upgradeToEntity(newUpgradeRecord(row))),
+    );
+    const counting = new CountingTables(tables);
+    const store = new TrackingStore(counting);
+    const partnerCenter = new ScriptedPartnerCenter();
+    for (const row of rows) partnerCenter.script(row.upgradeId, 'InProgress');
+    const dueIds = new Set(rows.slice(0, DUE).map((r) => r.upgradeId));
+
+    const summary = await pollDueUpgrades({
+      store,
+      partnerCenter,
+      config: pollConfig({ concurrency: 16 }),
+      telemetry: noTelemetry,
+      notify: new RecordingNotifier().notify,
+      now: () => NOW,
+    });
+
+    expect(summary).toMatchObject({ due: DUE, polled: DUE, changed: DUE, errors: 0 });
+    // Partner Center: exactly the due upgrades, once each
+    expect(partnerCenter.calls).toHaveLength(DUE);
+    expect(new Set(partnerCenter.calls.map((c) => c.upgradeId))).toEqual(dueIds);
+    // Table reads: one range query per schedule shard returning only the due rows ...
+    expect(counting.queries.get('pollSchedule')).toHaveLength(store.shards.length);
+    expect(counting.rowsRead.get('pollSchedule')).toBe(DUE);
+    // ... point reads of the due upgrades only, and no query of Upgrades, history or the customer index
+    const pointReads = counting.pointReads.get('upgrades') ?? [];
+    expect(new Set(pointReads)).toEqual(
+      new Set([...dueIds].map((id) => upgradeKeys(id).partitionKey + '/' + upgradeKeys(id).rowKey)),
+    );
+    expect(counting.queries.get('upgrades')).toBeUndefined();
+    expect(counting.queries.get('upgradeHistory')).toBeUndefined();
+    expect(counting.queries.get('customerUpgrades')).toBeUndefined();
+
+    // and the due ones moved forward in the schedule: a second run at the same time finds nothing
+    counting.reset();
+    const again = await pollDueUpgrades({
+      store,
+      partnerCenter,
+      config: pollConfig(),
+      telemetry: noTelemetry,
+      notify: new RecordingNotifier().notify,
+      now: () => NOW,
+    });
+    expect(again).toMatchObject({ due: 0, polled: 0 });
+    expect(counting.rowsRead.get('pollSchedule') ?? 0).toBe(0);
+  }, 120_000);
+});
