@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { silentLogger } from '../../../shared/partner-center/logger';
+import { partnerCenterTelemetryPolicy } from '../../../shared/partner-center/policies/telemetry';
 import { POLL_RUN_MEASUREMENTS, TELEMETRY_EVENTS } from '../../../shared/telemetry/events';
+import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import {
   asArray,
   asNumbers,
@@ -32,6 +36,11 @@ function minutes(isoDuration: string): number {
 }
 
 const monitoring = readBicep('infra/app/monitoring.bicep');
+
+/** The host the alert filters on for the default partnerCenterApiUrl (what the `partnerCenterHost` var computes). */
+function declarationHost(): string {
+  return new URL(exprOf(valueOf(monitoring, 'param', 'partnerCenterApiUrl'))).host;
+}
 const alerts = asArray(valueOf(monitoring, 'var', 'alerts')).map(
   (a): Record<string, BicepValue> & { query: string } => {
     const alert = asObject(a);
@@ -73,6 +82,22 @@ describe('alert rules (infra/app/monitoring.bicep)', () => {
     expect(throttling[0].query).toContain('target has "${partnerCenterHost}"');
     expect(throttling[0].query).toContain('resultCode == "429"');
     expect(declaration(monitoring, 'var', 'partnerCenterHost').node.text).toContain('partnerCenterApiUrl');
+  });
+
+  it('matches the dependency the Partner Center client reports for a throttled call', async () => {
+    const telemetry = new RecordingTelemetry();
+    const policy = partnerCenterTelemetryPolicy(telemetry, silentLogger);
+    const request = createPipelineRequest({
+      url: 'https://api.partnercenter.microsoft.com/v1/productUpgrades/eligibility',
+      method: 'POST',
+    });
+    await policy.sendRequest(request, (sent) =>
+      Promise.resolve({ request: sent, status: 429, headers: createHttpHeaders({ 'retry-after': '1' }) }),
+    );
+    const [call] = telemetry.dependencies;
+    // The alert's `target has "<host>"` and `resultCode == "429"` (App Insights stores the code as text).
+    expect(call.target).toBe(declarationHost());
+    expect(String(call.resultCode)).toBe('429');
   });
 
   it('fires the heartbeat alert no earlier than three poll intervals', () => {
