@@ -110,7 +110,6 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
 }
 
 async function main(): Promise<number> {
-  const started = performance.now();
   const local = loadLocalSettings(PROJECT_ROOT);
   const hostPort = parsePort(process.argv.slice(2), process.env);
   const stopping = new AbortController();
@@ -169,10 +168,13 @@ async function main(): Promise<number> {
   }
   if (stopping.signal.aborted) return signalled;
 
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const seconds = (performance.now() / 1000).toFixed(1); // since this process started
   process.stdout.write(
     `\nLocal stack is up in ${seconds} s:\n` +
       running.flatMap(({ instance }) => instance.banner.map((line) => `  ${line}\n`)).join('') +
+      (usesLocalEmulator(local.values.AzureWebJobsStorage)
+        ? ''
+        : '  Azurite         not started: AzureWebJobsStorage points to other storage\n') +
       'Press Ctrl-C to stop.\n\n',
   );
 
