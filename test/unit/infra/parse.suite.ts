@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { bicepFiles, declarations, parseBicep, readBicep, REPO_ROOT, syntaxErrors } from './bicep';
+import {
+  asObject,
+  bicepFiles,
+  declarations,
+  get,
+  parseBicep,
+  readBicep,
+  REPO_ROOT,
+  syntaxErrors,
+  valueOf,
+} from './bicep';
 
 describe('Bicep templates parse', () => {
   const files = bicepFiles();
@@ -37,6 +47,23 @@ describe('Bicep templates parse', () => {
         if (module.type!.startsWith('br/') || module.type!.startsWith('br:')) continue;
         const target = join(REPO_ROOT, path, '..', module.type!);
         expect(() => readFileSync(target)).not.toThrow();
+      }
+    }
+  });
+
+  it('passes every local module exactly the parameters it declares, and all its required ones', () => {
+    for (const path of files) {
+      const file = readBicep(path);
+      for (const module of declarations(file).filter((d) => d.kind === 'module' && !d.type!.startsWith('br/'))) {
+        const target = readBicep(join(path, '..', module.type!));
+        const declared = declarations(target).filter((d) => d.kind === 'param');
+        const passed = Object.keys(asObject(get(valueOf(file, 'module', module.name), 'params')));
+        const where = `${path}: module ${module.name}`;
+        for (const name of passed)
+          expect([where, declared.map((d) => d.name)]).toEqual([where, expect.arrayContaining([name])]);
+        for (const required of declared.filter((d) => d.node.namedChildren.length === 2)) {
+          expect([where, passed]).toEqual([where, expect.arrayContaining([required.name])]);
+        }
       }
     }
   });
