@@ -1,14 +1,15 @@
 import { parseArgs } from 'node:util';
 import { acceleratedClock } from './clock';
-import { defaultScenario } from './generator';
+import { defaultScenario, generateScenario } from './generator';
 import { startSimulator } from './index';
 import { loadScenario, type Scenario } from './scenario';
 
 const USAGE = `Partner Center simulator (local, not a real service)
 
-  npm run simulator -- [--port 8090] [--host 127.0.0.1] [--scenario file.json] [--speed 60]
+  npm run simulator -- [--port 8090] [--host 127.0.0.1] [--scenario file.json | --generate 10000 [--seed 1]] [--speed 60]
                        [--rate-limit N] [--customer-rate-limit N] [--client-secret S] [--refresh-token T] [--quiet]
 
+  --generate N           a generated scenario of N customers (deterministic by --seed)
   --speed N              simulated time runs N times faster than real time (default: the scenario's, else 1)
   --rate-limit N         N requests/s per partner tenant (burst N); --customer-rate-limit per partner + customer
   --client-secret, --refresh-token
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '8090' },
       host: { type: 'string', default: '127.0.0.1' },
       scenario: { type: 'string' },
+      generate: { type: 'string' },
+      seed: { type: 'string' },
       speed: { type: 'string' },
       'rate-limit': { type: 'string' },
       'customer-rate-limit': { type: 'string' },
@@ -41,7 +44,13 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const scenario: Scenario = values.scenario ? loadScenario(values.scenario) : defaultScenario();
+  if (values.scenario && values.generate) throw new Error('give --scenario or --generate, not both');
+  const generate = positive('generate', values.generate);
+  const scenario: Scenario = values.scenario
+    ? loadScenario(values.scenario)
+    : generate
+      ? generateScenario({ customers: Math.floor(generate), seed: Number(values.seed ?? 1) })
+      : defaultScenario();
   const speed = positive('speed', values.speed) ?? scenario.speed ?? 1;
   const partnerRate = positive('rate-limit', values['rate-limit']);
   const customerRate = positive('customer-rate-limit', values['customer-rate-limit']);

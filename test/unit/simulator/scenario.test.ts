@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -26,6 +26,14 @@ describe('simulator scenarios', () => {
     expect(outcomes).toEqual(new Set(['Completed', 'Failed', 'PartiallyFailed']));
     expect(new Set(scenario.customers.map((c) => c.legacySubscriptions)).size).toBeGreaterThan(1);
     expect(() => validateScenario(scenario)).not.toThrow();
+  });
+
+  it('the scenario files in dev/scenarios are valid, and default.json is the built-in default', () => {
+    const folder = path.join(__dirname, '../../../dev/scenarios');
+    const files = readdirSync(folder).filter((name) => name.endsWith('.json'));
+    expect(files).toEqual(expect.arrayContaining(['default.json', 'flaky.json']));
+    for (const file of files) expect(() => loadScenario(path.join(folder, file))).not.toThrow();
+    expect(loadScenario(path.join(folder, 'default.json'))).toEqual(defaultScenario());
   });
 
   it('the generator is deterministic by seed and honours the mix exactly', () => {
