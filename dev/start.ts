@@ -21,6 +21,8 @@ interface RunningPart {
   stop(): Promise<void>;
   /** Resolves if the part dies on its own (a child process exiting); never resolves otherwise. */
   died: Promise<string>;
+  /** The child process, if the part is one: killed outright on a second Ctrl-C so that none is left behind. */
+  pid?: number;
 }
 
 interface Part {
@@ -86,6 +88,7 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
           ],
           stop: () => azurite.stop(),
           died: watchPid(azurite.pid, 'Azurite', stopping),
+          pid: azurite.pid,
         };
       },
     });
@@ -147,7 +150,17 @@ async function main(): Promise<number> {
     let count = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       count++;
-      if (count > 1) process.exit(130); // a second Ctrl-C: do not wait any longer
+      if (count > 1) {
+        // A second Ctrl-C: do not wait any longer, but leave no child behind.
+        for (const { instance } of running) {
+          try {
+            if (instance.pid) process.kill(instance.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        process.exit(130);
+      }
       process.stdout.write(`\n${signal} received: stopping the local stack...\n`);
       void shutdown().then(() => resolve(0));
     };
@@ -159,9 +172,13 @@ async function main(): Promise<number> {
   try {
     for (const part of parts) {
       if (stopping.signal.aborted) break;
-      running.push({ part, instance: await part.start() });
+      const instance = await part.start();
+      running.push({ part, instance });
+      // Ctrl-C came while this part was starting: the shutdown already running did not see it, so stop it here.
+      if (stopping.signal.aborted) await instance.stop();
     }
   } catch (error) {
+    if (stopping.signal.aborted) return signalled; // a child stopped by the same Ctrl-C while starting
     process.stderr.write(`Could not start the local stack: ${(error as Error).message}\n`);
     await shutdown();
     return 1;
