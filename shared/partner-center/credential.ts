@@ -40,8 +40,6 @@ export interface SecureAppModelCredentialOptions {
   telemetry?: Telemetry;
   /** Refresh this long before expiry (capped at half the token's lifetime); default 5 minutes. */
   refreshMarginMs?: number;
-  /** Least time between two write-backs of the rotated refresh token; default 0 (every rotation). */
-  refreshTokenWriteIntervalMs?: number;
   /** Token endpoint: timeout per attempt (default 15 s), attempts (default 3), backoff (default 0.5 s to 8 s). */
   attemptTimeoutMs?: number;
   maxAttempts?: number;
@@ -88,7 +86,6 @@ export class SecureAppModelCredential implements TokenCredential {
   /** The newest refresh token we hold (undefined until first read from the store). */
   private refreshToken: string | undefined;
   private lastStoredToken: string | undefined;
-  private lastWriteAt: number | undefined;
   private writing: Promise<void> | undefined;
   /** Every secret value seen, masked out of any text we log or throw. */
   private readonly knownSecrets = new Set<string>();
@@ -207,19 +204,19 @@ export class SecureAppModelCredential implements TokenCredential {
     return cached;
   }
 
-  /** Starts (without awaiting) the write of the newest refresh token when it is not stored yet and a write is due. */
+  /**
+   * Starts (without awaiting) the write of the newest refresh token when the store does not have it yet. Every
+   * rotation is handed to the store; throttling vault writes is the store's job (shared/secrets CachedSecretStore).
+   */
   private writeBackIfDue(): void {
     const value = this.refreshToken;
     if (this.writing || !value || value === this.lastStoredToken) return;
-    const interval = this.options.refreshTokenWriteIntervalMs ?? 0;
-    if (this.lastWriteAt !== undefined && this.now() - this.lastWriteAt < interval) return;
     const store = this.options.secretStore;
     this.writing = store
       .set('PARTNER_CENTER_REFRESH_TOKEN', value)
       .then(
         () => {
           this.lastStoredToken = value;
-          this.lastWriteAt = this.now();
           this.logger('info', 'Rotated Partner Center refresh token stored', { secretStore: store.kind });
         },
         (error: unknown) => {

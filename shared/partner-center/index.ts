@@ -47,7 +47,6 @@ export function createPartnerCenterClient(
     clientId: pc.clientId,
     authorityHost: pc.authorityHost,
     secretStore,
-    refreshTokenWriteIntervalMs: config.secrets.refreshTokenWriteIntervalMs,
     telemetry: deps.telemetry,
     logger: deps.logger,
   });
