@@ -1,0 +1,77 @@
+import { problem, validationProblem } from '../http/problem';
+import { isGuid } from '../http/validation';
+import type { Services } from '../services';
+import { InvalidContinuationTokenError } from '../tracking';
+import type { HttpResponseShape } from '../webhooks';
+import { problemForError, type ErrorContext } from './errors';
+import { upgradeDetail, upgradeRepresentation } from './representation';
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** GET /api/upgrades/{upgradeId} */
+export async function readUpgrade(
+  services: Services,
+  upgradeId: string | undefined,
+  context: ErrorContext,
+): Promise<HttpResponseShape> {
+  if (!isGuid(upgradeId)) {
+    return validationProblem([{ field: 'upgradeId', message: 'must be a GUID' }], context.instance);
+  }
+  try {
+    const view = await services.tracking.getUpgrade(upgradeId.toLowerCase());
+    if (!view) {
+      return problem(404, 'not-found', 'No such upgrade', {
+        detail: `No upgrade ${upgradeId} is tracked.`,
+        instance: context.instance,
+      });
+    }
+    return { status: 200, headers: JSON_HEADERS, jsonBody: upgradeDetail(view) };
+  } catch (error) {
+    return problemForError(error, context);
+  }
+}
+
+/** GET /api/customers/{customerId}/upgrades?pageSize=&continuationToken= */
+export async function listUpgradesOfCustomer(
+  services: Services,
+  customerId: string | undefined,
+  query: { get(name: string): string | null },
+  context: ErrorContext,
+): Promise<HttpResponseShape> {
+  const errors = [];
+  if (!isGuid(customerId)) errors.push({ field: 'customerId', message: 'must be a GUID' });
+  const rawSize = query.get('pageSize');
+  const pageSize = rawSize === null ? DEFAULT_PAGE_SIZE : Number(rawSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    errors.push({ field: 'pageSize', message: `must be an integer from 1 to ${MAX_PAGE_SIZE}` });
+  }
+  const continuationToken = query.get('continuationToken') ?? undefined;
+  if (errors.length > 0) return validationProblem(errors, context.instance);
+  try {
+    const page = await services.tracking.listCustomerUpgrades(customerId!.toLowerCase(), {
+      pageSize,
+      continuationToken,
+    });
+    if (page.items.length === 0 && continuationToken === undefined) {
+      return problem(404, 'not-found', 'No upgrades for this customer', {
+        detail: `No upgrade is tracked for customer ${customerId}.`,
+        instance: context.instance,
+      });
+    }
+    return {
+      status: 200,
+      headers: JSON_HEADERS,
+      jsonBody: {
+        items: page.items.map(upgradeRepresentation),
+        ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+      },
+    };
+  } catch (error) {
+    if (error instanceof InvalidContinuationTokenError) {
+      return validationProblem([{ field: 'continuationToken', message: 'is not valid' }], context.instance);
+    }
+    return problemForError(error, context);
+  }
+}
