@@ -403,7 +403,7 @@ export class TrackingStore {
   /** Records a message that will not be processed; the same text twice is one row. */
   async recordRejectedMessage(rejection: {
     queue: string;
-    kind: 'invalid' | 'conflict';
+    kind: 'invalid' | 'conflict' | 'poison';
     reason: string;
     message: string;
     receivedAt: string;
