@@ -2,7 +2,11 @@ import type { TelemetryEventName } from './events';
 
 /**
  * What the domain reports to operators. The Application Insights implementation is set up once at start-up;
- * without a connection string the console one is used (no network calls). Properties must never hold secrets.
+ * without a connection string the console one is used (no network calls).
+ *
+ * Callers must never pass secrets (tokens, keys, signatures, connection strings) in properties or error messages. As a
+ * second line of defence both implementations drop every property whose key matches SECRET_PROPERTY_KEY
+ * (`safe-properties.ts`), but a secret under an innocent key, or inside a message, would still be sent.
  */
 export interface Telemetry {
   event(name: TelemetryEventName, properties?: Record<string, string>, measurements?: Record<string, number>): void;
@@ -15,6 +19,14 @@ export interface Telemetry {
     properties?: Record<string, string>;
   }): void;
   exception(error: Error, properties?: Record<string, string>): void;
+}
+
+/** A telemetry that can be drained: call `flush()` before a process ends, `shutdown()` once at the very end. */
+export interface FlushableTelemetry extends Telemetry {
+  /** Sends everything queued now. */
+  flush(): Promise<void>;
+  /** Flushes and stops exporters and timers; terminal for the process. */
+  shutdown(): Promise<void>;
 }
 
 /** Discards everything: for tests that do not look at telemetry. */

@@ -1,0 +1,246 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { createAppInsightsTelemetry } from '../../../shared/telemetry/app-insights';
+import type { FlushableTelemetry } from '../../../shared/telemetry/telemetry';
+
+interface Envelope {
+  name: string;
+  iKey: string;
+  data: { baseType: string; baseData: Record<string, unknown> };
+}
+
+interface Ingestion {
+  server: Server;
+  url: string;
+  /** The self-signed certificate the endpoint serves: the test trusts exactly this one, nothing is disabled. */
+  cert: Buffer;
+  envelopes: Envelope[];
+  authorizations: (string | undefined)[];
+}
+
+/**
+ * A local Application Insights ingestion endpoint: POST /v2.1/track with a (gzip) JSON array of envelopes, answered
+ * like Breeze does. The exporter insists on https, so it serves a certificate made with openssl for this test.
+ */
+async function startIngestion(): Promise<Ingestion> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ingest-'));
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
+  const key = readFileSync(keyFile);
+  const cert = readFileSync(certFile);
+  rmSync(dir, { recursive: true, force: true });
+  const envelopes: Envelope[] = [];
+  const authorizations: (string | undefined)[] = [];
+  const server = createServer({ key, cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      let received = 0;
+      if (req.url?.startsWith('/v2.1/track')) {
+        authorizations.push(req.headers.authorization);
+        const parsed = JSON.parse(body.toString('utf8')) as Envelope | Envelope[];
+        const batch = Array.isArray(parsed) ? parsed : [parsed];
+        envelopes.push(...batch);
+        received = batch.length;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ itemsReceived: received, itemsAccepted: received, errors: [] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { server, url: `https://127.0.0.1:${port}/`, cert, envelopes, authorizations };
+}
+
+/** Stands in for the managed identity: hands out a fixed token and records the scopes asked for. */
+class RecordingCredential implements TokenCredential {
+  readonly scopes: string[] = [];
+  constructor(private readonly clientId: string | undefined) {}
+  getToken(scopes: string | string[]): Promise<AccessToken> {
+    this.scopes.push(...(Array.isArray(scopes) ? scopes : [scopes]));
+    return Promise.resolve({
+      token: `entra-token-for-${this.clientId ?? 'system'}`,
+      expiresOnTimestamp: Date.now() + 3_600_000,
+    });
+  }
+}
+
+const byType = (envelopes: Envelope[], baseType: string): Record<string, unknown>[] =>
+  envelopes.filter((e) => e.data.baseType === baseType).map((e) => e.data.baseData);
+
+describe('Application Insights telemetry', () => {
+  let ingestion: Ingestion;
+  let telemetry: FlushableTelemetry;
+  let credential: RecordingCredential | undefined;
+  const previousStatsbeat = process.env.APPLICATION_INSIGHTS_NO_STATSBEAT;
+
+  beforeAll(async () => {
+    // Statsbeat reports to a Microsoft endpoint, not to the resource: off, so the test stays on loopback.
+    process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = 'true';
+    ingestion = await startIngestion();
+    telemetry = createAppInsightsTelemetry({
+      connectionString: `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=${ingestion.url}`,
+      authenticationString: 'ClientId=11111111-2222-3333-4444-555555555555;Authorization=AAD',
+      createCredential: (clientId) => (credential = new RecordingCredential(clientId)),
+      ingestionTls: { ca: ingestion.cert.toString('utf8') },
+    });
+  });
+
+  afterAll(async () => {
+    await telemetry.shutdown();
+    await new Promise((resolve) => ingestion.server.close(resolve));
+    if (previousStatsbeat === undefined) delete process.env.APPLICATION_INSIGHTS_NO_STATSBEAT;
+    else process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = previousStatsbeat;
+  });
+
+  /** Flushes until `done` holds for what arrived (the exporter may split batches), or 10 s pass. */
+  async function flushUntil(done: (envelopes: Envelope[]) => boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    do {
+      await telemetry.flush();
+      if (done(ingestion.envelopes)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+  }
+
+  it('sends events with measurements, every Partner Center dependency of a burst with its MS-* ids, and exceptions', async () => {
+    telemetry.event(
+      'PollRunCompleted',
+      { runId: 'run-1', refreshToken: 'seeded-refresh-token-value', webhookSignature: 'seeded-signature-value' },
+      { due: 3, polled: 3, changed: 1, throttled: 0, errors: 0, durationMs: 812, outstanding: 7 },
+    );
+    // A poll run makes its calls back to back: the default rate-limited sampler dropped such bursts.
+    for (let i = 0; i < 8; i++) {
+      telemetry.dependency({
+        name: 'POST /v1/productUpgrades/{id}/status',
+        target: 'api.partnercenter.microsoft.com',
+        durationMs: 40 + i,
+        success: true,
+        resultCode: 200,
+        properties: {
+          'MS-RequestId': `req-${i}`,
+          'MS-CorrelationId': 'op-1',
+          'MS-CV': `cv.${i}`,
+          Authorization: 'Bearer seeded-access-token',
+        },
+      });
+    }
+    telemetry.dependency({
+      name: 'POST /v1/productUpgrades/eligibility',
+      target: 'api.partnercenter.microsoft.com',
+      durationMs: 30_000,
+      success: false,
+      resultCode: 'Timeout',
+      properties: { 'MS-RequestId': 'req-timeout', 'MS-CorrelationId': 'op-1' },
+    });
+    telemetry.exception(new Error('Partner Center answered 500 three times'), {
+      operation: 'poll',
+      clientSecret: 'seeded-client-secret',
+    });
+
+    await flushUntil(
+      (envelopes) =>
+        byType(envelopes, 'EventData').length >= 1 &&
+        byType(envelopes, 'RemoteDependencyData').length >= 9 &&
+        byType(envelopes, 'ExceptionData').length >= 1,
+    );
+
+    const events = byType(ingestion.envelopes, 'EventData');
+    expect(events).toEqual([
+      expect.objectContaining({
+        name: 'PollRunCompleted',
+        properties: { runId: 'run-1' },
+        measurements: { due: 3, polled: 3, changed: 1, throttled: 0, errors: 0, durationMs: 812, outstanding: 7 },
+      }),
+    ]);
+
+    const dependencies = byType(ingestion.envelopes, 'RemoteDependencyData');
+    expect(dependencies).toHaveLength(9);
+    const statusCalls = dependencies.filter((d) => d.name === 'POST /v1/productUpgrades/{id}/status');
+    expect(statusCalls.map((d) => (d.properties as Record<string, string>)['MS-RequestId']).sort()).toEqual(
+      Array.from({ length: 8 }, (_, i) => `req-${i}`),
+    );
+    expect(statusCalls[0]).toMatchObject({
+      type: 'Http',
+      target: 'api.partnercenter.microsoft.com',
+      resultCode: '200',
+      success: true,
+      properties: expect.objectContaining({ 'MS-CorrelationId': 'op-1', 'MS-CV': expect.stringMatching(/^cv\.\d$/) }),
+    });
+    expect(statusCalls[0]?.properties).not.toHaveProperty('http.method');
+    expect(dependencies.find((d) => d.name === 'POST /v1/productUpgrades/eligibility')).toMatchObject({
+      type: 'Http',
+      resultCode: 'Timeout',
+      success: false,
+      duration: '00:00:30.000',
+      properties: expect.objectContaining({ 'MS-RequestId': 'req-timeout' }),
+    });
+
+    const exceptions = byType(ingestion.envelopes, 'ExceptionData');
+    expect(exceptions).toEqual([
+      expect.objectContaining({
+        exceptions: [
+          expect.objectContaining({ typeName: 'Error', message: 'Partner Center answered 500 three times' }),
+        ],
+        properties: expect.objectContaining({ operation: 'poll' }),
+      }),
+    ]);
+
+    const everything = JSON.stringify(ingestion.envelopes);
+    for (const seeded of [
+      'seeded-refresh-token-value',
+      'seeded-signature-value',
+      'seeded-access-token',
+      'seeded-client-secret',
+    ]) {
+      expect(everything).not.toContain(seeded);
+    }
+  }, 20_000);
+
+  it('authenticates to ingestion with the Entra credential of the configured managed identity', () => {
+    expect(credential?.scopes).toContain('https://monitor.azure.com/.default');
+    expect(ingestion.authorizations.length).toBeGreaterThan(0);
+    expect(new Set(ingestion.authorizations)).toEqual(
+      new Set(['Bearer entra-token-for-11111111-2222-3333-4444-555555555555']),
+    );
+  });
+
+  it('is set up once per process: the same connection string gets the same instance, another one is refused', () => {
+    const connectionString = `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=${ingestion.url}`;
+    expect(createAppInsightsTelemetry({ connectionString })).toBe(telemetry);
+    expect(() =>
+      createAppInsightsTelemetry({ connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000002' }),
+    ).toThrow(/already set up/);
+  });
+});
