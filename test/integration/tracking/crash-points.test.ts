@@ -161,7 +161,7 @@ describe('crash-point replay: a crash after any side effect, then the usual retr
       try {
         expectInvariants(crashed);
       } catch (error) {
-        throw new Error(`after a crash at side effect #${crashAt}: ${(error as Error).message}`);
+        throw new Error(`after a crash at side effect #${crashAt}: ${(error as Error).message}`, { cause: error });
       }
     }
   }, 240_000);
