@@ -1,0 +1,126 @@
+import { eligible } from './customers';
+import {
+  expectDocumented,
+  post,
+  postJson,
+  startApiStack,
+  type ApiResponse,
+  type ApiStack,
+  type PostOptions,
+  type ProblemBody,
+} from './stack';
+
+/**
+ * What the two POST webhooks refuse before doing anything, through real HTTP into the real app: every answer is a
+ * documented problem (never a 500) and nothing reaches Partner Center.
+ */
+describe.each(['/eligibility', '/upgrades'])('POST %s refuses bad input', (path) => {
+  let stack: ApiStack;
+  let base: string;
+
+  beforeAll(async () => {
+    stack = await startApiStack({ tablePrefix: 'apiinput' });
+    base = `${stack.host.url}/api`;
+  });
+  afterAll(async () => stack?.stop());
+
+  const partnerCenterCalls = (): number => {
+    const requests = stack.sim.state.counters().requests;
+    return (requests.eligibility?.total ?? 0) + (requests.create?.total ?? 0);
+  };
+
+  async function send(body: string, options?: PostOptions): Promise<ApiResponse> {
+    const response = await post(base, path, body, options);
+    expectDocumented('POST', path, response);
+    return response;
+  }
+
+  function fieldsOf(response: ApiResponse): string[] {
+    const problem = response.body as ProblemBody;
+    expect(problem.type).toBe('urn:azure-plan-upgrades:problem:validation');
+    return (problem.errors ?? []).map((e) => e.field).sort();
+  }
+
+  it.each([
+    ['customerId missing', '{}', ['customerId']],
+    ['customerId empty', '{"customerId":""}', ['customerId']],
+    ['customerId not a GUID', '{"customerId":"contoso"}', ['customerId']],
+    ['customerId a number', '{"customerId":42}', ['customerId']],
+    ['productFamily other than Azure', `{"customerId":"${eligible(1)}","productFamily":"Office"}`, ['productFamily']],
+    ['productFamily not a string', `{"customerId":"${eligible(1)}","productFamily":["Azure"]}`, ['productFamily']],
+    ['both fields wrong', '{"customerId":"x","productFamily":"Office"}', ['customerId', 'productFamily']],
+    ['body an array', '[]', ['body']],
+    ['body a string', '"hello"', ['body']],
+    ['body null', 'null', ['body']],
+    ['body not JSON', '{"customerId":', ['body']],
+    ['body empty', '', ['body']],
+  ])('400 naming the field: %s', async (_case, body, fields) => {
+    const before = partnerCenterCalls();
+    const response = await send(body);
+    expect(response.status).toBe(400);
+    expect(fieldsOf(response)).toEqual(fields);
+    expect(partnerCenterCalls()).toBe(before);
+  });
+
+  it('400 naming X-Event-Id when it is not 1-255 visible ASCII characters', async () => {
+    for (const eventId of ['has space', 'x'.repeat(256)]) {
+      const response = await send(`{"customerId":"${eligible(1)}"}`, { headers: { 'x-event-id': eventId } });
+      expect(response.status).toBe(400);
+      expect(fieldsOf(response)).toEqual(['X-Event-Id']);
+    }
+  });
+
+  if (path === '/upgrades') {
+    it('400 naming Idempotency-Key when it is not 1-255 visible ASCII characters', async () => {
+      for (const key of ['two words', 'k'.repeat(256)]) {
+        const response = await send(`{"customerId":"${eligible(1)}"}`, { headers: { 'idempotency-key': key } });
+        expect(response.status).toBe(400);
+        expect(fieldsOf(response)).toEqual(['Idempotency-Key']);
+      }
+    });
+  }
+
+  it('401 without a signature, with a wrong one, or with a stale timestamp; nothing reaches Partner Center', async () => {
+    const body = `{"customerId":"${eligible(1)}"}`;
+    const stale = `t=${Math.floor(Date.now() / 1000) - 600},v1=${'0'.repeat(64)}`;
+    const before = partnerCenterCalls();
+    for (const options of [
+      { headers: { 'x-signature': null } },
+      { secret: 'another-secret' },
+      { headers: { 'x-signature': stale } },
+      { headers: { 'x-signature': 'garbage' } },
+    ] satisfies PostOptions[]) {
+      const response = await send(body, options);
+      expect(response.status).toBe(401);
+      expect((response.body as ProblemBody).type).toBe('urn:azure-plan-upgrades:problem:invalid-signature');
+    }
+    expect(partnerCenterCalls()).toBe(before);
+  });
+
+  it('413 for a body over 64 KB', async () => {
+    const body = JSON.stringify({ customerId: eligible(1), padding: 'x'.repeat(70_000) });
+    const response = await send(body);
+    expect(response.status).toBe(413);
+    expect((response.body as ProblemBody).type).toBe('urn:azure-plan-upgrades:problem:payload-too-large');
+  });
+
+  it('415 for a body that is not declared JSON', async () => {
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', null]) {
+      const response = await send(`{"customerId":"${eligible(1)}"}`, { contentType });
+      expect(response.status).toBe(415);
+      expect((response.body as ProblemBody).type).toBe('urn:azure-plan-upgrades:problem:unsupported-media-type');
+    }
+  });
+
+  it('accepts application/json with a charset and productFamily in any case', async () => {
+    const response = await postJson(
+      base,
+      '/eligibility',
+      { customerId: eligible(2).toUpperCase(), productFamily: 'aZuRe' },
+      { contentType: 'application/json; charset=utf-8' },
+    );
+    expectDocumented('POST', '/eligibility', response);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ customerId: eligible(2), productFamily: 'Azure', isEligible: true });
+  });
+});
