@@ -91,7 +91,7 @@ export function createAppInsightsTelemetry(options: AppInsightsOptions): Flushab
   const client = appInsights.defaultClient;
   const entra = parseAuthenticationString(options.authenticationString);
   if (entra) client.config.aadTokenCredential = (options.createCredential ?? defaultCredential)(entra.clientId);
-  // Why sampling is set here: the shim forwards only `samplingRatio` to the distro, whose default since 1.14 is a
+  // Why sampling is set here: the shim forwards only `samplingRatio` to the distro, whose default (1.20 here) is a
   // RateLimitedSampler (tracesPerSecond: 5, 0.1 s adaptation window). It drops spans that come in bursts, and the
   // first ones after start-up, so most trackDependency calls of a poll run never left the process. This app's volume
   // is small and every Partner Center call's MS-* ids matter to support, so tracesPerSecond: 0 selects the
