@@ -7,7 +7,7 @@ export interface CountersSnapshot {
   requests: Record<string, { total: number; byStatus: Record<string, number> }>;
   /** 429s served, per route. */
   throttled: { total: number; byRoute: Record<string, number> };
-  /** Token-endpoint requests, per grant type; `succeeded` counts tokens issued. */
+  /** Requests to the token endpoint (faulted ones included), per grant type; `succeeded` counts tokens issued. */
   tokenRequests: { total: number; succeeded: number; byGrant: Record<string, number> };
   /** Faults injected, per kind (status500, status503, status408, connectionReset, malformedJson, tokenExpiry). */
   faultsInjected: Record<string, number>;

@@ -157,6 +157,9 @@ async function handle(
     throw error;
   }
 
+  // Every request to the token endpoint counts, including those a fault then fails or drops.
+  if (route.kind === 'token') parts.counters.tokenRequest(new URLSearchParams(raw).get('grant_type') ?? '');
+
   if (decision.reset === 'before') {
     parts.counters.fault('connectionReset');
     parts.counters.response(counted, 0);

@@ -249,7 +249,6 @@ export class TokenAuthority {
   /** POST /{tenant}/oauth2/v2.0/token (and the v1 /{tenant}/oauth2/token). */
   token(tenant: string, form: Form, v1: boolean): SimResponse {
     const grantType = form.get('grant_type') ?? '';
-    this.counters.tokenRequest(grantType);
     if (!this.knownTenant(tenant, grantType !== 'client_credentials')) return this.tenantNotFound(tenant);
     if (!grantType) {
       return this.err(
@@ -384,7 +383,6 @@ export class TokenAuthority {
    * Redirect URIs must be loopback (http://localhost or http://127.0.0.1, any port), like a native app registration.
    */
   authorize(tenant: string, query: URLSearchParams): SimResponse {
-    this.counters.tokenRequest('authorize');
     if (!this.knownTenant(tenant, true)) return this.tenantNotFound(tenant);
     const clientId = query.get('client_id') ?? '';
     if (clientId.toLowerCase() !== this.credentials.clientId.toLowerCase()) {
@@ -455,7 +453,6 @@ export class TokenAuthority {
 
   /** POST /{tenant}/oauth2/v2.0/devicecode. */
   deviceCode(tenant: string, form: Form): SimResponse {
-    this.counters.tokenRequest('devicecode');
     if (!this.knownTenant(tenant, true)) return this.tenantNotFound(tenant);
     const clientError = this.checkClient(form, false);
     if (clientError) return clientError;

@@ -73,6 +73,8 @@ describe('simulator rate limits and fault injection', () => {
     const reply = await refreshGrant(sim);
     expect(reply.status).toBe(503);
     expect(reply.body.error).toBe('temporarily_unavailable');
+    // The faulted request still counts as a token request (one from beforeEach, one here); only one token was issued.
+    expect(sim.state.counters().tokenRequests).toEqual({ total: 2, succeeded: 1, byGrant: { refresh_token: 2 } });
   });
 
   it('adds latency (fixed + jitter) before answering', async () => {
