@@ -265,9 +265,10 @@ export class PartnerCenterClient implements ProductUpgrades {
   /** Logs the failure (ids and codes only) and signals auth failures to operators. */
   private fail(error: Error): Error {
     const pc = error instanceof PartnerCenterError ? error : undefined;
+    const category = errorCategory(error);
     const properties = {
       errorName: error.name,
-      category: errorCategory(error),
+      category,
       operation: pc?.operation,
       status: pc?.status,
       code: pc?.code,
@@ -276,7 +277,11 @@ export class PartnerCenterClient implements ProductUpgrades {
       cv: pc?.cv,
       retryAfterMs: pc?.retryAfterMs,
     };
-    this.logger(pc?.retryable ? 'warn' : 'error', `Partner Center call failed: ${error.message}`, properties);
+    // Operators act on auth failures; throttling and outages are worth a look; refusals (not eligible, conflict, not
+    // found) are ordinary answers the caller handles.
+    const level =
+      category === 'auth' ? 'error' : category === 'throttled' || category === 'transient' ? 'warn' : 'info';
+    this.logger(level, `Partner Center call failed: ${error.message}`, properties);
     if (pc?.category === 'auth') {
       this.telemetry.event('PartnerCenterAuthFailed', {
         operation: pc.operation,

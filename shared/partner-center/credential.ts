@@ -61,6 +61,7 @@ interface TokenResponse {
   refreshToken: string | undefined;
 }
 
+const MAX_KNOWN_SECRETS = 16;
 const CONSENT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required']);
 const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 
@@ -352,7 +353,13 @@ export class SecureAppModelCredential implements TokenCredential {
   }
 
   private remember(secret: string): void {
-    if (secret.length >= 8) this.knownSecrets.add(secret);
+    if (secret.length < 8) return;
+    this.knownSecrets.add(secret);
+    // Bounded: one rotated token per refresh would otherwise grow this for the life of the process.
+    if (this.knownSecrets.size > MAX_KNOWN_SECRETS) {
+      const oldest = this.knownSecrets.values().next().value;
+      if (oldest !== undefined) this.knownSecrets.delete(oldest);
+    }
   }
 
   /** Redacts token-shaped text and masks every secret value this credential has seen. */
