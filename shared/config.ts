@@ -102,6 +102,17 @@ export const SETTINGS = {
     secret: false,
     description: 'where final results are posted; unset: no callbacks',
   },
+  CALLBACK_TIMEOUT_SECONDS: { required: false, secret: false, description: 'timeout of one billing callback POST' },
+  CALLBACK_MAX_ATTEMPTS: {
+    required: false,
+    secret: false,
+    description: 'billing callback attempts before the message goes to the poison queue',
+  },
+  CALLBACK_RETRY_BASE_SECONDS: {
+    required: false,
+    secret: false,
+    description: 'first billing callback retry delay; doubles per attempt (capped at one hour)',
+  },
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
     required: false,
     secret: false,
@@ -154,6 +165,7 @@ export interface AppConfig {
   };
   poll: PollConfig;
   billingCallbackUrl: string | undefined;
+  callbacks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number };
   appInsightsConnectionString: string | undefined;
   appInsightsAuthenticationString: string | undefined;
 }
@@ -270,6 +282,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
     },
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
+    callbacks: {
+      timeoutMs: number(env, 'CALLBACK_TIMEOUT_SECONDS', 10, 1, 120) * 1000,
+      maxAttempts: number(env, 'CALLBACK_MAX_ATTEMPTS', 8, 1, 20),
+      retryBaseMs: number(env, 'CALLBACK_RETRY_BASE_SECONDS', 30, 0, 3600) * 1000,
+    },
     appInsightsConnectionString: read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     appInsightsAuthenticationString: read(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),
   };

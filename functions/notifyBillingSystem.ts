@@ -1,0 +1,77 @@
+import { app, type InvocationContext } from '@azure/functions';
+import type { QueueClient } from '@azure/storage-queue';
+import { poisonQueueName, processCallbackMessage } from '../shared/notifications';
+import { getServices, type Services } from '../shared/services';
+import { createQueueClient } from '../shared/storage/clients';
+import { QUEUES } from '../shared/storage/names';
+import { redactUrl } from '../shared/webhooks';
+
+const poisonQueues = new WeakMap<Services, QueueClient>();
+
+function poisonQueueOf(services: Services): QueueClient {
+  let queue = poisonQueues.get(services);
+  if (!queue) {
+    queue = createQueueClient(services.config.storage, poisonQueueName(QUEUES.upgradeNotifications));
+    poisonQueues.set(services, queue);
+  }
+  return queue;
+}
+
+/**
+ * Queue trigger: posts an upgrade's final result to BILLING_CALLBACK_URL, signed with CALLBACK_SIGNING_SECRET.
+ * Retries with growing delays are re-enqueued copies (see shared/notifications); only our own dependency failures
+ * throw (host retry, then the poison queue).
+ */
+export async function notifyBillingSystem(message: unknown, context: InvocationContext): Promise<void> {
+  const services = getServices();
+  const result = await processCallbackMessage(message, {
+    tables: services.tables,
+    tracking: services.tracking,
+    secrets: services.secrets,
+    telemetry: services.telemetry,
+    config: services.config,
+    queue: services.queues.upgradeNotifications,
+    poisonQueue: poisonQueueOf(services),
+  });
+  const target = services.config.billingCallbackUrl ? redactUrl(services.config.billingCallbackUrl) : '';
+  switch (result.outcome) {
+    case 'invalid':
+      context.warn(
+        `notifyBillingSystem: message rejected (recorded in RejectedMessages, not retried): ${result.reason}`,
+      );
+      break;
+    case 'skipped':
+      context.log(`notifyBillingSystem: no callback sent: ${result.reason}`);
+      break;
+    case 'already-final':
+      context.log(`notifyBillingSystem: event ${result.eventId} already ${result.recorded}; not sent again`);
+      break;
+    case 'delivered':
+      context.log(
+        `notifyBillingSystem: event ${result.eventId} (upgrade ${result.upgradeId}) delivered to ${target} ` +
+          `on attempt ${result.attempt} (HTTP ${result.httpStatus})`,
+      );
+      break;
+    case 'rejected':
+      context.warn(`notifyBillingSystem: event ${result.eventId} rejected, not retried: ${result.error}`);
+      break;
+    case 'retry-scheduled':
+      context.warn(
+        `notifyBillingSystem: event ${result.eventId} attempt ${result.attempt} failed (${result.error}); ` +
+          `next attempt in ${result.delaySeconds} s`,
+      );
+      break;
+    case 'poisoned':
+      context.error(
+        `notifyBillingSystem: event ${result.eventId} not delivered after ${result.attempt} attempts ` +
+          `(${result.error}); moved to ${poisonQueueName(QUEUES.upgradeNotifications)}`,
+      );
+      break;
+  }
+}
+
+app.storageQueue('notifyBillingSystem', {
+  queueName: QUEUES.upgradeNotifications,
+  connection: 'AzureWebJobsStorage',
+  handler: notifyBillingSystem,
+});

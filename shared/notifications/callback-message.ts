@@ -1,0 +1,92 @@
+import type { UpgradeEvent, UpgradeNotification } from '../tracking/records';
+import { FINAL_STATUSES } from '../tracking/state';
+
+/**
+ * The `upgrade-notifications` message as the callback job reads it: the tracking poller's `UpgradeNotification`,
+ * plus `attempt` (1 when absent) on the copies the job re-enqueues for a retry. Ids only: lineItems are read from the
+ * Upgrades table at delivery time (Q4).
+ */
+export interface CallbackMessage extends UpgradeNotification {
+  attempt: number;
+}
+
+export type ParsedCallbackMessage = { ok: true; message: CallbackMessage } | { ok: false; reason: string };
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EVENTS: readonly UpgradeEvent[] = ['upgrade.completed', 'upgrade.failed', 'upgrade.stale'];
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** Far above any sensible CALLBACK_MAX_ATTEMPTS: a bigger number is a corrupt message, not a retry. */
+const MAX_ATTEMPT = 1000;
+
+/** The message as text, for the RejectedMessages row (the host hands JSON messages over already parsed). */
+export function messageText(input: unknown): string {
+  if (Buffer.isBuffer(input)) return input.toString('utf8');
+  if (typeof input === 'string') return input;
+  try {
+    return JSON.stringify(input) ?? String(input);
+  } catch {
+    return String(input);
+  }
+}
+
+/** Validates a message of unknown shape (object from the host, JSON text, or a Buffer of JSON text). */
+export function parseCallbackMessage(input: unknown): ParsedCallbackMessage {
+  let value = input;
+  if (Buffer.isBuffer(value)) value = value.toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return { ok: false, reason: 'message is not valid JSON' };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'message must be a JSON object' };
+  }
+  const fields = value as Record<string, unknown>;
+  for (const name of ['eventId', 'upgradeId', 'customerId'] as const) {
+    const field = fields[name];
+    if (field === undefined || field === null || field === '') return { ok: false, reason: `${name} is missing` };
+    if (typeof field !== 'string' || !GUID.test(field)) return { ok: false, reason: `${name} must be a GUID` };
+  }
+  const event = fields.event;
+  if (typeof event !== 'string' || !EVENTS.includes(event as UpgradeEvent)) {
+    return { ok: false, reason: `event must be one of ${EVENTS.join(', ')}` };
+  }
+  const status = fields.status;
+  if (typeof status !== 'string' || !(FINAL_STATUSES as readonly string[]).includes(status)) {
+    return { ok: false, reason: `status must be a final status (${FINAL_STATUSES.join(', ')})` };
+  }
+  const completedAt = fields.completedAt;
+  if (typeof completedAt !== 'string' || !ISO_TIME.test(completedAt) || Number.isNaN(Date.parse(completedAt))) {
+    return { ok: false, reason: 'completedAt must be an ISO-8601 time' };
+  }
+  const attempt = fields.attempt ?? 1;
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1 || attempt > MAX_ATTEMPT) {
+    return { ok: false, reason: `attempt must be an integer from 1 to ${MAX_ATTEMPT}` };
+  }
+  return {
+    ok: true,
+    message: {
+      eventId: (fields.eventId as string).toLowerCase(),
+      event: event as UpgradeEvent,
+      upgradeId: (fields.upgradeId as string).toLowerCase(),
+      customerId: (fields.customerId as string).toLowerCase(),
+      status,
+      completedAt,
+      attempt,
+    },
+  };
+}
+
+/** Longest wait between two attempts: well inside the queue's 7-day message life. */
+export const MAX_RETRY_DELAY_SECONDS = 3600;
+
+/**
+ * Seconds before attempt `failedAttempt + 1`: base·2^(failedAttempt−1), so the first retry waits the base and each
+ * later one twice the previous, capped at an hour. Whole seconds: the queue's visibility timeout has no finer grain.
+ */
+export function retryDelaySeconds(failedAttempt: number, baseMs: number): number {
+  const seconds = (baseMs / 1000) * 2 ** Math.max(0, failedAttempt - 1);
+  return Math.min(MAX_RETRY_DELAY_SECONDS, Math.ceil(seconds));
+}
