@@ -133,3 +133,41 @@ describe('two overlapping poll runs', () => {
     expect(eventIds(oneNotifier)).toHaveLength(12); // Completed, Failed, Cancelled: 4 each in 28
   });
 });
+
+describe('queue handlers interleaved with poll runs', () => {
+  it('duplicate deliveries during two overlapping runs converge: one upgrade, one live schedule row, history intact', async () => {
+    const { store, tables } = testStore('trkmix');
+    const upgrades = population(14).map((u) => ({ ...u, step: 'InProgress' as ScriptStep }));
+    await seed(store, upgrades);
+    const pc = partnerCenterFor(upgrades, 2);
+    const now = () => T0 + 1_000;
+    const common = { store, config: pollConfig({ concurrency: 3 }), telemetry: noTelemetry, now, partnerCenter: pc };
+    const redeliver = () =>
+      Promise.all(
+        upgrades.map((u) =>
+          startTracking({ upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' }, { store, now }),
+        ),
+      );
+    await Promise.all([
+      pollDueUpgrades({ ...common, notify: new RecordingNotifier().notify }),
+      redeliver(),
+      pollDueUpgrades({ ...common, notify: new RecordingNotifier().notify }),
+      redeliver(),
+    ]);
+    // whatever the interleaving, every upgrade was polled exactly once and moved forward once
+    for (const u of upgrades) {
+      const view = (await store.getUpgrade(u.upgradeId))!;
+      expect(view).toMatchObject({ status: 'InProgress', pollCount: 1, historySeq: 1 });
+      expect(view.history.map((h) => h.status)).toEqual(['InProgress']);
+      expect(pc.callsFor(u.upgradeId)).toBe(1);
+    }
+    // a later run sweeps any row a duplicate re-inserted behind a move; then one live row per upgrade remains
+    const later = () => T0 + 1_000 + 30 * 60_000;
+    await pollDueUpgrades({ ...common, now: later, notify: new RecordingNotifier().notify });
+    const schedule = await snapshot(tables, 'pollSchedule');
+    for (const u of upgrades) {
+      const { record } = (await store.readUpgrade(u.upgradeId))!;
+      expect(schedule.filter((r) => r.upgradeId === u.upgradeId).map((r) => r.rowKey)).toEqual([record.scheduleKey]);
+    }
+  });
+});
