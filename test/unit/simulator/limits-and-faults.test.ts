@@ -24,7 +24,7 @@ describe('simulator rate limits and fault injection', () => {
     expect(limited.status).toBe(429);
     const retryAfter = limited.headers.get('retry-after')!;
     expect(retryAfter).toMatch(/^\d+$/);
-    expect(Number(retryAfter)).toBeGreaterThanOrEqual(4);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(Number(retryAfter)).toBeLessThanOrEqual(5);
     expect(await limited.json()).toEqual({
       statusCode: 429,
@@ -37,8 +37,8 @@ describe('simulator rate limits and fault injection', () => {
   });
 
   it('the per-customer limit throttles one customer and not another; limits are settable through the admin API', async () => {
-    const set = await admin(sim, 'PUT', '/rate-limits', { perCustomer: { ratePerSecond: 1, burst: 1 } });
-    expect(set).toEqual({ perPartner: null, perCustomer: { ratePerSecond: 1, burst: 1 } });
+    const set = await admin(sim, 'PUT', '/rate-limits', { perCustomer: { ratePerSecond: 0.5, burst: 1 } });
+    expect(set).toEqual({ perPartner: null, perCustomer: { ratePerSecond: 0.5, burst: 1 } });
     expect((await eligibility(A)).status).toBe(200);
     expect((await eligibility(A)).status).toBe(429);
     expect((await eligibility(B)).status).toBe(200);
@@ -47,10 +47,13 @@ describe('simulator rate limits and fault injection', () => {
   });
 
   it('refills the bucket in real time so a client that waits Retry-After gets through', async () => {
-    sim.setRateLimits({ perPartner: { ratePerSecond: 20, burst: 1 } });
+    // 2/s: the second request lands within the 500 ms refill window even on a loaded machine.
+    sim.setRateLimits({ perPartner: { ratePerSecond: 2, burst: 1 } });
     expect((await eligibility()).status).toBe(200);
-    expect((await eligibility()).status).toBe(429);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    const limited = await eligibility();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 550));
     expect((await eligibility()).status).toBe(200);
   });
 
@@ -83,7 +86,7 @@ describe('simulator rate limits and fault injection', () => {
     expect((await eligibility()).status).toBe(200);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(145);
-    expect(elapsed).toBeLessThan(1500);
+    expect(elapsed).toBeLessThan(5000);
   });
 
   it('resets the connection; with phase "after" the create still happened', async () => {
