@@ -431,7 +431,8 @@ describe('credential failures against the simulator', () => {
   });
 });
 
-afterAll(() => {
+// Runs last (jest keeps file order): everything above has logged by now.
+it('captured logs contain no token or secret', () => {
   // No token or secret in any log line: the simulator's secret and refresh tokens, every rotated refresh token
   // written to a store, and every access token seen on the wire.
   const secrets = new Set<string>([sim.credentials.clientSecret, sim.credentials.refreshToken]);
