@@ -69,6 +69,9 @@ var appSettings = {
   POLL_MAX_INTERVAL_SECONDS: '1800'
   POLL_MAX_AGE_DAYS: '30'
   BILLING_CALLBACK_URL: billingCallbackUrl
+  CALLBACK_TIMEOUT_SECONDS: '10'
+  CALLBACK_MAX_ATTEMPTS: '8'
+  CALLBACK_RETRY_BASE_SECONDS: '30'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { silentLogger } from '../../../shared/partner-center/logger';
@@ -33,6 +33,14 @@ function minutes(isoDuration: string): number {
   const match = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(isoDuration);
   if (!match) throw new Error(`not a PT..H..M duration: ${isoDuration}`);
   return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
 }
 
 const monitoring = readBicep('infra/app/monitoring.bicep');
@@ -147,6 +155,25 @@ describe('workbook (infra/app/workbook.json)', () => {
     for (const query of workbookQueries) {
       expect(query.trim().length).toBeGreaterThan(0);
       for (const name of eventNames(query)) expect(TELEMETRY_EVENTS).toContain(name);
+    }
+  });
+
+  it('reads only custom properties the app sets somewhere in shared/ (catches renamed properties)', () => {
+    const source = sourceFiles(join(REPO_ROOT, 'shared'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n')
+      // Comments out: only code counts.
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/(^|[^:])\/\/.*$/gm, '$1');
+    const properties = new Set(
+      [...workbookQueries, ...alerts.map((a) => a.query)].flatMap((q) =>
+        [...q.matchAll(/customDimensions\.(\w+)/g)].map((m) => m[1]),
+      ),
+    );
+    expect(properties.size).toBeGreaterThan(3);
+    for (const property of properties) {
+      // `property: value`, shorthand `{ property, ...}` or a quoted key.
+      expect([property, new RegExp(`(\\b${property}\\s*[:,}])|'${property}'`).test(source)]).toEqual([property, true]);
     }
   });
 
