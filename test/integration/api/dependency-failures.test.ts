@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../../dev/azurite';
+import { loadConfig } from '../../../shared/config';
+import { freePort } from '../../../shared/net/free-port';
+import { createServices, resetServices } from '../../../shared/services';
+import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { eligible } from './customers';
+import {
+  expectDocumented,
+  get,
+  postJson,
+  startApiStack,
+  type ApiResponse,
+  type ApiStack,
+  type ProblemBody,
+} from './stack';
+
+/**
+ * Every dependency failing under the webhooks and the read API: Partner Center throttling, 5xx, down, refusing the
+ * refresh token; Table Storage down. Each answer is a documented 503 problem with Retry-After, never a 500.
+ */
+describe('dependency failures answer 503 problem details with Retry-After', () => {
+  let stack: ApiStack;
+  let base: string;
+
+  beforeAll(async () => {
+    stack = await startApiStack({ tablePrefix: 'apifail' });
+    base = `${stack.host.url}/api`;
+  });
+  afterAll(async () => stack?.stop());
+  afterEach(() => {
+    stack.sim.state.clearFaults();
+    stack.sim.setRateLimits({});
+    resetServices();
+  });
+
+  async function call(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+    const response = await postJson(base, path, body, { headers });
+    expectDocumented('POST', path, response);
+    return response;
+  }
+
+  async function read(path: string): Promise<ApiResponse> {
+    const response = await get(base, path);
+    expectDocumented('GET', path, response);
+    return response;
+  }
+
+  function expectUnavailable(response: ApiResponse, type = 'dependency-unavailable'): number {
+    expect(response.status).toBe(503);
+    expect((response.body as ProblemBody).type).toBe(`urn:azure-plan-upgrades:problem:${type}`);
+    expect(response.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    expect(response.text).not.toMatch(/\bat .+\.(ts|js):\d+/); // no stack trace
+    return Number(response.headers['retry-after']);
+  }
+
+  it('Partner Center throttling (429 beyond what a retry may wait) → 503 with its Retry-After', async () => {
+    const customerId = eligible(1);
+    stack.sim.setRateLimits({ perCustomer: { ratePerSecond: 0.01, burst: 1 } });
+    expect((await call('/eligibility', { customerId })).status).toBe(200);
+    for (const path of ['/eligibility', '/upgrades']) {
+      const retryAfter = expectUnavailable(await call(path, { customerId }));
+      expect(retryAfter).toBeGreaterThan(60); // Partner Center's own Retry-After (about 100 s), passed on
+    }
+    expect(stack.sim.state.counters().throttled.total).toBeGreaterThanOrEqual(2);
+    expect(stack.sim.state.listUpgrades({ customerId })).toHaveLength(0);
+  });
+
+  it.each([
+    ['eligibility 503', 'eligibility', '/eligibility', { status503: 1 }],
+    ['eligibility 500', 'eligibility', '/upgrades', { status500: 1 }],
+    ['create 500', 'create', '/upgrades', { status500: 1 }],
+    ['create 408', 'create', '/upgrades', { status408: 1 }],
+  ] as const)('Partner Center %s fault → 503', async (_name, route, path, faults) => {
+    stack.sim.setFaults(route, faults);
+    expectUnavailable(await call(path, { customerId: eligible(2) }));
+  });
+
+  it('Partner Center down (nothing listens) → 503', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    resetServices(
+      createServices(loadConfig({ ...process.env, PARTNER_CENTER_API_URL: dead, PARTNER_CENTER_AUTHORITY_HOST: dead })),
+    );
+    for (const path of ['/eligibility', '/upgrades']) expectUnavailable(await call(path, { customerId: eligible(3) }));
+  });
+
+  it('Table Storage down → 503 on every endpoint', async () => {
+    const dead = await freePort();
+    const endpoint = (service: string) => `${service}Endpoint=http://127.0.0.1:${dead}/${AZURITE_ACCOUNT};`;
+    const connectionString =
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
+      endpoint('Blob') +
+      endpoint('Queue') +
+      endpoint('Table');
+    resetServices(createServices(loadConfig({ ...process.env, AzureWebJobsStorage: connectionString })));
+    // Concurrently: each one spends the storage SDK's retries (a few seconds) before answering.
+    const responses = await Promise.all([
+      call('/eligibility', { customerId: eligible(4) }),
+      call('/upgrades', { customerId: eligible(4) }, { 'idempotency-key': randomUUID() }),
+      call('/eligibility', { customerId: eligible(4) }, { 'x-event-id': randomUUID() }),
+      read(`/upgrades/${randomUUID()}`),
+      read(`/customers/${eligible(4)}/upgrades`),
+    ]);
+    for (const response of responses) expectUnavailable(response);
+  }, 60_000);
+
+  // Last: the simulator's refresh tokens stay dead afterwards.
+  it('refresh token refused (invalid_grant) → 503 partner-center-auth and a RefreshTokenInvalid event', async () => {
+    stack.sim.state.expireRefreshTokens();
+    stack.sim.state.expireAccessTokens();
+    const telemetry = new RecordingTelemetry();
+    resetServices(createServices(loadConfig(process.env), { telemetry }));
+    for (const path of ['/eligibility', '/upgrades']) {
+      const response = await call(path, { customerId: eligible(5) });
+      expectUnavailable(response, 'partner-center-auth');
+      expect((response.body as ProblemBody).detail).toMatch(/consent/);
+    }
+    expect(telemetry.events.filter((e) => e.name === 'RefreshTokenInvalid').length).toBeGreaterThanOrEqual(1);
+    expect(stack.sim.state.counters().tokenRequests.byGrant.refresh_token).toBeGreaterThan(0);
+  });
+});
