@@ -100,7 +100,8 @@ var appQueues = [
 ]
 
 // The Key Vault secret names the app reads (keyVaultSecretName() in shared/secrets/types.ts). Names only: values
-// are stored by the operator (docs/deploy.md) and by `npm run consent`, never by this template.
+// are stored by the operator (docs/deploy.md) and by `npm run consent`; this template writes none, apart from the
+// public placeholder of the refresh token (app/secrets.bicep).
 var refreshTokenSecretName = 'partner-center-refresh-token'
 var secretNames = [
   'partner-center-client-secret'
