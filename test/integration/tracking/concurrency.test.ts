@@ -137,7 +137,8 @@ describe('two overlapping poll runs', () => {
 describe('queue handlers interleaved with poll runs', () => {
   it('duplicate deliveries during two overlapping runs converge: one upgrade, one live schedule row, history intact', async () => {
     const { store, tables } = testStore('trkmix');
-    const upgrades = population(14).map((u) => ({ ...u, step: 'InProgress' }));
+    const inProgress: ScriptStep = 'InProgress';
+    const upgrades = population(14).map((u) => ({ ...u, step: inProgress }));
     await seed(store, upgrades);
     const pc = partnerCenterFor(upgrades, 2);
     const now = () => T0 + 1_000;
