@@ -96,10 +96,10 @@ describe('no secret reaches a log line or a telemetry item (end to end)', () => 
     }
     for (const stream of [process.stdout, process.stderr]) {
       const original = stream.write.bind(stream);
-      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      stream.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
         lines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
         return (original as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-      }) as typeof stream.write;
+      };
       restore.push(() => {
         stream.write = original;
       });
