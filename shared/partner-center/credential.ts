@@ -40,6 +40,8 @@ export interface SecureAppModelCredentialOptions {
   telemetry?: Telemetry;
   /** Refresh this long before expiry (capped at half the token's lifetime); default 5 minutes. */
   refreshMarginMs?: number;
+  /** After invalid_grant / invalid_client, rethrow that error without asking Entra ID again for this long (default 60 s) unless the stored secrets change. */
+  refusalBackoffMs?: number;
   /** Token endpoint: timeout per attempt (default 15 s), attempts (default 3), backoff (default 0.5 s to 8 s). */
   attemptTimeoutMs?: number;
   maxAttempts?: number;
@@ -88,6 +90,10 @@ export class SecureAppModelCredential implements TokenCredential {
   private refreshToken: string | undefined;
   private lastStoredToken: string | undefined;
   private writing: Promise<void> | undefined;
+  /** The values of the last token request, and the refusal they got (see failFastWhileRefused). */
+  private lastAttempt = { refreshToken: '', clientSecret: '' };
+  private refused:
+    { error: PartnerCenterCredentialError; at: number; refreshToken: string; clientSecret: string } | undefined;
   /** Every secret value seen, masked out of any text we log or throw. */
   private readonly knownSecrets = new Set<string>();
 
@@ -157,11 +163,41 @@ export class SecureAppModelCredential implements TokenCredential {
   }
 
   private async refresh(): Promise<CachedToken> {
+    await this.failFastWhileRefused();
     try {
       return this.cache(await this.redeem());
     } catch (error) {
+      if (error instanceof RefreshTokenInvalidError || error instanceof ClientCredentialInvalidError) {
+        this.refused = { error, at: this.now(), ...this.lastAttempt };
+      }
       if (error instanceof PartnerCenterCredentialError && error.category === 'auth') this.report(error);
       throw error;
+    }
+  }
+
+  /**
+   * After Entra ID refused our refresh token or client secret, every call would ask again and get the same answer:
+   * for `refusalBackoffMs` the same error is rethrown without a token request — unless the store now holds a
+   * different secret or refresh token (an operator fixed it), which is then used at once.
+   */
+  private async failFastWhileRefused(): Promise<void> {
+    const refused = this.refused;
+    if (!refused) return;
+    if (this.now() - refused.at >= (this.options.refusalBackoffMs ?? 60_000)) {
+      this.refused = undefined;
+      return;
+    }
+    const [clientSecret, refreshToken] = await Promise.all([
+      this.getSecret('PARTNER_CENTER_CLIENT_SECRET').catch(() => undefined),
+      this.getSecret('PARTNER_CENTER_REFRESH_TOKEN').catch(() => undefined),
+    ]);
+    const tokenChanged = refreshToken !== undefined && refreshToken !== refused.refreshToken;
+    if (clientSecret === refused.clientSecret && !tokenChanged) throw refused.error;
+    this.refused = undefined;
+    if (tokenChanged) {
+      this.remember(refreshToken);
+      this.refreshToken = refreshToken;
+      this.lastStoredToken = refreshToken;
     }
   }
 
@@ -264,6 +300,7 @@ export class SecureAppModelCredential implements TokenCredential {
   }
 
   private async requestToken(refreshToken: string, clientSecret: string): Promise<TokenResponse> {
+    this.lastAttempt = { refreshToken, clientSecret };
     const form = new URLSearchParams({
       grant_type: 'refresh_token',
       client_id: this.options.clientId,

@@ -172,6 +172,30 @@ describe('SecureAppModelCredential', () => {
     ]);
   });
 
+  it('after a refusal, fails fast without asking Entra ID again until the store changes or the backoff ends', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { credential, store, telemetry } = await setup(
+      (req, res) =>
+        new URLSearchParams(req.body).get('refresh_token') === 'rt-new-consent'
+          ? json(res, 200, { access_token: 'access-ok', expires_in: 3600 })
+          : entraError(400, 'invalid_grant', 700082)(req, res),
+      { now: () => now, refusalBackoffMs: 60_000 },
+    );
+    const first = await credential.getToken(PARTNER_CENTER_SCOPE).catch((e: unknown) => e);
+    const again = await credential.getToken(PARTNER_CENTER_SCOPE).catch((e: unknown) => e);
+    expect(again).toBe(first);
+    expect(server.requests).toHaveLength(1);
+    expect(telemetry.events).toHaveLength(1);
+
+    now += 60_000;
+    await expect(credential.getToken(PARTNER_CENTER_SCOPE)).rejects.toBeInstanceOf(RefreshTokenInvalidError);
+    expect(server.requests).toHaveLength(2);
+
+    store.values.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-new-consent'); // the operator ran the consent
+    expect((await credential.getToken(PARTNER_CENTER_SCOPE)).token).toBe('access-ok');
+    expect(server.requests).toHaveLength(3);
+  });
+
   it('invalid_client → ClientCredentialInvalidError, not retried, secret not shown', async () => {
     const { credential, telemetry } = await setup(entraError(401, 'invalid_client', 7000215));
     const error = (await credential.getToken(PARTNER_CENTER_SCOPE).catch((e: unknown) => e)) as Error;
