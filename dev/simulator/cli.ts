@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { acceleratedClock } from './clock';
 import { defaultScenario, generateScenario } from './generator';
 import { startSimulator } from './index';
 import { loadScenario, type Scenario } from './scenario';
@@ -7,14 +6,15 @@ import { loadScenario, type Scenario } from './scenario';
 const USAGE = `Partner Center simulator (local, not a real service)
 
   npm run simulator -- [--port 8090] [--host 127.0.0.1] [--scenario file.json | --generate 10000 [--seed 1]] [--speed 60]
-                       [--rate-limit N] [--customer-rate-limit N] [--client-secret S] [--refresh-token T] [--quiet]
+                       [--rate-limit N] [--customer-rate-limit N] [--client-secret S] [--refresh-token T] [--state-file F] [--quiet]
 
   --generate N           a generated scenario of N customers (deterministic by --seed)
   --speed N              simulated time runs N times faster than real time (default: the scenario's, else 1)
   --rate-limit N         N requests/s per partner tenant (burst N); --customer-rate-limit per partner + customer
   --client-secret, --refresh-token
                          the values to accept (or PARTNER_CENTER_CLIENT_SECRET / PARTNER_CENTER_REFRESH_TOKEN);
-                         generated and printed once when absent`;
+                         generated and printed once when absent
+  --state-file F         keep upgrades and refresh tokens (hashed) in F across restarts`;
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       'customer-rate-limit': { type: 'string' },
       'client-secret': { type: 'string' },
       'refresh-token': { type: 'string' },
+      'state-file': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -67,11 +68,11 @@ async function main(): Promise<void> {
   const sim = await startSimulator({
     port: Number(values.port),
     host: values.host,
-    scenario,
-    clock: acceleratedClock(speed, scenario.startTime ? new Date(scenario.startTime) : Date.now()),
+    scenario: { ...scenario, speed },
     rateLimits,
     credentials: { clientSecret: givenSecret, refreshToken: givenRefresh },
     quiet: values.quiet,
+    stateFile: values['state-file'],
   });
   const c = sim.credentials;
   const lines = [

@@ -18,6 +18,7 @@ import {
   type RateLimitSpec,
   type Scenario,
 } from './scenario';
+import { readStateFile, StatePersistence } from './persistence';
 import { createRequestHandler } from './server';
 import { SimulatorState } from './state';
 import { randomToken, TokenAuthority, type SimulatorCredentials, type TokenSettings } from './tokens';
@@ -61,6 +62,11 @@ export interface SimulatorOptions {
   rateLimits?: RateLimitSpec;
   /** The secret and refresh token to accept; generated when absent (local values, never real secrets). */
   credentials?: { clientSecret?: string; refreshToken?: string };
+  /**
+   * Keep upgrades, idempotency keys and refresh tokens (hashed) in this JSON file across restarts. Loaded at start,
+   * written shortly after each change and at close.
+   */
+  stateFile?: string;
   /** Default true: no output. false: one log line per request (no tokens or secrets in it). */
   quiet?: boolean;
   /** Where request log lines go when not quiet (default console.log). */
@@ -90,9 +96,10 @@ function resolveScenario(input: Scenario | string | undefined): Scenario {
 /** Starts the simulator on loopback; resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const scenario = resolveScenario(options.scenario);
-  const clock =
-    options.clock ??
-    acceleratedClock(scenario.speed ?? 1, scenario.startTime ? new Date(scenario.startTime) : Date.now());
+  const saved = options.stateFile ? readStateFile(options.stateFile) : undefined;
+  const start = scenario.startTime ? Date.parse(scenario.startTime) : Date.now();
+  // A restarted simulator never runs its clock back behind upgrades it already made.
+  const clock = options.clock ?? acceleratedClock(scenario.speed ?? 1, Math.max(start, saved?.simTime ?? 0));
   const credentials: SimulatorCredentials = {
     tenantId: scenario.partner?.tenantId ?? DEFAULT_TENANT_ID,
     clientId: scenario.partner?.clientId ?? DEFAULT_CLIENT_ID,
@@ -113,6 +120,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const faults = new FaultInjector(scenario.seed ?? 1, scenario.faults);
   const limiter = new RateLimiter(options.rateLimits ?? scenario.rateLimits);
   const state = new SimulatorState(clock, store, authority, counters, faults, limiter);
+  const persistence = options.stateFile ? new StatePersistence(options.stateFile, clock, store, authority) : undefined;
+  persistence?.restore(saved);
   const instanceId = randomUUID();
   let url = '';
   const admin = new AdminApi(state, () => ({
@@ -158,6 +167,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     setRateLimits: (spec) => state.setRateLimits(spec),
     close: () =>
       new Promise<void>((resolve, reject) => {
+        persistence?.saveNow();
         server.close((error) => (error ? reject(error) : resolve()));
         for (const socket of sockets) socket.destroy();
       }),

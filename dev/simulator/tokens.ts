@@ -58,6 +58,10 @@ interface DeviceCodeRecord {
 
 type Form = URLSearchParams;
 
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 export function randomToken(prefix: string, bytes = 32): string {
   return `${prefix}${randomBytes(bytes).toString('base64url')}`;
 }
@@ -75,6 +79,7 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
  */
 export class TokenAuthority {
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
+  /** Keyed by SHA-256 of the token: a persisted state file then holds no usable token. */
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly authCodes = new Map<string, AuthCodeRecord>();
   private readonly deviceCodes = new Map<string, DeviceCodeRecord>();
@@ -82,6 +87,8 @@ export class TokenAuthority {
   // Signs the JWT-shaped access tokens; validity is still decided by the map (so tokens can be revoked).
   private readonly signingKey = randomBytes(32);
   baseUrl = '';
+  /** Called after refresh-token state changed (persistence). */
+  onChange: () => void = () => undefined;
 
   constructor(
     private readonly clock: SimulatorClock,
@@ -89,7 +96,7 @@ export class TokenAuthority {
     readonly credentials: SimulatorCredentials,
     private readonly counters: Counters,
   ) {
-    this.refreshTokens.set(credentials.refreshToken, { lastUsedAt: clock.now() });
+    this.refreshTokens.set(hashToken(credentials.refreshToken), { lastUsedAt: clock.now() });
   }
 
   private knownTenant(tenant: string, allowMultiTenant: boolean): boolean {
@@ -142,7 +149,8 @@ export class TokenAuthority {
 
   private mintRefreshToken(): string {
     const token = randomToken('simrt.', 48);
-    this.refreshTokens.set(token, { lastUsedAt: this.clock.now() });
+    this.refreshTokens.set(hashToken(token), { lastUsedAt: this.clock.now() });
+    this.onChange();
     return token;
   }
 
@@ -298,7 +306,7 @@ export class TokenAuthority {
         "The request body must contain the following parameter: 'refresh_token'.",
       );
     }
-    const record = this.refreshTokens.get(presented);
+    const record = this.refreshTokens.get(hashToken(presented));
     if (!record || !this.isRefreshTokenAlive(record)) {
       return this.err(
         400,
@@ -309,6 +317,7 @@ export class TokenAuthority {
     }
     // Rotation as in Entra: a new refresh token comes back; the presented one stays valid (its inactivity restarts).
     record.lastUsedAt = this.clock.now();
+    this.onChange();
     return this.tokenResponse(true, v1);
   }
 
@@ -525,7 +534,20 @@ export class TokenAuthority {
   expireAllRefreshTokens(): number {
     const count = this.refreshTokens.size;
     this.refreshTokens.clear();
+    this.onChange();
     return count;
+  }
+
+  /** Refresh-token state for a state file: token hashes and their last use (no usable token). */
+  exportRefreshTokens(): Array<[string, { lastUsedAt: number }]> {
+    return [...this.refreshTokens.entries()].map(([hash, record]) => [hash, { ...record }]);
+  }
+
+  importRefreshTokens(entries: Array<[string, { lastUsedAt: number }]>): void {
+    for (const [hash, record] of entries) {
+      const current = this.refreshTokens.get(hash);
+      this.refreshTokens.set(hash, { lastUsedAt: Math.max(record.lastUsedAt, current?.lastUsedAt ?? 0) });
+    }
   }
 
   stats(): { accessTokens: number; refreshTokens: number; pendingDeviceCodes: number } {

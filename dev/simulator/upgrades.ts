@@ -50,14 +50,14 @@ export interface UpgradeTruth extends UpgradeStatusView {
   finishedAt?: string;
 }
 
-interface LineItemRecord {
+export interface LineItemRecord {
   sourceId: string;
   fails: boolean;
   /** When this line item is done (simulated epoch ms); failures all land at the end. */
   doneAt: number;
 }
 
-interface UpgradeRecord {
+export interface UpgradeRecord {
   id: string;
   customerId: string;
   createdAt: number;
@@ -95,6 +95,8 @@ export class UpgradeStore {
   private readonly upgrades = new Map<string, UpgradeRecord>();
   /** `${customerId}|${MS-RequestId}` → upgrade id: a repeated create returns the same upgrade. */
   private readonly byRequestId = new Map<string, string>();
+  /** Called after an upgrade was created (persistence). */
+  onChange: () => void = () => undefined;
 
   constructor(
     private readonly clock: SimulatorClock,
@@ -187,6 +189,7 @@ export class UpgradeStore {
     }
     const record = this.newUpgrade(customer, requestId, correlationId);
     if (replayKey) this.byRequestId.set(replayKey, record.id);
+    this.onChange();
     return accepted(record.id);
   }
 
@@ -309,6 +312,22 @@ export class UpgradeStore {
       if (!filter.status || truth.status.toLowerCase() === filter.status.toLowerCase()) out.push(truth);
     }
     return out;
+  }
+
+  /** Upgrades and idempotency keys for a state file. */
+  exportState(): { upgrades: UpgradeRecord[]; requestIds: Array<[string, string]> } {
+    return { upgrades: [...this.upgrades.values()], requestIds: [...this.byRequestId.entries()] };
+  }
+
+  /** Restores upgrades from a state file (oldest first, so each customer's latest upgrade stays last). */
+  importState(state: { upgrades: UpgradeRecord[]; requestIds: Array<[string, string]> }): void {
+    const sorted = [...state.upgrades].sort((a, b) => a.createdAt - b.createdAt);
+    for (const record of sorted) {
+      if (this.upgrades.has(record.id)) continue;
+      this.upgrades.set(record.id, record);
+      this.customers.get(record.customerId.toLowerCase())?.upgrades.push(record.id);
+    }
+    for (const [key, id] of state.requestIds) if (this.upgrades.has(id)) this.byRequestId.set(key, id);
   }
 
   /** Counts per true status, for dashboards and benchmark checks. */
