@@ -12,6 +12,7 @@ import {
   readCallbackRecord,
   recordCallbackOutcome,
   type CallbackPayload,
+  type DeliveryResult,
   type RecordedOutcome,
 } from '../webhooks/callbacks';
 import { messageText, parseCallbackMessage, retryDelaySeconds, type CallbackMessage } from './callback-message';
@@ -104,13 +105,22 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
     completedAt: upgrade.completedAt ?? message.completedAt,
   };
   const secrets = await getSecretList(deps.secrets, 'CALLBACK_SIGNING_SECRET');
-  const result = await deliverCallback({
-    url,
-    payload,
-    secrets,
-    timeoutMs: deps.config.callbacks.timeoutMs,
-    fetchImpl: deps.fetchImpl,
-  });
+  // A missing secret is a deployment gap (Key Vault not filled yet), not the receiver's verdict: it takes the retry
+  // path, so setting the secret within the retry window still delivers, and the last attempt alerts.
+  const result: DeliveryResult =
+    secrets.length === 0
+      ? {
+          outcome: 'retry',
+          error: 'CALLBACK_SIGNING_SECRET is not set: callbacks are never sent unsigned',
+          durationMs: 0,
+        }
+      : await deliverCallback({
+          url,
+          payload,
+          secrets,
+          timeoutMs: deps.config.callbacks.timeoutMs,
+          fetchImpl: deps.fetchImpl,
+        });
   const { attempt } = message;
   const properties = { ...ids, event: message.event, upgradeStatus: message.status, attempt: String(attempt) };
   const measurements = { attempt, durationMs: result.durationMs };
