@@ -64,6 +64,8 @@ export type ScriptStep = NormalizedUpgradeStatus | { raw: string } | FakePartner
  */
 export class ScriptedPartnerCenter implements ProductUpgrades {
   readonly calls: { upgradeId: string; at: number }[] = [];
+  /** When each scripted error was thrown (performance.now()). */
+  readonly errorsAt: { upgradeId: string; at: number; category: string }[] = [];
   private readonly scripts = new Map<string, ScriptStep[]>();
   private readonly position = new Map<string, number>();
   delayMs = 0;
@@ -97,7 +99,10 @@ export class ScriptedPartnerCenter implements ProductUpgrades {
       const index = this.position.get(request.upgradeId) ?? 0;
       this.position.set(request.upgradeId, index + 1);
       const step = steps[Math.min(index, steps.length - 1)];
-      if (step instanceof FakePartnerCenterError) throw step;
+      if (step instanceof FakePartnerCenterError) {
+        this.errorsAt.push({ upgradeId: request.upgradeId, at: performance.now(), category: step.category });
+        throw step;
+      }
       const status: NormalizedUpgradeStatus = typeof step === 'string' ? step : 'Unknown';
       const rawStatus = typeof step === 'string' ? status.charAt(0).toLowerCase() + status.slice(1) : step.raw;
       return {
