@@ -84,8 +84,12 @@ export class AdminApi {
         break;
       case 'customers':
         if (is('GET', 1)) {
-          const offset = Number(query.get('offset') ?? 0);
-          const limit = Math.min(Number(query.get('limit') ?? 100), 10000);
+          const int = (name: string, fallback: number): number => {
+            const value = Number(query.get(name) ?? fallback);
+            return Number.isInteger(value) && value >= 0 ? value : fallback;
+          };
+          const offset = int('offset', 0);
+          const limit = Math.min(int('limit', 100), 10000);
           return ok({ total: state.customerCount, offset, customers: state.listCustomers(offset, limit) });
         }
         if (is('GET', 2)) {
