@@ -87,3 +87,33 @@ describe('simulator token endpoint (Entra refresh-token grant)', () => {
     expect(await expired.json()).toMatchObject({ code: 800001 });
   });
 });
+
+describe('simulator request log', () => {
+  it('logs one line per request without any token, secret or code', async () => {
+    const lines: string[] = [];
+    const sim = await startSimulator({ port: 0, quiet: false, log: (line) => lines.push(line) });
+    try {
+      const grant = await refreshGrant(sim);
+      const token = grant.body.access_token as string;
+      await pc(sim, '/v1/productUpgrades/eligibility', { customerId: CUSTOMER, productFamily: 'Azure' }, { token });
+      await fetch(
+        `${sim.url}/${sim.credentials.tenantId}/oauth2/v2.0/authorize?client_id=${sim.credentials.clientId}&response_type=code&redirect_uri=http://localhost:1/cb&scope=${PC_SCOPE}&code_challenge=abc&code_challenge_method=S256`,
+        { redirect: 'manual' },
+      );
+      expect(lines).toHaveLength(3);
+      expect(lines[1]).toMatch(/POST \/v1\/productUpgrades\/eligibility -> 200/);
+      const all = lines.join('\n');
+      for (const secret of [
+        token,
+        grant.body.refresh_token as string,
+        sim.credentials.clientSecret,
+        sim.credentials.refreshToken,
+        'code=',
+      ]) {
+        expect(all).not.toContain(secret);
+      }
+    } finally {
+      await sim.close();
+    }
+  });
+});
