@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { startAzurite } from './azurite';
 import { startLocalHost } from './host';
+import { startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
 import { isPortTaken } from '../shared/net/free-port';
 
@@ -58,6 +59,22 @@ function parsePort(argv: string[], env: NodeJS.ProcessEnv): number {
   return port;
 }
 
+/**
+ * The port to run the Partner Center simulator on: when PARTNER_CENTER_API_URL is unset (8090) or names a loopback
+ * address (the local simulator); undefined when it points at a real Partner Center.
+ */
+function localSimulatorPort(apiUrl: string | undefined): number | undefined {
+  if (!apiUrl) return 8090;
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    return undefined; // the config module names the bad setting when the host loads the app
+  }
+  if (!['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return undefined;
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+}
+
 /** True when AzureWebJobsStorage means the local emulator (then this command starts it). */
 function usesLocalEmulator(connection: string | undefined): boolean {
   return connection === undefined || /^\s*UseDevelopmentStorage=true\s*(;|$)/i.test(connection);
@@ -93,8 +110,44 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
       },
     });
   }
-  // The Partner Center simulator goes here (dev/simulator: startSimulator({ port }) → { url, close() }), unless
-  // settings point PARTNER_CENTER_API_URL at a real Partner Center.
+  const simulatorPort = localSimulatorPort(settings.PARTNER_CENTER_API_URL);
+  if (simulatorPort !== undefined) {
+    parts.push({
+      name: 'Partner Center simulator',
+      ports: [
+        { port: simulatorPort, purpose: 'the Partner Center simulator (token endpoint and product-upgrade API)' },
+      ],
+      async start() {
+        const simulator = await startSimulator({
+          port: simulatorPort,
+          // Upgrades the app tracks in .azurite/ must still exist after a restart, so the simulator keeps its state too.
+          stateFile: path.join(PROJECT_ROOT, '.azurite', 'partner-center-simulator.json'),
+        });
+        // Point the app at it: both URLs, the partner app it accepts, and the secrets it generated for this run
+        // (read by the environment secret store; nothing is written to disk).
+        Object.assign(settings, {
+          PARTNER_CENTER_API_URL: simulator.url,
+          PARTNER_CENTER_AUTHORITY_HOST: simulator.url,
+          PARTNER_CENTER_TENANT_ID: simulator.credentials.tenantId,
+          PARTNER_CENTER_CLIENT_ID: simulator.credentials.clientId,
+          ...(settings.KEY_VAULT_URL
+            ? {}
+            : {
+                PARTNER_CENTER_CLIENT_SECRET: simulator.credentials.clientSecret,
+                PARTNER_CENTER_REFRESH_TOKEN: simulator.credentials.refreshToken,
+              }),
+        });
+        return {
+          banner: [
+            `Partner Center  ${simulator.url}  simulator, ${simulator.scenario.customers.length} customers ` +
+              `(admin: GET ${simulator.url}/_sim/upgrades, GET ${simulator.url}/_sim/counters)`,
+          ],
+          stop: () => simulator.close(),
+          died: never,
+        };
+      },
+    });
+  }
   parts.push({
     name: 'Functions host',
     ports: [{ port: hostPort, purpose: 'the local Functions host (HTTP functions and admin API)' }],
