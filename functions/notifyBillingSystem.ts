@@ -46,6 +46,11 @@ export async function notifyBillingSystem(message: unknown, context: InvocationC
     case 'already-final':
       context.log(`notifyBillingSystem: event ${result.eventId} already ${result.recorded}; not sent again`);
       break;
+    case 'busy':
+      context.log(
+        `notifyBillingSystem: event ${result.eventId} is being sent by another invocation; checked again in ${result.delaySeconds} s`,
+      );
+      break;
     case 'delivered':
       context.log(
         `notifyBillingSystem: event ${result.eventId} (upgrade ${result.upgradeId}) delivered to ${target} ` +

@@ -9,6 +9,8 @@ import type { Telemetry } from '../telemetry';
 import type { TrackingStore } from '../tracking/store';
 import {
   deliverCallback,
+  claimCallbackSend,
+  isFinalOutcome,
   readCallbackRecord,
   recordCallbackOutcome,
   type CallbackPayload,
@@ -44,6 +46,7 @@ export type CallbackJobResult =
   | { outcome: 'invalid'; reason: string }
   | { outcome: 'skipped'; reason: string }
   | { outcome: 'already-final'; eventId: string; upgradeId: string; recorded: RecordedOutcome }
+  | { outcome: 'busy'; eventId: string; upgradeId: string; delaySeconds: number }
   | { outcome: 'delivered'; eventId: string; upgradeId: string; attempt: number; httpStatus: number }
   | { outcome: 'rejected'; eventId: string; upgradeId: string; attempt: number; error: string }
   | {
@@ -56,7 +59,8 @@ export type CallbackJobResult =
     }
   | { outcome: 'poisoned'; eventId: string; upgradeId: string; attempt: number; error: string };
 
-const FINAL: readonly RecordedOutcome[] = ['delivered', 'rejected', 'poisoned'];
+/** Margin over the POST timeout for the send claim: covers the record write that follows the POST. */
+const CLAIM_MARGIN_MS = 30_000;
 
 async function rejectMessage(input: unknown, reason: string, deps: CallbackJobDeps): Promise<CallbackJobResult> {
   await deps.tracking.recordRejectedMessage({
@@ -86,7 +90,7 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
   const ids = { eventId: message.eventId, upgradeId: message.upgradeId };
   // A duplicate message (at-least-once queue, or a poll run that re-sent it) never posts a final event again.
   const existing = await readCallbackRecord(deps.tables, message.upgradeId, message.eventId);
-  if (existing && FINAL.includes(existing.outcome)) {
+  if (existing && isFinalOutcome(existing.outcome)) {
     return { outcome: 'already-final', ...ids, recorded: existing.outcome };
   }
 
@@ -105,6 +109,21 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
     completedAt: upgrade.completedAt ?? message.completedAt,
   };
   const secrets = await getSecretList(deps.secrets, 'CALLBACK_SIGNING_SECRET');
+  const claim = await claimCallbackSend(deps.tables, {
+    ...ids,
+    event: message.event,
+    attempt: message.attempt,
+    leaseMs: deps.config.callbacks.timeoutMs + CLAIM_MARGIN_MS,
+    now: deps.now ? () => deps.now!().getTime() : undefined,
+  });
+  if (claim.kind === 'final') return { outcome: 'already-final', ...ids, recorded: claim.record.outcome };
+  if (claim.kind === 'busy') {
+    // Another copy is being sent right now. Completing this one could lose the event should that sender crash, so a
+    // copy comes back after the claim ran out: it then finds the outcome, or a dead claim it may take over.
+    const delaySeconds = Math.ceil(claim.leaseRemainingMs / 1000) + 1;
+    await sendQueueMessage(deps.queue, message, { visibilityTimeoutSeconds: delaySeconds });
+    return { outcome: 'busy', ...ids, delaySeconds };
+  }
   // A missing secret is a deployment gap (Key Vault not filled yet), not the receiver's verdict: it takes the retry
   // path, so setting the secret within the retry window still delivers, and the last attempt alerts.
   const result: DeliveryResult =

@@ -143,8 +143,11 @@ export async function deliverCallback(options: DeliverCallbackOptions): Promise<
   return done({ outcome, status, error: `HTTP ${status} from ${redactUrl(options.url)}` });
 }
 
-/** What the `Callbacks` table keeps per event: the latest outcome, durable for rejected and poisoned ones. */
-export type RecordedOutcome = DeliveryOutcome | 'poisoned';
+/**
+ * What the `Callbacks` table keeps per event: the latest outcome, durable for rejected and poisoned ones; `sending`
+ * while one worker holds the send claim (see `claimCallbackSend`).
+ */
+export type RecordedOutcome = DeliveryOutcome | 'poisoned' | 'sending';
 
 export interface CallbackRecord {
   upgradeId: string;
@@ -157,6 +160,8 @@ export interface CallbackRecord {
   attempt?: number;
   recordedAt: string;
   deliveredAt?: string;
+  /** While `sending`: until when the claim holds (epoch ms). */
+  leaseUntil?: number;
 }
 
 const FINAL_OUTCOMES: readonly RecordedOutcome[] = ['delivered', 'rejected', 'poisoned'];
@@ -174,6 +179,11 @@ interface CallbackEntity {
   attempt?: number;
   recordedAt: string;
   deliveredAt?: string;
+  leaseUntil?: number;
+}
+
+export function isFinalOutcome(outcome: RecordedOutcome): boolean {
+  return FINAL_OUTCOMES.includes(outcome);
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -228,6 +238,60 @@ export async function recordCallbackOutcome(
   throw new Error(`Callback outcome for event ${record.eventId} kept conflicting; not recorded`);
 }
 
+export type SendClaim =
+  { kind: 'claimed' } | { kind: 'final'; record: CallbackRecord } | { kind: 'busy'; leaseRemainingMs: number };
+
+/**
+ * Claims the right to POST an event, so that two copies of one notification handled at once (at-least-once queue,
+ * two instances) send it once: the row moves to `sending` with a lease, insert-only or ETag-conditional, so of two
+ * claimers exactly one wins. A final row means nothing is to be sent; a live claim of someone else means `busy`.
+ * A claim whose holder died expires after `leaseMs` and can be taken over. The outcome written afterwards by
+ * `recordCallbackOutcome` replaces the claim.
+ */
+export async function claimCallbackSend(
+  tables: Tables,
+  claim: { upgradeId: string; eventId: string; event: string; attempt: number; leaseMs: number; now?: () => number },
+): Promise<SendClaim> {
+  const table = await tables.get('callbacks');
+  const partitionKey = encodeKey(claim.upgradeId);
+  const rowKey = encodeKey(claim.eventId);
+  for (let round = 0; round < 4; round += 1) {
+    const now = (claim.now ?? Date.now)();
+    let existing: (CallbackEntity & { etag: string }) | undefined;
+    try {
+      existing = await table.getEntity<CallbackEntity>(partitionKey, rowKey);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    if (existing && isFinalOutcome(existing.outcome as RecordedOutcome)) {
+      return { kind: 'final', record: fromEntity(existing) };
+    }
+    const leaseUntil = Number(existing?.leaseUntil ?? 0);
+    if (existing?.outcome === 'sending' && leaseUntil > now)
+      return { kind: 'busy', leaseRemainingMs: leaseUntil - now };
+    const entity: CallbackEntity = {
+      partitionKey,
+      rowKey,
+      upgradeId: claim.upgradeId,
+      eventId: claim.eventId,
+      event: claim.event,
+      outcome: 'sending',
+      attempt: claim.attempt,
+      recordedAt: new Date(now).toISOString(),
+      leaseUntil: now + claim.leaseMs,
+    };
+    try {
+      if (existing) await table.updateEntity(entity, 'Replace', { etag: existing.etag });
+      else await table.createEntity(entity);
+      return { kind: 'claimed' };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== 409 && status !== 412) throw error; // another claimer wrote first: re-read and decide again
+    }
+  }
+  throw new Error(`The send claim for event ${claim.eventId} kept conflicting`);
+}
+
 export async function readCallbackRecord(
   tables: Tables,
   upgradeId: string,
@@ -254,5 +318,6 @@ function fromEntity(entity: CallbackEntity): CallbackRecord {
   if (entity.error) record.error = entity.error;
   if (entity.attempt !== undefined && entity.attempt !== null) record.attempt = Number(entity.attempt);
   if (entity.deliveredAt) record.deliveredAt = entity.deliveredAt;
+  if (entity.leaseUntil !== undefined && entity.leaseUntil !== null) record.leaseUntil = Number(entity.leaseUntil);
   return record;
 }

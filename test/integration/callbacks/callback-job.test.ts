@@ -6,7 +6,7 @@ import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../shared/telemetry';
 import { TrackingStore, trackUpgrade } from '../../../shared/tracking';
 import { freePort } from '../../../shared/net/free-port';
-import { readCallbackRecord } from '../../../shared/webhooks';
+import { claimCallbackSend, readCallbackRecord, recordCallbackOutcome } from '../../../shared/webhooks';
 import { BillingReceiver } from './harness';
 
 const connectionString = process.env.AzureWebJobsStorage!;
@@ -121,6 +121,37 @@ describe('processCallbackMessage (Azurite)', () => {
       recorded: 'rejected',
     });
     expect(receiver.for(upgradeId)).toHaveLength(1);
+  });
+
+  it('copies of one notification handled at once: exactly one POST; the others come back later and find it final', async () => {
+    const { deps, queue, message, upgradeId } = await setup({ secret: SECRET });
+    const results = await Promise.all([1, 2, 3, 4].map(() => processCallbackMessage(message, deps)));
+    expect(receiver.for(upgradeId)).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'delivered')).toHaveLength(1);
+    const busy = results.filter((r) => r.outcome === 'busy');
+    expect(results.every((r) => ['delivered', 'busy', 'already-final'].includes(r.outcome))).toBe(true);
+    // Each busy copy was re-enqueued (invisible until the claim would have run out); when it comes back: final.
+    expect((await queue.getProperties()).approximateMessagesCount).toBe(busy.length);
+    expect(await processCallbackMessage(message, deps)).toMatchObject({
+      outcome: 'already-final',
+      recorded: 'delivered',
+    });
+    expect(receiver.for(upgradeId)).toHaveLength(1);
+  });
+
+  it('a send claim whose holder died runs out and is taken over; a live one is busy', async () => {
+    const ids = { upgradeId: randomUUID(), eventId: randomUUID(), event: 'upgrade.completed', attempt: 1 };
+    expect(await claimCallbackSend(tables, { ...ids, leaseMs: 60_000 })).toEqual({ kind: 'claimed' });
+    expect(await claimCallbackSend(tables, { ...ids, leaseMs: 60_000 })).toMatchObject({ kind: 'busy' });
+    const later = () => Date.now() + 61_000;
+    expect(await claimCallbackSend(tables, { ...ids, leaseMs: 60_000, now: later })).toEqual({ kind: 'claimed' });
+    await recordCallbackOutcome(tables, { ...ids, outcome: 'delivered', status: 204 });
+    expect(await claimCallbackSend(tables, { ...ids, leaseMs: 60_000, now: () => Date.now() + 600_000 })).toMatchObject(
+      {
+        kind: 'final',
+        record: { outcome: 'delivered' },
+      },
+    );
   });
 
   it('a notification for an upgrade that is not tracked (or of another customer) is rejected and recorded', async () => {
