@@ -5,7 +5,11 @@ import { FAULT_ROUTES, validateFaultSpec, type FaultRoute, type FaultSpec } from
 export interface FaultDecision {
   /** Destroy the socket: before handling (nothing happens) or after (the work is done, the answer lost). */
   reset?: 'before' | 'after';
-  status?: 500 | 503 | 408;
+  status?: 500 | 503 | 408 | 429;
+  /** Retry-After of an injected 429. */
+  retryAfterSeconds: number;
+  /** Strip Retry-After from any 429 on this request. */
+  omitRetryAfter: boolean;
   malformedJson: boolean;
   tokenExpiry: boolean;
   /** Real milliseconds to wait before writing the response. */
@@ -58,18 +62,28 @@ export class FaultInjector {
   }
 
   decide(route: FaultedRoute): FaultDecision {
-    const decision: FaultDecision = { malformedJson: false, tokenExpiry: false, latencyMs: 0 };
+    const decision: FaultDecision = {
+      malformedJson: false,
+      tokenExpiry: false,
+      latencyMs: 0,
+      retryAfterSeconds: 1,
+      omitRetryAfter: false,
+    };
     if (this.specs.size === 0) return decision;
     const spec = this.effective(route);
+    decision.retryAfterSeconds = spec.retryAfterSeconds ?? 1;
+    decision.omitRetryAfter = spec.omitRetryAfter ?? false;
     if (this.chance(spec.connectionReset)) decision.reset = spec.connectionResetPhase ?? 'after';
     const p500 = spec.status500 ?? 0;
     const p503 = spec.status503 ?? 0;
     const p408 = spec.status408 ?? 0;
-    if (p500 + p503 + p408 > 0) {
+    const p429 = spec.status429 ?? 0;
+    if (p500 + p503 + p408 + p429 > 0) {
       const u = this.prng.next();
       if (u < p500) decision.status = 500;
       else if (u < p500 + p503) decision.status = 503;
       else if (u < p500 + p503 + p408) decision.status = 408;
+      else if (u < p500 + p503 + p408 + p429) decision.status = 429;
     }
     decision.malformedJson = this.chance(spec.malformedJson);
     decision.tokenExpiry = this.chance(spec.tokenExpiry);

@@ -49,6 +49,12 @@ export interface FaultSpec {
   status500?: number;
   status503?: number;
   status408?: number;
+  /** Injected throttling, on top of the rate limits: 429 with the documented body. */
+  status429?: number;
+  /** Retry-After of injected 429s (default 1). */
+  retryAfterSeconds?: number;
+  /** Send 429s on this route (injected or from the rate limits) without a Retry-After header. */
+  omitRetryAfter?: boolean;
   /** Fixed added latency before the response is written. */
   latencyMs?: number;
   /** Extra uniformly random latency in [0, latencyJitterMs]. */
@@ -157,11 +163,23 @@ function checkNumber(value: unknown, where: string, min: number, max = Number.MA
 
 export function validateFaultSpec(value: unknown, where: string): FaultSpec {
   if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
-  for (const key of ['status500', 'status503', 'status408', 'connectionReset', 'malformedJson', 'tokenExpiry']) {
+  for (const key of [
+    'status500',
+    'status503',
+    'status408',
+    'status429',
+    'connectionReset',
+    'malformedJson',
+    'tokenExpiry',
+  ]) {
     checkNumber(value[key], `${where}.${key}`, 0, 1);
   }
   checkNumber(value.latencyMs, `${where}.latencyMs`, 0, 600_000);
   checkNumber(value.latencyJitterMs, `${where}.latencyJitterMs`, 0, 600_000);
+  checkNumber(value.retryAfterSeconds, `${where}.retryAfterSeconds`, 0, 86_400);
+  if (value.omitRetryAfter !== undefined && typeof value.omitRetryAfter !== 'boolean') {
+    throw new ScenarioError(`${where}.omitRetryAfter must be true or false`);
+  }
   const phase = value.connectionResetPhase;
   if (phase !== undefined && phase !== 'before' && phase !== 'after') {
     throw new ScenarioError(`${where}.connectionResetPhase must be "before" or "after"`);
@@ -170,6 +188,9 @@ export function validateFaultSpec(value: unknown, where: string): FaultSpec {
     'status500',
     'status503',
     'status408',
+    'status429',
+    'retryAfterSeconds',
+    'omitRetryAfter',
     'latencyMs',
     'latencyJitterMs',
     'connectionReset',

@@ -73,7 +73,13 @@ function countedRoute(route: Route): CountedRoute {
   }
 }
 
-const NO_FAULT: FaultDecision = { malformedJson: false, tokenExpiry: false, latencyMs: 0 };
+const NO_FAULT: FaultDecision = {
+  malformedJson: false,
+  tokenExpiry: false,
+  latencyMs: 0,
+  retryAfterSeconds: 1,
+  omitRetryAfter: false,
+};
 
 export function createRequestHandler(parts: ServerParts): (req: IncomingMessage, res: ServerResponse) => void {
   // Like a real front door: one server id per instance, a distinct correlation vector per request (a per-instance
@@ -142,7 +148,9 @@ async function handle(
       parts.counters.fault('malformedJson');
     }
     parts.counters.response(counted, answer.status);
-    writeResponse(res, answer.status, { ...baseHeaders, ...answer.headers }, answer.body, decision.malformedJson);
+    const headers = { ...baseHeaders, ...answer.headers };
+    if (answer.status === 429 && decision.omitRetryAfter) delete headers['Retry-After'];
+    writeResponse(res, answer.status, headers, answer.body, decision.malformedJson);
     parts.log?.(
       `${new Date(parts.clock.now()).toISOString()} ${method} ${url.pathname} -> ${answer.status} ` +
         `(${Math.round(performance.now() - started)} ms)`,
@@ -168,6 +176,17 @@ async function handle(
   }
   if (decision.status) {
     parts.counters.fault(`status${decision.status}`);
+    if (decision.status === 429) {
+      if (route.kind !== 'token') return finish(throttled(decision.retryAfterSeconds));
+      const busy = entraError(
+        429,
+        'temporarily_unavailable',
+        90033,
+        'Too many requests. Please try again later.',
+        parts.clock.now(),
+      );
+      return finish({ ...busy, headers: { 'Retry-After': String(decision.retryAfterSeconds) } });
+    }
     if (route.kind === 'token') {
       const error = decision.status === 500 ? 'server_error' : 'temporarily_unavailable';
       return finish(

@@ -71,6 +71,27 @@ describe('simulator rate limits and fault injection', () => {
     expect(sim.state.counters().faultsInjected).toEqual({ status503: 1 });
   });
 
+  it('injected 429s, with the given Retry-After or without the header at all', async () => {
+    sim.setFaults('status', { status429: 1, retryAfterSeconds: 7 });
+    const body = { customerId: A, productFamily: 'Azure' };
+    const injected = await pc(sim, '/v1/productUpgrades/00000000-0000-4000-8000-00000000beef/status', body, { token });
+    expect(injected.status).toBe(429);
+    expect(injected.headers.get('retry-after')).toBe('7');
+    expect(await injected.json()).toEqual({
+      statusCode: 429,
+      message: 'Rate limit is exceeded. Try again in 7 seconds.',
+    });
+
+    sim.setFaults('status', null);
+    sim.setFaults('eligibility', { omitRetryAfter: true });
+    sim.setRateLimits({ perPartner: { ratePerSecond: 0.1, burst: 1 } });
+    expect((await eligibility()).status).toBe(200);
+    const bare = await eligibility();
+    expect(bare.status).toBe(429);
+    expect(bare.headers.get('retry-after')).toBeNull();
+    expect(sim.state.counters().throttled.total).toBe(2);
+  });
+
   it('a 503 fault on the token route answers like Entra', async () => {
     await admin(sim, 'PUT', '/faults/token', { status503: 1 });
     const reply = await refreshGrant(sim);
