@@ -170,11 +170,32 @@ class PollRun {
     return summary;
   }
 
-  /** Due rows of every shard in turn; each shard read is one RowKey range query, paged lazily. */
+  /**
+   * Due rows of all shards merged oldest first (one RowKey range query per shard, paged lazily), so a run cut short
+   * by its budget has served the longest-waiting upgrades, whichever shard they are in.
+   */
   private async *dueRows(): AsyncGenerator<ScheduleRow> {
-    for (const shard of this.options.store.shards) {
-      if (this.stopped()) return;
-      yield* this.options.store.dueRows(shard, this.now(), this.options.signal);
+    const { store, signal } = this.options;
+    const at = this.now();
+    const streams = store.shards.map((shard) => store.dueRows(shard, at, signal));
+    try {
+      const heads: IteratorResult<ScheduleRow>[] = await Promise.all(streams.map((stream) => stream.next()));
+      for (;;) {
+        let oldest = -1;
+        for (let i = 0; i < heads.length; i++) {
+          const head = heads[i];
+          if (head.done) continue;
+          const best = oldest >= 0 ? heads[oldest] : undefined;
+          if (!best || best.done || head.value.rowKey < best.value.rowKey) oldest = i;
+        }
+        if (oldest < 0) return;
+        const head = heads[oldest];
+        if (head.done) return;
+        yield head.value;
+        heads[oldest] = await streams[oldest].next();
+      }
+    } finally {
+      await Promise.all(streams.map((stream) => stream.return(undefined)));
     }
   }
 

@@ -157,6 +157,17 @@ describe('pollDueUpgrades against Azurite', () => {
     expect(partnerCenter.callsFor(ids[0])).toBe(2);
   });
 
+  it('serves the longest-waiting upgrades first, across every schedule shard', async () => {
+    const ids: string[] = [];
+    // tracked (so due) one second apart, newest first, spread over the shards by their ids
+    for (let i = 12; i > 0; i--) ids.unshift((await track(store, T0 - i * 1_000)).upgradeId);
+    expect(new Set(ids.map((id) => store.shardOf(id))).size).toBeGreaterThan(1);
+    const partnerCenter = new ScriptedPartnerCenter();
+    for (const id of ids) partnerCenter.script(id, 'InProgress');
+    await run({ partnerCenter, now: () => T0, config: pollConfig({ concurrency: 1 }) });
+    expect(partnerCenter.calls.map((c) => c.upgradeId)).toEqual([...ids].reverse());
+  });
+
   it('keeps to the concurrency limit and stops starting polls when the time budget is spent', async () => {
     const clock = wallClock(T0 + 4);
     const ids: string[] = [];
