@@ -239,11 +239,12 @@ export class TrackingStore {
   }
 
   /** Bulk insert of schedule rows, chunked by partition and by 100 (for seeding and tests). */
-  async insertScheduleRows(rows: ScheduleRow[]): Promise<void> {
+  async insertScheduleRows(rows: ScheduleRow[], parallel = 1): Promise<void> {
     const client = await this.tables.get('pollSchedule');
     await submitChunked(
       client,
       rows.map((row) => scheduleEntity(row)),
+      parallel,
     );
   }
 
@@ -508,17 +509,28 @@ function isContinuationToken(token: string): boolean {
   }
 }
 
-/** Submits entity creations as transactions: grouped by partition, at most 100 per transaction. */
-export async function submitChunked(client: TableClient, entities: Entity[]): Promise<void> {
+/**
+ * Submits entity creations as transactions: grouped by partition, at most 100 per transaction, up to `parallel`
+ * transactions in flight (they touch different partitions or follow each other within one).
+ */
+export async function submitChunked(client: TableClient, entities: Entity[], parallel = 1): Promise<void> {
   const byPartition = new Map<string, Entity[]>();
   for (const entity of entities) {
     const group = byPartition.get(entity.partitionKey) ?? [];
     group.push(entity);
     byPartition.set(entity.partitionKey, group);
   }
+  const batches: Entity[][] = [];
   for (const group of byPartition.values()) {
-    for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) {
-      await client.submitTransaction(group.slice(i, i + TRANSACTION_LIMIT).map((entity) => ['create', entity]));
-    }
+    for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) batches.push(group.slice(i, i + TRANSACTION_LIMIT));
   }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, parallel) }, async () => {
+      while (next < batches.length) {
+        const batch = batches[next++];
+        await client.submitTransaction(batch.map((entity) => ['create', entity]));
+      }
+    }),
+  );
 }

@@ -30,10 +30,11 @@ describe('poll run cost is O(what is due)', () => {
     });
     // Seed fast: transactions grouped by partition, 100 per batch (schedule shards; Upgrades buckets). The customer
     // index is left out: the poller never reads it, and the counting wrapper below proves that.
-    await seeding.insertScheduleRows(rows);
+    await seeding.insertScheduleRows(rows, 4);
     await submitChunked(
       await tables.get('upgrades'),
       rows.map((row) => upgradeToEntity(newUpgradeRecord(row))),
+      8,
     );
     const counting = new CountingTables(tables);
     const store = new TrackingStore(counting);
