@@ -27,5 +27,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
     },
+    // Faults, races, crash points, fuzzing and soak (test/reliability/README.md); shares the integration Azurite.
+    {
+      ...common,
+      displayName: 'reliability',
+      testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
+    },
   ],
 };

@@ -1,0 +1,44 @@
+/** A small seeded PRNG (mulberry32): the same seed gives the same faults, delays and interleavings. */
+export interface Prng {
+  readonly seed: number;
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Integer in [0, n). */
+  int(n: number): number;
+  shuffle<T>(items: T[]): T[];
+  /** An independent stream derived from this one (so adding draws in one place does not shift another). */
+  fork(): Prng;
+}
+
+export function prng(seed: number): Prng {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const self: Prng = {
+    seed,
+    next,
+    int: (n) => Math.floor(next() * n),
+    shuffle<T>(items: T[]): T[] {
+      for (let i = items.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [items[i], items[j]] = [items[j], items[i]];
+      }
+      return items;
+    },
+    fork: () => prng(Math.floor(next() * 2 ** 32)),
+  };
+  return self;
+}
+
+/** The seed for a test: RELIABILITY_SEED when set (to replay a failure), else a fresh one; always printed. */
+export function seedFor(name: string): number {
+  const fixed = process.env.RELIABILITY_SEED;
+  const seed = fixed ? Number(fixed) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`[reliability] ${name}: seed ${seed} (replay with RELIABILITY_SEED=${seed})`);
+  return seed;
+}
