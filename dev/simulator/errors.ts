@@ -56,6 +56,9 @@ export const PC_ERRORS = {
   tokenMissing: () => pcError(401, 800001, 'Partner token missing or invalid.'),
   tokenExpired: () => pcError(401, 800001, 'The partner token has expired.'),
   appOnly: () => pcError(403, 900329, 'This resource does not support app-only authentication.'),
+  // Reported outside Microsoft's docs (reference §5): App+User calls without MFA, enforced from 2026.
+  mfaRequired: () =>
+    pcError(401, 900421, 'Multi-factor authentication is required for App+User access; the token has no MFA claim.'),
   invalidInput: (detail: string) => pcError(400, 800002, `Invalid request input: ${detail}`),
   invalidCustomerId: (value: string) => pcError(400, 900118, `Invalid customer id '${value}'.`),
   noRelationship: () => pcError(403, 20002, 'No commerce relationship exists between the partner and the customer.'),

@@ -113,6 +113,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     deviceCodeAutoApproveSeconds:
       scenario.tokens?.deviceCodeAutoApproveSeconds === undefined ? 5 : scenario.tokens.deviceCodeAutoApproveSeconds,
     deviceCodeLifetimeSeconds: scenario.tokens?.deviceCodeLifetimeSeconds ?? 900,
+    mfa: scenario.tokens?.mfa ?? true,
   };
   const counters = new Counters(() => clock.now());
   const store = new UpgradeStore(clock, { ...DEFAULT_DURATIONS, ...scenario.durations }, scenario.customers);

@@ -91,6 +91,8 @@ export interface TokenSpec {
   deviceCodeAutoApproveSeconds?: number | null;
   /** Device codes expire after this many simulated seconds (default 900). */
   deviceCodeLifetimeSeconds?: number;
+  /** App+User access tokens carry the MFA claim (default true); false: the operations answer 401 900421. */
+  mfa?: boolean;
 }
 
 export interface PartnerSpec {
@@ -279,6 +281,9 @@ export function validateScenario(value: unknown): Scenario {
     checkNumber(value.tokens.accessTokenLifetimeSeconds, 'tokens.accessTokenLifetimeSeconds', 1);
     checkNumber(value.tokens.refreshTokenInactivitySeconds, 'tokens.refreshTokenInactivitySeconds', 1);
     checkNumber(value.tokens.deviceCodeLifetimeSeconds, 'tokens.deviceCodeLifetimeSeconds', 1);
+    if (value.tokens.mfa !== undefined && typeof value.tokens.mfa !== 'boolean') {
+      throw new ScenarioError('tokens.mfa must be true or false');
+    }
     if (value.tokens.deviceCodeAutoApproveSeconds !== null) {
       checkNumber(value.tokens.deviceCodeAutoApproveSeconds, 'tokens.deviceCodeAutoApproveSeconds', 0);
     }

@@ -236,6 +236,7 @@ async function handle(
     return finish({ ...PC_ERRORS.tokenExpired(), headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
   }
   if (caller.appOnly) return finish(PC_ERRORS.appOnly());
+  if (!caller.mfa) return finish(PC_ERRORS.mfaRequired());
 
   let parsed: unknown;
   try {

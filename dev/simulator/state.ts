@@ -102,6 +102,7 @@ export class SimulatorState {
     ] as const) {
       if (typeof next[key] !== 'number' || !(next[key] > 0)) throw new RangeError(`${key} must be a positive number`);
     }
+    if (typeof next.mfa !== 'boolean') throw new RangeError('mfa must be true or false');
     const auto = next.deviceCodeAutoApproveSeconds;
     if (auto !== null && (typeof auto !== 'number' || !(auto >= 0))) {
       throw new RangeError('deviceCodeAutoApproveSeconds must be a number >= 0 or null');

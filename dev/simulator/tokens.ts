@@ -25,17 +25,22 @@ export interface TokenSettings {
   refreshTokenInactivitySeconds: number;
   deviceCodeAutoApproveSeconds: number | null;
   deviceCodeLifetimeSeconds: number;
+  /** App+User tokens carry the MFA claim (default true); false: Partner Center answers 401 900421. */
+  mfa: boolean;
 }
 
 export interface Caller {
   tenantId: string;
   appOnly: boolean;
+  /** The token's `amr` claim has `mfa`. */
+  mfa: boolean;
 }
 
 interface AccessTokenRecord {
   tenantId: string;
   expiresAt: number;
   appOnly: boolean;
+  mfa: boolean;
 }
 interface RefreshTokenRecord {
   lastUsedAt: number;
@@ -129,6 +134,7 @@ export class TokenAuthority {
     const now = this.clock.now();
     const expiresAt = now + this.accessLifetimeMs();
     const tid = this.credentials.tenantId;
+    const mfa = !appOnly && this.settings.mfa;
     const header = base64url({ typ: 'JWT', alg: 'HS256', kid: 'simulator' });
     const payload = base64url({
       aud: PARTNER_CENTER_RESOURCE,
@@ -138,12 +144,14 @@ export class TokenAuthority {
       exp: Math.floor(expiresAt / 1000),
       appid: this.credentials.clientId,
       tid,
-      ...(appOnly ? { roles: [] } : { amr: ['pwd', 'mfa'], scp: 'user_impersonation', oid: randomUUID() }),
+      ...(appOnly
+        ? { roles: [] }
+        : { amr: mfa ? ['pwd', 'mfa'] : ['pwd'], scp: 'user_impersonation', oid: randomUUID() }),
       jti: randomUUID(),
     });
     const signature = createHmac('sha256', this.signingKey).update(`${header}.${payload}`).digest('base64url');
     const token = `${header}.${payload}.${signature}`;
-    this.accessTokens.set(token, { tenantId: tid, expiresAt, appOnly });
+    this.accessTokens.set(token, { tenantId: tid, expiresAt, appOnly, mfa });
     return { token, expiresAt };
   }
 
@@ -513,7 +521,7 @@ export class TokenAuthority {
     const record = this.accessTokens.get(match[1]);
     if (!record) return PC_ERRORS.tokenMissing();
     if (record.expiresAt <= this.clock.now()) return PC_ERRORS.tokenExpired();
-    return { tenantId: record.tenantId, appOnly: record.appOnly };
+    return { tenantId: record.tenantId, appOnly: record.appOnly, mfa: record.mfa };
   }
 
   /** Makes one access token expired (the token-expiry fault). */

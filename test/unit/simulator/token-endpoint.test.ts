@@ -76,6 +76,25 @@ describe('simulator token endpoint (Entra refresh-token grant)', () => {
     expect((await refreshGrant(sim, { scope: PC_SCOPE })).status).toBe(200);
   });
 
+  it('access tokens carry the MFA claim; without it the operations answer 401 900421', async () => {
+    const claims = (token: string): { amr?: string[]; tid?: string; aud?: string } =>
+      JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+    const withMfa = (await refreshGrant(sim)).body.access_token as string;
+    expect(claims(withMfa)).toMatchObject({
+      amr: ['pwd', 'mfa'],
+      tid: sim.credentials.tenantId,
+      aud: 'https://api.partnercenter.microsoft.com',
+    });
+    sim.state.setTokenSettings({ mfa: false });
+    const withoutMfa = (await refreshGrant(sim)).body.access_token as string;
+    expect(claims(withoutMfa).amr).toEqual(['pwd']);
+    const body = { customerId: CUSTOMER, productFamily: 'Azure' };
+    const refused = await pc(sim, '/v1/productUpgrades/eligibility', body, { token: withoutMfa });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 900421 });
+    expect((await pc(sim, '/v1/productUpgrades/eligibility', body, { token: withMfa })).status).toBe(200);
+  });
+
   it('access tokens expire after expires_in on the simulated clock (401 800001)', async () => {
     const token = (await refreshGrant(sim)).body.access_token as string;
     const body = { customerId: CUSTOMER, productFamily: 'Azure' };
