@@ -1,0 +1,426 @@
+/**
+ * `npm run bench`: the poller against the rate limit (and a naive sequential baseline), over the limit, calls per
+ * upgrade over a realistic life, webhook overhead, cold start and package size. Prints a table and writes
+ * bench/results/latest.json. Flags: --quick (about 2 minutes), --only=poller,overlimit,life,webhook,coldstart,
+ * --repeats=N, --no-10k, --out=path. See bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { benchColdStart, type ColdStartResult } from './cold-start';
+import { benchLife, type LifeCase, type LifeResult } from './life';
+import { loadAverage, machineInfo } from './machine';
+import { benchPollerCase, type PollerCase, type PollerCaseResult } from './poller';
+import { withAzurite } from './stack';
+import type { Figure } from './stats';
+import { benchWebhook, type WebhookCase, type WebhookResult } from './webhook';
+
+type Section = 'poller' | 'overlimit' | 'life' | 'webhook' | 'coldstart';
+const SECTIONS: Section[] = ['poller', 'overlimit', 'life', 'webhook', 'coldstart'];
+
+interface Options {
+  quick: boolean;
+  only: Section[];
+  repeats?: number;
+  tenK: boolean;
+  out: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument ${arg} (see bench/README.md)`);
+    flags.set(match[1], match[2] ?? 'true');
+  }
+  const known = new Set(['quick', 'only', 'repeats', 'no-10k', 'out']);
+  for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
+  const only =
+    flags
+      .get('only')
+      ?.split(',')
+      .map((s) => s.trim()) ?? SECTIONS;
+  for (const s of only) if (!SECTIONS.includes(s as Section)) throw new Error(`--only: unknown section ${s}`);
+  const repeats = flags.has('repeats') ? Number(flags.get('repeats')) : undefined;
+  if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1)) throw new Error('--repeats needs N >= 1');
+  const quick = flags.has('quick');
+  return {
+    quick,
+    only: only as Section[],
+    repeats,
+    tenK: !quick && !flags.has('no-10k'),
+    out: flags.get('out') ?? path.resolve(__dirname, '..', '..', 'bench', 'results', 'latest.json'),
+  };
+}
+
+/** L = 100 ms with jitter: 75 ms + uniform [0, 50] ms (mean 100 ms), on every status call. */
+const LATENCY = { latencyMs: 75, jitterMs: 50 };
+
+function pollerCases(options: Options): { atLimit: PollerCase[]; overLimit: PollerCase[] } {
+  const r = (full: number, quick: number) => options.repeats ?? (options.quick ? quick : full);
+  const atLimit: PollerCase[] = [
+    {
+      name: 'n1k',
+      upgrades: options.quick ? 200 : 1000,
+      limitPerSecond: 20,
+      configuredRate: 20,
+      concurrency: 32,
+      ...LATENCY,
+      repeats: r(3, 1),
+      baselineSample: options.quick ? 20 : 100,
+    },
+    {
+      name: 'n1kc8',
+      upgrades: options.quick ? 100 : 300,
+      limitPerSecond: 20,
+      configuredRate: 20,
+      concurrency: 8,
+      ...LATENCY,
+      repeats: r(3, 1),
+      baselineSample: 0,
+    },
+  ];
+  if (options.tenK) {
+    // 10,000 at 20/s is >= 500 s per run: run once (see bench/README.md).
+    atLimit.push({
+      name: 'n10k',
+      upgrades: 10_000,
+      limitPerSecond: 20,
+      configuredRate: 20,
+      concurrency: 32,
+      ...LATENCY,
+      repeats: 1,
+      baselineSample: 0,
+    });
+  }
+  const overLimit: PollerCase[] = [
+    {
+      name: 'over',
+      upgrades: options.quick ? 200 : 500,
+      limitPerSecond: 20,
+      configuredRate: 30,
+      concurrency: 32,
+      ...LATENCY,
+      repeats: r(3, 1),
+      baselineSample: 0,
+    },
+  ];
+  return { atLimit, overLimit };
+}
+
+interface Target {
+  name: string;
+  target: string;
+  value: string;
+  met: boolean | 'n/a';
+}
+
+function fmt(value: number | undefined, digits = 2): string {
+  return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+}
+
+function row(label: string, f: Figure | undefined, digits = 2, unit = ''): string[] {
+  if (!f) return [label, '-', '-', '-'];
+  return [label, `${fmt(f.median, digits)}${unit}`, `${fmt(f.min, digits)}`, `${fmt(f.max, digits)}`];
+}
+
+function printTable(title: string, rows: string[][], log: (line: string) => void): void {
+  const header = ['figure', 'median', 'min', 'max'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  log(`\n${title}`);
+  log(line(header));
+  log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) log(line(r));
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const machine = machineInfo();
+  log(
+    `bench: ${machine.cpus} cpus (${machine.cpuModel}), ${machine.memoryGiB} GiB, node ${machine.node}, ` +
+      `load average ${machine.loadAverageAtStart.join(' / ')}${options.quick ? ' (quick)' : ''}`,
+  );
+  const started = performance.now();
+  const results: {
+    poller: PollerCaseResult[];
+    overLimit: PollerCaseResult[];
+    life?: LifeResult;
+    webhook?: WebhookResult;
+    coldStart?: ColdStartResult;
+  } = { poller: [], overLimit: [] };
+  const cases = pollerCases(options);
+  const lifeCase: LifeCase = {
+    upgrades: options.quick ? 15 : 40,
+    repeats: options.repeats ?? (options.quick ? 1 : 3),
+    tickMinutes: 5,
+    minMinutes: 10,
+    maxHours: options.quick ? 6 : 24,
+  };
+  const webhookCase: WebhookCase = {
+    repeats: options.repeats ?? (options.quick ? 1 : 3),
+    sequential: options.quick ? 60 : 200,
+    connections: 16,
+    loadSeconds: options.quick ? 3 : 6,
+    loadMaxRequests: 5000,
+  };
+  let coldSettings: Record<string, string> = {};
+  await withAzurite(async (azurite) => {
+    coldSettings = {
+      AzureWebJobsStorage: azurite.connectionString,
+      PARTNER_CENTER_TENANT_ID: '11111111-1111-4111-8111-111111111111',
+      PARTNER_CENTER_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
+      PARTNER_CENTER_API_URL: 'http://127.0.0.1:9/',
+      PARTNER_CENTER_AUTHORITY_HOST: 'http://127.0.0.1:9/',
+      KEY_VAULT_URL: '',
+    };
+    if (options.only.includes('poller')) {
+      log('\npoller at the limit (R = 20/s, L = 75 + U[0, 50] ms)');
+      for (const spec of cases.atLimit) results.poller.push(await benchPollerCase(azurite, spec, log));
+    }
+    if (options.only.includes('overlimit')) {
+      log('\npoller over the limit (configured 30/s, limit 20/s)');
+      for (const spec of cases.overLimit) results.overLimit.push(await benchPollerCase(azurite, spec, log));
+    }
+    if (options.only.includes('life')) {
+      log('\ncalls per upgrade over a life (stepped clock, timer every 5 min)');
+      results.life = await benchLife(azurite, lifeCase, log);
+    }
+    if (options.only.includes('webhook')) {
+      log('\neligibility webhook through the local host');
+      results.webhook = await benchWebhook(azurite, webhookCase, log);
+    }
+  });
+  if (options.only.includes('coldstart')) {
+    log('\ncold start');
+    results.coldStart = await benchColdStart(
+      { repeats: options.repeats ?? (options.quick ? 2 : 5), bundle: true },
+      coldSettings,
+      log,
+    );
+  }
+  machine.loadAverageAtEnd = loadAverage();
+  machine.finishedAt = new Date().toISOString();
+  const targets = evaluateTargets(results);
+  report(results, targets, log);
+  const document = {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    options,
+    durationSeconds: Math.round((performance.now() - started) / 1000),
+    machine,
+    notes: [
+      'Each figure: median over the repeats, with min and max (runs = how many). N = 10,000 at 20/s runs once (>= 500 s).',
+      'Latency on status calls: 75 ms + uniform [0, 50] ms. Simulator limit: token bucket, 20/s, burst 20, per partner.',
+      'The machine is shared (2 cores): read every figure against machine.loadAverageAtStart/End.',
+    ],
+    targets,
+    results,
+  };
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(document, null, 2)}\n`);
+  log(
+    `\nwritten ${path.relative(process.cwd(), options.out)} in ${document.durationSeconds} s; load average at end ${machine.loadAverageAtEnd.join(' / ')}`,
+  );
+}
+
+function evaluateTargets(results: {
+  poller: PollerCaseResult[];
+  overLimit: PollerCaseResult[];
+  life?: LifeResult;
+  webhook?: WebhookResult;
+  coldStart?: ColdStartResult;
+}): Target[] {
+  const targets: Target[] = [];
+  const byName = (name: string) => results.poller.find((r) => r.case.name === name);
+  const headline = byName('n10k') ?? byName('n1k');
+  if (headline) {
+    const n = headline.case.upgrades;
+    const eff = headline.figures.efficiency.median;
+    targets.push({
+      name: `poller efficiency (N=${n}, R=20/s, L=100 ms)`,
+      target: '>= 0.95',
+      value: fmt(eff),
+      met: eff >= 0.95,
+    });
+  }
+  for (const r of results.poller) {
+    const t = r.figures.throttled429.max;
+    targets.push({
+      name: `429s at the limit (${r.case.name}, concurrency ${r.case.concurrency})`,
+      target: '0',
+      value: String(t),
+      met: t === 0,
+    });
+  }
+  const over = results.overLimit[0];
+  if (over) {
+    const window = over.figures.throttledWindowSeconds?.median ?? 0;
+    targets.push({
+      name: 'back under the limit within one Retry-After (1 s) when configured 1.5x over it',
+      target: '<= 1 s of 429s',
+      value: `${fmt(window, 1)} s of 429s, ${fmt(over.figures.throttled429AfterFirst.median, 0)} after the first`,
+      met: window <= 1,
+    });
+  }
+  if (headline) {
+    const pc = headline.figures.pcCallsPerPoll.median;
+    const ops = headline.figures.tableOpsPerPoll.median;
+    targets.push({ name: 'Partner Center calls per poll', target: '<= 1', value: fmt(pc), met: pc <= 1 });
+    targets.push({
+      name: 'table operations per poll (first poll of an upgrade)',
+      target: '<= 2',
+      value: fmt(ops),
+      met: ops <= 2,
+    });
+  }
+  if (results.life) {
+    const ops = results.life.figures.tableOpsPerPoll.median;
+    targets.push({
+      name: 'table operations per poll (over a whole life)',
+      target: '<= 2',
+      value: fmt(ops),
+      met: ops <= 2,
+    });
+  }
+  if (results.webhook) {
+    const o = results.webhook.figures.overheadP99Ms.median;
+    targets.push({ name: 'webhook p99 overhead', target: '<= 5 ms', value: `${fmt(o, 1)} ms`, met: o <= 5 });
+  }
+  if (results.coldStart) {
+    const l = results.coldStart.figures.tscEntryLoadMs.median;
+    targets.push({
+      name: 'entry load (all dist/functions/*.js)',
+      target: '<= 300 ms',
+      value: `${fmt(l, 0)} ms`,
+      met: l <= 300,
+    });
+  }
+  const tenK = byName('n10k');
+  if (tenK) {
+    const m = tenK.figures.peakRssMiB.median;
+    targets.push({
+      name: 'peak memory (RSS) at N=10,000',
+      target: '<= 200 MB',
+      value: `${fmt(m, 0)} MiB`,
+      met: m <= 190.7,
+    });
+  } else {
+    targets.push({ name: 'peak memory (RSS) at N=10,000', target: '<= 200 MB', value: 'not run', met: 'n/a' });
+  }
+  return targets;
+}
+
+function report(
+  results: {
+    poller: PollerCaseResult[];
+    overLimit: PollerCaseResult[];
+    life?: LifeResult;
+    webhook?: WebhookResult;
+    coldStart?: ColdStartResult;
+  },
+  targets: Target[],
+  log: (line: string) => void,
+): void {
+  for (const r of [...results.poller, ...results.overLimit]) {
+    const c = r.case;
+    const f = r.figures;
+    const rows = [
+      row('drain time (s)', f.drainSeconds, 1),
+      ['limit N/R (s)', fmt(r.idealDrainSeconds, 1), '', ''],
+      row('efficiency (N/R)/drain', f.efficiency, 3),
+      row('polls per second', f.pollsPerSecond, 1),
+      row('429s received', f.throttled429, 0),
+      row('seconds from first to last 429', f.throttledWindowSeconds, 1),
+      row('Partner Center calls per poll', f.pcCallsPerPoll),
+      row('table ops per poll', f.tableOpsPerPoll),
+      row('table ops per poll incl. run-level', f.tableOpsPerPollAll),
+      row('peak RSS (MiB)', f.peakRssMiB, 0),
+      row('peak heap used (MiB)', f.peakHeapUsedMiB, 0),
+      row('naive baseline drain (s, extrapolated)', f.baselineDrainSeconds, 0),
+      row('naive baseline efficiency', f.baselineEfficiency, 3),
+      row('speed-up over naive', f.speedupOverBaseline, 1),
+    ].filter((cells) => cells[1] !== '-');
+    printTable(
+      `poller ${c.name}: N=${c.upgrades}, limit ${c.limitPerSecond}/s, POLL_RATE_PER_SECOND=${c.configuredRate}, ` +
+        `POLL_CONCURRENCY=${c.concurrency}, ${f.drainSeconds.runs} run(s)`,
+      rows,
+      log,
+    );
+  }
+  if (results.life) {
+    const f = results.life.figures;
+    printTable(
+      `life: ${results.life.case.upgrades} upgrades of ${results.life.case.minMinutes} min..${results.life.case.maxHours} h, timer every 5 min, ${f.callsPerUpgrade.runs} run(s)`,
+      [
+        row('status calls per upgrade (ours)', f.callsPerUpgrade, 1),
+        row('status calls per upgrade (fixed 5 min)', f.fixedCallsPerUpgrade, 1),
+        row('fixed / ours', f.callReduction, 2),
+        row('detection delay p50 (min, ours)', f.detectionDelayP50Minutes, 1),
+        row('detection delay p90 (min, ours)', f.detectionDelayP90Minutes, 1),
+        row('detection delay max (min, ours)', f.detectionDelayMaxMinutes, 1),
+        row('detection delay p50 (min, fixed 5 min)', f.fixedDetectionDelayP50Minutes, 1),
+        row('detection delay max (min, fixed 5 min)', f.fixedDetectionDelayMaxMinutes, 1),
+        row('table ops per poll', f.tableOpsPerPoll),
+        row('run-level table ops per timer tick', f.tableOpsPerTickRunLevel),
+      ],
+      log,
+    );
+  }
+  if (results.webhook) {
+    const f = results.webhook.figures;
+    printTable(
+      `webhook: eligibility through the local host vs the bare client call, ${f.webhookP50Ms.runs} run(s)`,
+      [
+        row('bare client p50 (ms)', f.bareClientP50Ms, 1),
+        row('bare client p99 (ms)', f.bareClientP99Ms, 1),
+        row('webhook p50 (ms)', f.webhookP50Ms, 1),
+        row('webhook p99 (ms)', f.webhookP99Ms, 1),
+        row('overhead p50 (ms)', f.overheadP50Ms, 1),
+        row('overhead p99 (ms)', f.overheadP99Ms, 1),
+        row('bare table write p50 (ms)', f.bareTableWriteP50Ms, 1),
+        row('overhead p50 beyond the table write (ms)', f.overheadBeyondTableWriteP50Ms, 1),
+        row(`requests/s (${results.webhook.case.connections} in flight)`, f.requestsPerSecond, 0),
+        row('under load p50 (ms)', f.loadP50Ms, 0),
+        row('under load p99 (ms)', f.loadP99Ms, 0),
+        row('under load non-200', f.loadNon200, 0),
+      ],
+      log,
+    );
+  }
+  if (results.coldStart) {
+    const f = results.coldStart.figures;
+    const p = results.coldStart.packageBytes;
+    const mb = (b: number | undefined) => (b === undefined ? '-' : `${(b / 1e6).toFixed(1)} MB`);
+    printTable(
+      `cold start: fresh node process, ${f.tscEntryLoadMs.runs} run(s); package ${mb(p.total)} (dist ${mb(p.distApp)} + ` +
+        `${p.productionPackages} production packages ${mb(p.productionNodeModules)}); bundle ${mb(p.bundle)}`,
+      [
+        row('entry load, tsc output (ms)', f.tscEntryLoadMs, 0),
+        row('+ getServices(), no telemetry (ms)', f.tscServicesMs, 0),
+        row('+ getServices(), App Insights on (ms)', f.tscTelemetryServicesMs, 0),
+        row('ready from process start, no telemetry (ms)', f.tscReadyFromProcessStartMs, 0),
+        row('ready from process start, telemetry (ms)', f.tscTelemetryReadyFromProcessStartMs, 0),
+        row('entry load, esbuild bundle (ms)', f.bundleEntryLoadMs, 0),
+        row('+ getServices(), bundle, App Insights on (ms)', f.bundleTelemetryServicesMs, 0),
+        row('ready from process start, bundle, no telemetry (ms)', f.bundleReadyFromProcessStartMs, 0),
+        row('ready from process start, bundle, telemetry (ms)', f.bundleTelemetryReadyFromProcessStartMs, 0),
+      ],
+      log,
+    );
+    if (results.coldStart.bundleError) log(`bundle: ${results.coldStart.bundleError.slice(0, 300)}`);
+  }
+  log('\ntargets (reported, not asserted)');
+  for (const t of targets) {
+    const mark = t.met === 'n/a' ? 'n/a ' : t.met ? 'met ' : 'MISS';
+    log(`  [${mark}] ${t.name}: ${t.value} (target ${t.target})`);
+  }
+}
+
+main().then(
+  // Exit explicitly: SDK clients keep sockets and timers that would hold the process open.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

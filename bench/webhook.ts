@@ -1,0 +1,169 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { RunningAzurite } from '../dev/azurite';
+import { generateScenario, startSimulator } from '../dev/simulator';
+import { signPayload } from '../shared/webhooks';
+import { appSettings, benchServices, BENCH_SIGNING_SECRET } from './stack';
+import { percentile, Repeats, type Figure } from './stats';
+
+export interface WebhookCase {
+  repeats: number;
+  /** Sequential calls per series (each series: bare client, bare table write, webhook, interleaved). */
+  sequential: number;
+  /** Load phase: connections in flight, and its bounds. */
+  connections: number;
+  loadSeconds: number;
+  loadMaxRequests: number;
+}
+
+export interface WebhookResult {
+  case: WebhookCase;
+  figures: Record<string, Figure>;
+  lastRun: { loadStatusCounts: Record<string, number> };
+}
+
+const HOST = path.join(__dirname, 'webhook-host.js');
+
+function startHost(settings: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(HOST, [], { env: { ...process.env, ...settings }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('message', (m) => resolve({ url: (m as { url: string }).url, child }));
+    child.once('exit', (code) => reject(new Error(`host exited ${code}: ${stderr.slice(-1500)}`)));
+  });
+}
+
+function stopHost(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill(), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.send('stop');
+  });
+}
+
+async function timed(call: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await call();
+  return performance.now() - started;
+}
+
+/**
+ * Webhook overhead: the eligibility webhook through the local host (signature check, validation, the Partner
+ * Center call, the EligibilityChecks row) against the bare client call to the simulator, and — to say where the
+ * difference goes — the bare table write the webhook also makes. Then requests per second with `connections`
+ * requests in flight (node's fetch, loopback only), bounded by time and count.
+ */
+export async function benchWebhook(
+  azurite: RunningAzurite,
+  spec: WebhookCase,
+  log: (line: string) => void,
+): Promise<WebhookResult> {
+  const sim = await startSimulator({
+    port: 0,
+    scenario: generateScenario({ customers: 200, seed: 3, mix: { eligible: 1 } }),
+  });
+  const settings = appSettings(azurite, sim, {
+    TABLE_NAME_PREFIX: 'bwebhook',
+    // The timer never fires during the benchmark.
+    POLL_SCHEDULE: '0 0 0 1 1 *',
+  });
+  const host = await startHost(settings);
+  try {
+    const services = benchServices(settings);
+    const customers = sim.scenario.customers.map((c) => c.id);
+    let next = 0;
+    const body = () => JSON.stringify({ customerId: customers[next++ % customers.length], productFamily: 'Azure' });
+    const url = `${host.url}/api/eligibility`;
+    const webhook = async (): Promise<number> => {
+      const raw = body();
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-signature': signPayload(raw, BENCH_SIGNING_SECRET) },
+        body: raw,
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const bareClient = () =>
+      services.partnerCenter.checkEligibility({
+        customerId: customers[next++ % customers.length],
+        productFamily: 'Azure',
+      });
+    const bareTableWrite = () =>
+      services.tracking.recordEligibilityCheck({
+        customerId: customers[next++ % customers.length],
+        productFamily: 'Azure',
+        isEligible: true,
+        checkedAt: new Date().toISOString(),
+      });
+    for (let i = 0; i < 20; i++) {
+      const status = await webhook();
+      if (status !== 200) throw new Error(`eligibility webhook answered ${status} during warm-up`);
+      await bareClient();
+      await bareTableWrite();
+    }
+    const repeats = new Repeats();
+    let loadStatusCounts: Record<string, number> = {};
+    for (let run = 0; run < spec.repeats; run++) {
+      const client: number[] = [];
+      const table: number[] = [];
+      const hook: number[] = [];
+      for (let i = 0; i < spec.sequential; i++) {
+        client.push(await timed(bareClient));
+        table.push(await timed(bareTableWrite));
+        hook.push(await timed(webhook));
+      }
+      const counts: Record<string, number> = {};
+      const latencies: number[] = [];
+      let sent = 0;
+      const deadline = performance.now() + spec.loadSeconds * 1000;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: spec.connections }, async () => {
+          while (performance.now() < deadline && sent < spec.loadMaxRequests) {
+            sent++;
+            const t0 = performance.now();
+            let key: string;
+            try {
+              key = String(await webhook());
+            } catch {
+              key = 'network-error';
+            }
+            latencies.push(performance.now() - t0);
+            counts[key] = (counts[key] ?? 0) + 1;
+          }
+        }),
+      );
+      const elapsed = (performance.now() - started) / 1000;
+      loadStatusCounts = counts;
+      const sample = {
+        bareClientP50Ms: percentile(client, 50),
+        bareClientP99Ms: percentile(client, 99),
+        bareTableWriteP50Ms: percentile(table, 50),
+        bareTableWriteP99Ms: percentile(table, 99),
+        webhookP50Ms: percentile(hook, 50),
+        webhookP99Ms: percentile(hook, 99),
+        overheadP50Ms: percentile(hook, 50) - percentile(client, 50),
+        overheadP99Ms: percentile(hook, 99) - percentile(client, 99),
+        overheadBeyondTableWriteP50Ms: percentile(hook, 50) - percentile(client, 50) - percentile(table, 50),
+        requestsPerSecond: (counts['200'] ?? 0) / elapsed,
+        loadP50Ms: percentile(latencies, 50),
+        loadP99Ms: percentile(latencies, 99),
+        loadNon200: latencies.length - (counts['200'] ?? 0),
+      };
+      repeats.add(sample);
+      log(
+        `  webhook run ${run + 1}/${spec.repeats}: p50 ${sample.webhookP50Ms.toFixed(1)} ms vs bare ${sample.bareClientP50Ms.toFixed(1)} ms, ` +
+          `p99 ${sample.webhookP99Ms.toFixed(1)} vs ${sample.bareClientP99Ms.toFixed(1)} ms, ${sample.requestsPerSecond.toFixed(0)} req/s`,
+      );
+    }
+    return { case: spec, figures: repeats.figures(), lastRun: { loadStatusCounts } };
+  } finally {
+    await stopHost(host.child);
+    await sim.close();
+  }
+}
