@@ -1,0 +1,126 @@
+import { compareWithGroundTruth } from '../../dev/demo/ground-truth';
+import { adminPollRunner, runJourney, type JourneyResult } from '../../dev/demo/journey';
+import { generateScenario, type Scenario } from '../../dev/simulator';
+import { getServices } from '../../shared/services';
+import { startApiStack, SIGNING_SECRET, type ApiStack } from '../integration/api/stack';
+
+const CUSTOMERS = 200;
+/**
+ * Simulated time runs 300x: Pending 6-60 s and InProgress 1-50 min become 20-200 ms and 0.2-10 s of real time, so
+ * the upgrades started first are final at the first poll and the last ones are still moving (Pending/InProgress
+ * observed, then final).
+ */
+const scenario: Scenario = generateScenario({
+  customers: CUSTOMERS,
+  seed: 4,
+  speed: 300,
+  pendingSeconds: { min: 6, max: 60 },
+  inProgressSeconds: { min: 60, max: 3000 },
+  name: 'e2e-200',
+});
+
+/**
+ * End to end on the local stack: 200 customers of mixed kinds through the eligibility webhook, an upgrade started
+ * for each eligible one (webhook → queue → startTracking), poll runs through the admin API until every upgrade is
+ * final; then the tables, through the read API and the TrackingStore, must match the simulator's ground truth
+ * exactly: none lost, none invented, statuses, line items and history.
+ */
+describe('end to end: 200 customers to their final state', () => {
+  let stack: ApiStack;
+  let result: JourneyResult;
+
+  beforeAll(async () => {
+    // The app's console telemetry writes a line per Partner Center call; jest's console makes each one costly.
+    for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      jest.spyOn(console, method).mockImplementation(() => undefined);
+    }
+    stack = await startApiStack({
+      tablePrefix: 'e2e',
+      simulator: {
+        scenario,
+        // Partner Center's per-partner limit, scaled to the test: the poller must stay under it (or pause on 429).
+        rateLimits: { perPartner: { ratePerSecond: 300, burst: 100 } },
+      },
+      settings: {
+        POLL_FIRST_DELAY_SECONDS: '0',
+        POLL_MIN_INTERVAL_SECONDS: '1',
+        POLL_MAX_INTERVAL_SECONDS: '2',
+        POLL_CONCURRENCY: '16',
+        POLL_RATE_PER_SECOND: '200',
+        POLL_TIME_BUDGET_SECONDS: '20',
+      },
+    });
+    result = await runJourney({
+      apiUrl: `${stack.host.url}/api`,
+      customerIds: scenario.customers.map((c) => c.id),
+      runPoll: adminPollRunner(stack.host.url, stack.host.logs),
+      signingSecret: SIGNING_SECRET,
+      concurrency: 12,
+      pollDeadlineMs: 40_000,
+    });
+  }, 90_000);
+  afterAll(async () => stack?.stop());
+
+  it('eligibility answers match each customer kind', () => {
+    expect(result.eligibility.size).toBe(CUSTOMERS);
+    for (const customer of scenario.customers) {
+      expect({ id: customer.id, isEligible: result.eligibility.get(customer.id)?.isEligible }).toEqual({
+        id: customer.id,
+        isEligible: customer.ineligibleReason === undefined,
+      });
+    }
+    const kinds = new Set(scenario.customers.map((c) => c.ineligibleReason ?? c.outcome));
+    expect(kinds.size).toBeGreaterThanOrEqual(7); // 4 ineligibility reasons + 3 outcomes
+  });
+
+  it('every eligible customer got exactly one upgrade in Partner Center, and every upgrade reached a final state', () => {
+    const eligible = scenario.customers.filter((c) => c.ineligibleReason === undefined);
+    expect(result.started.size).toBe(eligible.length);
+    const truths = stack.sim.state.listUpgrades();
+    expect(truths).toHaveLength(eligible.length);
+    expect(new Set(truths.map((t) => t.customerId))).toEqual(new Set(eligible.map((c) => c.id)));
+    expect(result.allFinal).toBe(true);
+    expect(truths.every((t) => t.status === 'Completed' || t.status === 'Failed')).toBe(true);
+  });
+
+  it('the read API matches the ground truth exactly: none lost, none invented, statuses, line items, history', () => {
+    const report = compareWithGroundTruth(stack.sim.state.listUpgrades(), result.tracked);
+    expect(report.unknown).toEqual([]);
+    expect(Object.fromEntries(report.differing)).toEqual({});
+    expect(report.checked).toBe(result.tracked.size);
+    // Outcomes of every kind went through: partial failures keep their completed line items.
+    const statuses = new Set([...result.tracked.values()].map((u) => u.status));
+    expect(statuses).toEqual(new Set(['Completed', 'Failed']));
+    // The upgrades started last were still moving at the first poll: their history shows the way to the end.
+    const observedMoving = [...result.tracked.values()].filter((u) => u.history.length > 1);
+    expect(observedMoving.length).toBeGreaterThan(0);
+  });
+
+  it('the TrackingStore agrees: final rows out of the schedule, history rows committed, tracking messages consumed', async () => {
+    const store = getServices().tracking;
+    for (const truth of stack.sim.state.listUpgrades()) {
+      const view = await store.getUpgrade(truth.id);
+      expect(view).toBeDefined();
+      expect({
+        id: truth.id,
+        status: view!.status,
+        rawStatus: view!.rawStatus,
+        scheduleKey: view!.scheduleKey,
+        history: view!.history.length,
+        attempts: view!.attempts,
+      }).toEqual({
+        id: truth.id,
+        status: truth.status,
+        rawStatus: truth.status,
+        scheduleKey: '',
+        history: view!.historySeq,
+        attempts: 0,
+      });
+    }
+    const runs = await store.latestPollRuns(1);
+    expect(runs).toHaveLength(1);
+    const consumed = stack.host.logs.filter((l) => /startTracking: upgrade \S+ (tracked|duplicate)/.test(l));
+    expect(consumed.length).toBeGreaterThanOrEqual(result.started.size);
+    expect(stack.host.logs.filter((l) => l.includes("Executed 'Functions.startTracking' (Failed"))).toEqual([]);
+  });
+});
