@@ -76,6 +76,18 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     expectUnavailable(await call(path, { customerId: eligible(2) }));
   });
 
+  it('a 503 is not kept for replay: the same X-Event-Id and Idempotency-Key retried after recovery run again', async () => {
+    const customerId = eligible(6);
+    const headers = { 'x-event-id': `evt-${randomUUID()}`, 'idempotency-key': randomUUID() };
+    stack.sim.setFaults('eligibility', { status503: 1 });
+    expectUnavailable(await call('/upgrades', { customerId }, headers));
+    stack.sim.state.clearFaults();
+    const retried = await call('/upgrades', { customerId }, headers);
+    expect(retried.status).toBe(202);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(stack.sim.state.listUpgrades({ customerId })).toHaveLength(1);
+  });
+
   it('Partner Center down (nothing listens) → 503', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     resetServices(

@@ -179,6 +179,17 @@ describe('eligibility and start-upgrade webhooks', () => {
     expect(upgradesOf(customerId)).toHaveLength(1);
   });
 
+  it('X-Event-Id: a concurrent duplicate delivery gets 409 while the first runs', async () => {
+    const eventId = `evt-${randomUUID()}`;
+    stack.sim.setFaults('eligibility', { latencyMs: 1500 });
+    const first = call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const duplicate = await call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId });
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:request-in-progress' });
+    expect((await first).status).toBe(200);
+  });
+
   it('X-Event-Id: a repeated delivery gets the original response with no side effect', async () => {
     const eventId = `evt-${randomUUID()}`;
     const customerId = eligible(7);

@@ -1,8 +1,11 @@
+import { request as httpRequest } from 'node:http';
+import { signPayload } from '../../../shared/webhooks';
 import { eligible } from './customers';
 import {
   expectDocumented,
   post,
   postJson,
+  SIGNING_SECRET,
   startApiStack,
   type ApiResponse,
   type ApiStack,
@@ -122,5 +125,46 @@ describe.each(['/eligibility', '/upgrades'])('POST %s refuses bad input', (path)
     expectDocumented('POST', '/eligibility', response);
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ customerId: eligible(2), productFamily: 'Azure', isEligible: true });
+  });
+});
+
+describe('POST /eligibility refuses a chunked body over 64 KB (no Content-Length to trust)', () => {
+  let stack: ApiStack;
+  beforeAll(async () => {
+    stack = await startApiStack({ tablePrefix: 'apichunk' });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('413 problem details', async () => {
+    const body = JSON.stringify({ customerId: eligible(1), padding: 'x'.repeat(70_000) });
+    const url = new URL(`${stack.host.url}/api/eligibility`);
+    const response = await new Promise<ApiResponse>((resolve, reject) => {
+      const request = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-signature': signPayload(body, SIGNING_SECRET) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
+              body: JSON.parse(text) as unknown,
+              text,
+            });
+          });
+        },
+      );
+      request.on('error', reject);
+      // Two writes without Content-Length: Node sends Transfer-Encoding: chunked.
+      request.write(body.slice(0, 30_000));
+      request.end(body.slice(30_000));
+    });
+    expectDocumented('POST', '/eligibility', response);
+    expect(response.status).toBe(413);
   });
 });
