@@ -163,6 +163,8 @@ export class Rig {
   readonly receiver: BillingReceiver;
   services!: Services;
   config!: AppConfig;
+  /** The settings the app was configured with (as the host would put them in process.env). */
+  env!: Record<string, string>;
   queues!: {
     tracking: QueueClient;
     trackingPoison: QueueClient;
@@ -249,6 +251,7 @@ export class Rig {
   private async build(): Promise<void> {
     const pcUrl = this.options.partnerCenterUrl ? await this.options.partnerCenterUrl(this.sim.url) : this.sim.url;
     const env = this.settings(pcUrl);
+    this.env = env;
     this.config = loadConfig(env);
     const suffix = randomBytes(3).toString('hex');
     const wrapQueue = this.options.wrapQueue ?? ((q: QueueClient) => q);
@@ -364,31 +367,34 @@ export class Rig {
       }
       idle = 0;
       if (options.reorder) random.shuffle(batch);
-      for (const item of batch) {
-        const text = Buffer.from(item.messageText, 'base64').toString('utf8');
-        let message: unknown;
-        try {
-          message = JSON.parse(text) as unknown;
-        } catch {
-          message = text; // the host hands non-JSON text to the handler as a string
-        }
-        const times = random.next() < (options.duplicate ?? 0) ? 2 : 1;
-        stats.duplicates += times - 1;
-        try {
-          for (let i = 0; i < times; i++) await handler(message, item.dequeueCount);
-          stats.handled++;
-          await queue.deleteMessage(item.messageId, item.popReceipt);
-        } catch {
-          stats.failed++;
-          if (item.dequeueCount >= maxDequeue) {
-            await poison.sendMessage(item.messageText);
-            await queue.deleteMessage(item.messageId, item.popReceipt);
-            stats.poisoned++;
-          } else {
-            await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
+      // the host hands a batch to handlers concurrently (batchSize 16 by default)
+      await Promise.all(
+        batch.map(async (item) => {
+          const text = Buffer.from(item.messageText, 'base64').toString('utf8');
+          let message: unknown;
+          try {
+            message = JSON.parse(text) as unknown;
+          } catch {
+            message = text; // the host hands non-JSON text to the handler as a string
           }
-        }
-      }
+          const times = random.next() < (options.duplicate ?? 0) ? 2 : 1;
+          stats.duplicates += times - 1;
+          try {
+            for (let i = 0; i < times; i++) await handler(message, item.dequeueCount);
+            stats.handled++;
+            await queue.deleteMessage(item.messageId, item.popReceipt);
+          } catch {
+            stats.failed++;
+            if (item.dequeueCount >= maxDequeue) {
+              await poison.sendMessage(item.messageText);
+              await queue.deleteMessage(item.messageId, item.popReceipt);
+              stats.poisoned++;
+            } else {
+              await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
+            }
+          }
+        }),
+      );
     }
     return stats;
   }
@@ -502,6 +508,33 @@ export class Rig {
         );
       });
       if (done) return { rounds: round, polls };
+      this.clock.advance(stepMs);
+    }
+    return { rounds: maxRounds, polls };
+  }
+
+  /**
+   * For large populations: the same loop as `runToEnd`, but "done" is read from the runs themselves (each step is
+   * longer than the longest poll interval, so every unfinished upgrade is due in every run): a run that found
+   * nothing due, after the simulator has finished everything, ends it. Faults stay on throughout.
+   */
+  async runUntilQuiet(
+    maxRounds = 20,
+    stepMs = 31 * 60_000,
+    pump: PumpOptions = {},
+  ): Promise<{ rounds: number; polls: PollRunSummary[] }> {
+    const polls: PollRunSummary[] = [];
+    for (let round = 1; round <= maxRounds; round++) {
+      let summary: PollRunSummary | undefined;
+      try {
+        summary = await this.poll();
+        polls.push(summary);
+      } catch {
+        // the next tick runs again
+      }
+      await this.pumpNotifications(pump);
+      const simDone = this.sim.state.listUpgrades().every((t) => t.status === 'Completed' || t.status === 'Failed');
+      if (simDone && summary && summary.due === 0 && summary.errors === 0) return { rounds: round, polls };
       this.clock.advance(stepMs);
     }
     return { rounds: maxRounds, polls };
