@@ -3,6 +3,7 @@ import { adminPollRunner, runJourney, type JourneyResult } from '../../dev/demo/
 import { generateScenario, type Scenario } from '../../dev/simulator';
 import { getServices } from '../../shared/services';
 import { startApiStack, SIGNING_SECRET, type ApiStack } from '../integration/api/stack';
+import { openApiViolations } from '../helpers/openapi';
 
 const CUSTOMERS = 200;
 /**
@@ -91,6 +92,17 @@ describe('end to end: 200 customers to their final state', () => {
     // Outcomes of every kind went through: partial failures keep their completed line items.
     const statuses = new Set([...result.tracked.values()].map((u) => u.status));
     expect(statuses).toEqual(new Set(['Completed', 'Failed']));
+    // Every detail the read API gave (completed, failed, partly failed with error details) is as documented.
+    for (const upgrade of result.tracked.values()) {
+      const response = { status: 200, headers: { 'content-type': 'application/json' }, body: upgrade };
+      expect({
+        id: upgrade.upgradeId,
+        violations: openApiViolations('GET', '/upgrades/{upgradeId}', response),
+      }).toEqual({
+        id: upgrade.upgradeId,
+        violations: [],
+      });
+    }
     // The upgrades started last were still moving at the first poll: their history shows the way to the end.
     const observedMoving = [...result.tracked.values()].filter((u) => u.history.length > 1);
     expect(observedMoving.length).toBeGreaterThan(0);
