@@ -311,13 +311,19 @@ export class Rig {
   async webhook(
     path: 'eligibility' | 'upgrades',
     body: string | object,
-    options: { idempotencyKey?: string; eventId?: string; headers?: Record<string, string> } = {},
+    options: {
+      idempotencyKey?: string;
+      eventId?: string;
+      headers?: Record<string, string>;
+      /** Signature time (unix seconds); default now. */
+      signedAt?: number;
+    } = {},
   ): Promise<WebhookResult> {
     this.install();
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      [SIGNATURE_HEADER]: signPayload(raw, SIGNING_SECRET),
+      [SIGNATURE_HEADER]: signPayload(raw, SIGNING_SECRET, options.signedAt),
       ...(options.idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey } : {}),
       ...(options.eventId ? { [EVENT_ID_HEADER]: options.eventId } : {}),
       ...options.headers,
