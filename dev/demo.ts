@@ -93,6 +93,7 @@ async function main(): Promise<number> {
       signingSecret,
       concurrency: 6,
       pollDeadlineMs: 40_000,
+      pollWhileStarting: true,
       pollPauseMs: 500,
       log: (line) => say(`  ${line}`),
     });

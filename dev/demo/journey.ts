@@ -21,6 +21,11 @@ export interface JourneyOptions {
   pollDeadlineMs?: number;
   /** Pause between poll runs (real milliseconds). */
   pollPauseMs?: number;
+  /**
+   * Also run the poller while upgrades are being started, as the timer would, so upgrades are observed soon after
+   * they are created (Pending and InProgress show in their history, not only the final status).
+   */
+  pollWhileStarting?: boolean;
   log?: (line: string) => void;
 }
 
@@ -120,6 +125,15 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
   const t1 = Date.now();
   const started = new Map<string, string>();
   const eligibleIds = options.customerIds.filter((id) => eligibility.get(id)?.isEligible);
+  let pollRuns = 0;
+  let starting = true;
+  const background = (async () => {
+    while (options.pollWhileStarting && starting) {
+      await options.runPoll();
+      pollRuns++;
+      await sleep(options.pollPauseMs ?? 250);
+    }
+  })();
   await mapLimited(eligibleIds, concurrency, async (customerId) => {
     const answer = await send('POST', '/upgrades', { customerId });
     const upgradeId = (answer.body as { upgradeId?: string } | undefined)?.upgradeId;
@@ -127,14 +141,14 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
       throw unexpected(`start of ${customerId}`, answer);
     }
     started.set(customerId, upgradeId);
-  });
-  log(`upgrades: ${started.size} started`);
+  }).finally(() => (starting = false));
+  await background;
+  log(`upgrades: ${started.size} started${pollRuns > 0 ? ` (${pollRuns} poll runs meanwhile)` : ''}`);
 
   // 3. Poll runs until every started upgrade is final, as the read API tells.
   const t2 = Date.now();
   const deadline = t2 + (options.pollDeadlineMs ?? 45_000);
   const open = new Set(started.values());
-  let pollRuns = 0;
   while (open.size > 0 && Date.now() < deadline) {
     await options.runPoll();
     pollRuns++;

@@ -104,7 +104,10 @@ export function timeTable(journey: JourneyResult, startupMs: number, totalMs: nu
       ['start Azurite, simulator, Functions host', s(startupMs)],
       [`eligibility webhook × ${journey.eligibility.size}`, s(journey.durationsMs.eligibility)],
       [`start-upgrade webhook × ${journey.started.size}`, s(journey.durationsMs.start)],
-      [`poll runs × ${journey.pollRuns} until all final`, s(journey.durationsMs.polling)],
+      [
+        `poll runs after the last start, until all final (${journey.pollRuns} runs in all)`,
+        s(journey.durationsMs.polling),
+      ],
       ['total', s(totalMs)],
     ],
   );

@@ -53,6 +53,16 @@ export function guidFrom(text: string): string {
 }
 
 /**
+ * Problem answers made by the shared webhook steps (signature, event dedupe, idempotency) do not know the request
+ * path; RFC 9457's `instance` is filled in here so every problem names the endpoint that answered.
+ */
+function withInstance(response: HttpResponseShape, instance: string): HttpResponseShape {
+  const body = response.jsonBody as { type?: unknown; instance?: unknown } | undefined;
+  if (response.status < 400 || !body || typeof body.type !== 'string' || body.instance !== undefined) return response;
+  return { ...response, jsonBody: { ...body, instance } };
+}
+
+/**
  * Every POST webhook goes through the same steps, in this order: size and media type (413/415, before reading),
  * the raw bytes read once, the signature over those bytes (401), the header ids (400), X-Event-Id dedupe (replay or
  * 409), JSON and field validation (400), Idempotency-Key (replay, 422 or 409), then the handler. Any failure of a
@@ -65,6 +75,16 @@ export async function runWebhook(
   handler: (call: WebhookCall) => Promise<HttpResponseShape>,
 ): Promise<HttpResponseShape> {
   const instance = new URL(request.url).pathname;
+  return withInstance(await runSteps(services, request, options, handler, instance), instance);
+}
+
+async function runSteps(
+  services: Services,
+  request: WebhookRequest,
+  options: WebhookOptions,
+  handler: (call: WebhookCall) => Promise<HttpResponseShape>,
+  instance: string,
+): Promise<HttpResponseShape> {
   const errorContext: ErrorContext = { instance, telemetry: services.telemetry, log: options.log };
   try {
     const raw = await readRawJsonBody(request, { instance });

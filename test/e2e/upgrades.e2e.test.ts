@@ -58,8 +58,9 @@ describe('end to end: 200 customers to their final state', () => {
       signingSecret: SIGNING_SECRET,
       concurrency: 12,
       pollDeadlineMs: 40_000,
+      pollWhileStarting: true,
     });
-  }, 90_000);
+  }, 150_000);
   afterAll(async () => stack?.stop());
 
   it('eligibility answers match each customer kind', () => {

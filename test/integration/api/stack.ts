@@ -159,5 +159,9 @@ function pathTemplate(path: string): string {
 export function expectDocumented(method: string, path: string, response: ApiResponse): void {
   expect(response.status).not.toBe(500);
   const violations = openApiViolations(method, pathTemplate(path), response);
+  if ((response.headers['content-type'] ?? '').startsWith('application/problem+json')) {
+    const instance = (response.body as { instance?: unknown }).instance;
+    if (instance !== `/api${path.split('?')[0]}`) violations.push(`problem instance is ${String(instance)}`);
+  }
   expect({ status: response.status, path, violations }).toEqual({ status: response.status, path, violations: [] });
 }
