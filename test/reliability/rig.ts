@@ -56,8 +56,8 @@ export interface RigOptions {
   customers?: number;
   seed?: number;
   settings?: Record<string, string>;
-  /** Replaces the secret store (Key Vault cases). */
-  secrets?: CachedSecretStore;
+  /** Replaces the secret store (Key Vault cases); given the settings whose secret values it should hold. */
+  secrets?: (env: Record<string, string>) => CachedSecretStore;
   /** Wraps the tables every part of the app uses (crash points, delays, write counting). */
   wrapTables?: (tables: Tables) => Tables;
   /** Wraps the Partner Center client (crash points). */
@@ -265,7 +265,7 @@ export class Rig {
     };
     for (const queue of Object.values(this.queues)) await queue.createIfNotExists();
     const secrets =
-      this.options.secrets ??
+      this.options.secrets?.(env) ??
       new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000, refreshTokenWriteIntervalMs: 0 });
     const baseTables = new Tables(this.config);
     const tables = this.options.wrapTables ? this.options.wrapTables(baseTables) : baseTables;
@@ -539,6 +539,7 @@ export class Rig {
         // the next tick runs again
       }
       await this.pumpNotifications(pump);
+      if (process.env.RELIABILITY_DEBUG) console.log(`[reliability] round ${round}: ${JSON.stringify(summary)}`);
       const simDone = this.sim.state.listUpgrades().every((t) => t.status === 'Completed' || t.status === 'Failed');
       if (simDone && summary && summary.due === 0 && summary.errors === 0) return { rounds: round, polls };
       this.clock.advance(stepMs);
