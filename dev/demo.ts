@@ -31,6 +31,29 @@ function quietConsole(): () => void {
   return () => Object.assign(console, saved);
 }
 
+let azurite: RunningAzurite | undefined;
+let sim: RunningSimulator | undefined;
+let host: LocalHost | undefined;
+let stopping: Promise<void> | undefined;
+
+/** Stops what was started, in reverse order, once (normal end, failure, or a signal). */
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    await host?.stop().catch(() => undefined);
+    await sim?.close().catch(() => undefined);
+    await azurite?.stop().catch(() => undefined);
+  })();
+  return stopping;
+}
+
+// Ctrl-C or a kill: stop Azurite (a child process) and the servers before leaving, so nothing is left behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the demo stack...\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const scenario = { ...defaultScenario(), speed: SPEED };
@@ -38,9 +61,6 @@ async function main(): Promise<number> {
 
   say('azure-plan-upgrades demo: the whole job on the local stack');
   say(`Starting Azurite (in memory), the Partner Center simulator (${SPEED}x clock) and the Functions host...`);
-  let azurite: RunningAzurite | undefined;
-  let sim: RunningSimulator | undefined;
-  let host: LocalHost | undefined;
   const hostLogs: string[] = [];
   const restoreConsole = quietConsole();
   try {
@@ -130,9 +150,7 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
-    await host?.stop();
-    await sim?.close();
-    await azurite?.stop();
+    await stopAll();
     restoreConsole();
   }
 }
