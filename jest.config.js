@@ -15,6 +15,11 @@ const common = {
   setupFiles: ['<rootDir>/test/helpers/capture-registrations.ts'],
 };
 
+// The reliability project (test/reliability/README.md) takes about 5 minutes on 2 cores: it runs only when asked
+// for (`npm run test:reliability`, a path under test/reliability, or RELIABILITY=1), not in the default `npm test`.
+const reliabilityRequested =
+  process.env.RELIABILITY === '1' || process.argv.some((arg) => /(^|\/)reliability(\/|$)/.test(arg));
+
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 30000,
@@ -27,13 +32,17 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
     },
-    // Faults, races, crash points, fuzzing and soak (test/reliability/README.md); shares the integration Azurite.
-    {
-      ...common,
-      displayName: 'reliability',
-      testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
-      globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
-    },
+    // Faults, races, crash points, fuzzing and soak; shares the integration Azurite setup.
+    ...(reliabilityRequested
+      ? [
+          {
+            ...common,
+            displayName: 'reliability',
+            testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
+            globalSetup: '<rootDir>/test/helpers/azurite-global-setup.ts',
+            globalTeardown: '<rootDir>/test/helpers/azurite-global-teardown.ts',
+          },
+        ]
+      : []),
   ],
 };
