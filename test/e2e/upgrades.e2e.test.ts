@@ -44,8 +44,8 @@ describe('end to end: 200 customers to their final state', () => {
       },
       settings: {
         POLL_FIRST_DELAY_SECONDS: '0',
-        POLL_MIN_INTERVAL_SECONDS: '1',
-        POLL_MAX_INTERVAL_SECONDS: '2',
+        POLL_MIN_INTERVAL_SECONDS: '2',
+        POLL_MAX_INTERVAL_SECONDS: '4',
         POLL_CONCURRENCY: '16',
         POLL_RATE_PER_SECOND: '200',
         POLL_TIME_BUDGET_SECONDS: '20',
@@ -59,7 +59,13 @@ describe('end to end: 200 customers to their final state', () => {
       concurrency: 12,
       pollDeadlineMs: 40_000,
       pollWhileStarting: true,
+      pollPauseMs: 500,
+      // E2E_LOG=1 shows the journey's progress and timings (quiet by default).
+      log: process.env.E2E_LOG ? (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) : undefined,
     });
+    if (process.env.E2E_LOG) {
+      process.stderr.write(`durations ${JSON.stringify(result.durationsMs)}, poll runs ${result.pollRuns}\n`);
+    }
   }, 150_000);
   afterAll(async () => stack?.stop());
 
