@@ -146,7 +146,8 @@ describe('fault matrix: every upgrade ends in its true state, callers get 202 or
   it('429 without Retry-After (stripped by a proxy): the caller gets 503, the run pauses its default 30 s', async () => {
     let proxy: Server | undefined;
     try {
-      const { rig, statuses } = await run(
+      let refused: WebhookResult | undefined;
+      const { rig } = await run(
         '429 without Retry-After',
         {
           partnerCenterUrl: async (simUrl) => {
@@ -155,12 +156,21 @@ describe('fault matrix: every upgrade ends in its true state, callers get 202 or
           },
         },
         {
-          inject: (r) => r.sim.setRateLimits({ perPartner: { ratePerSecond: 5, burst: 3 } }),
+          inject: async (r) => {
+            // one token per 5 s: the second call meets 429s that say nothing about when to come back
+            r.sim.setRateLimits({ perPartner: { ratePerSecond: 0.2, burst: 1 } });
+            const body = { customerId: customerIds(r)[0], productFamily: 'Azure' };
+            await r.webhook('eligibility', body);
+            refused = await r.webhook('eligibility', body);
+            r.sim.setRateLimits({ perPartner: { ratePerSecond: 5, burst: 3 } });
+          },
           heal: (r) => r.sim.setRateLimits({}),
         },
       );
       expect(rig.sim.state.counters().throttled.total).toBeGreaterThan(0);
-      expect(statuses).toContain(503);
+      // the webhook caller was told to come back later, with a Retry-After of our own
+      expect(refused?.status).toBe(503);
+      expect(refused?.headers['retry-after']).toMatch(/^[1-9]\d*$/);
       const throttledRuns = rig.runs.filter((r) => r.throttled > 0);
       expect(throttledRuns.length).toBeGreaterThan(0);
       for (const run of throttledRuns) expect(run.slept).toBeGreaterThanOrEqual(DEFAULT_THROTTLE_PAUSE_MS);
