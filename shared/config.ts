@@ -1,3 +1,5 @@
+import { GUID_PATTERN } from './ids';
+
 /**
  * The app's settings: one typed, validated object. Every setting name the app reads appears in this file once
  * (tests and infra cross-check against `SETTING_NAMES`). A missing or malformed required setting throws a
@@ -170,7 +172,6 @@ export interface AppConfig {
   appInsightsAuthenticationString: string | undefined;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,19}$/;
 
@@ -240,11 +241,11 @@ function storageConfig(env: Env): StorageConfig {
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const tenantId = required(env, 'PARTNER_CENTER_TENANT_ID');
-  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId)) {
+  if (!GUID_PATTERN.test(tenantId) && !DOMAIN.test(tenantId)) {
     throw new ConfigError('PARTNER_CENTER_TENANT_ID', 'must be a tenant GUID or a domain name');
   }
   const clientId = required(env, 'PARTNER_CENTER_CLIENT_ID');
-  if (!GUID.test(clientId)) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'must be a GUID');
+  if (!GUID_PATTERN.test(clientId)) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'must be a GUID');
   const tableNamePrefix = read(env, 'TABLE_NAME_PREFIX') ?? '';
   if (tableNamePrefix && !TABLE_PREFIX.test(tableNamePrefix)) {
     throw new ConfigError('TABLE_NAME_PREFIX', 'must be letters and digits, starting with a letter, at most 20');

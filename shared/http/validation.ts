@@ -1,10 +1,8 @@
 import type { FieldError } from './problem';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isGuid } from '../ids';
 
-export function isGuid(value: unknown): value is string {
-  return typeof value === 'string' && GUID.test(value);
-}
+export { isGuid };
 
 /** The only product family Partner Center upgrades; accepted in any case, sent as "Azure". */
 export const AZURE_FAMILY = 'Azure';

@@ -17,7 +17,8 @@ import {
   type DeliveryResult,
   type RecordedOutcome,
 } from '../webhooks/callbacks';
-import { messageText, parseCallbackMessage, retryDelaySeconds, type CallbackMessage } from './callback-message';
+import { messageText } from '../queues/message';
+import { parseCallbackMessage, retryDelaySeconds, type CallbackMessage } from './callback-message';
 
 /**
  * The billing-callback job behind the `upgrade-notifications` queue trigger: one signed POST per message.

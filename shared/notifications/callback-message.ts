@@ -1,3 +1,4 @@
+import { decodeJsonObjectMessage, guidFieldsProblem } from '../queues/message';
 import type { UpgradeEvent, UpgradeNotification } from '../tracking/records';
 import { FINAL_STATUSES } from '../tracking/state';
 
@@ -12,43 +13,18 @@ export interface CallbackMessage extends UpgradeNotification {
 
 export type ParsedCallbackMessage = { ok: true; message: CallbackMessage } | { ok: false; reason: string };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENTS: readonly UpgradeEvent[] = ['upgrade.completed', 'upgrade.failed', 'upgrade.stale'];
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 /** Far above any sensible CALLBACK_MAX_ATTEMPTS: a bigger number is a corrupt message, not a retry. */
 const MAX_ATTEMPT = 1000;
 
-/** The message as text, for the RejectedMessages row (the host hands JSON messages over already parsed). */
-export function messageText(input: unknown): string {
-  if (Buffer.isBuffer(input)) return input.toString('utf8');
-  if (typeof input === 'string') return input;
-  try {
-    return JSON.stringify(input) ?? String(input);
-  } catch {
-    return String(input);
-  }
-}
-
 /** Validates a message of unknown shape (object from the host, JSON text, or a Buffer of JSON text). */
 export function parseCallbackMessage(input: unknown): ParsedCallbackMessage {
-  let value = input;
-  if (Buffer.isBuffer(value)) value = value.toString('utf8');
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      return { ok: false, reason: 'message is not valid JSON' };
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, reason: 'message must be a JSON object' };
-  }
-  const fields = value as Record<string, unknown>;
-  for (const name of ['eventId', 'upgradeId', 'customerId'] as const) {
-    const field = fields[name];
-    if (field === undefined || field === null || field === '') return { ok: false, reason: `${name} is missing` };
-    if (typeof field !== 'string' || !GUID.test(field)) return { ok: false, reason: `${name} must be a GUID` };
-  }
+  const decoded = decodeJsonObjectMessage(input);
+  if (!decoded.ok) return decoded;
+  const { fields } = decoded;
+  const idProblem = guidFieldsProblem(fields, ['eventId', 'upgradeId', 'customerId']);
+  if (idProblem) return { ok: false, reason: idProblem };
   const event = fields.event;
   if (typeof event !== 'string' || !EVENTS.includes(event as UpgradeEvent)) {
     return { ok: false, reason: `event must be one of ${EVENTS.join(', ')}` };

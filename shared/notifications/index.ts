@@ -2,7 +2,6 @@
 export {
   parseCallbackMessage,
   retryDelaySeconds,
-  messageText,
   MAX_RETRY_DELAY_SECONDS,
   type CallbackMessage,
   type ParsedCallbackMessage,

@@ -1,6 +1,6 @@
 import type { Telemetry } from '../telemetry';
 import type { TrackingStore } from '../tracking/store';
-import { messageText } from './callback-message';
+import { messageText } from '../queues/message';
 
 /** The queue the Functions host (and the callback job) moves a message to when it gives up on it. */
 export function poisonQueueName(queue: string): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { GUID_PATTERN } from '../ids';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX32 = /^[0-9a-f]{32}$/i;
 
 export function newGuid(): string {
@@ -8,7 +8,7 @@ export function newGuid(): string {
 }
 
 export function isGuid(value: string): boolean {
-  return GUID.test(value);
+  return GUID_PATTERN.test(value);
 }
 
 /**
@@ -18,7 +18,7 @@ export function isGuid(value: string): boolean {
  */
 export function toCorrelationId(value: string | undefined): string {
   const trimmed = value?.trim();
-  if (trimmed && GUID.test(trimmed)) return trimmed;
+  if (trimmed && GUID_PATTERN.test(trimmed)) return trimmed;
   if (trimmed && HEX32.test(trimmed)) {
     return `${trimmed.slice(0, 8)}-${trimmed.slice(8, 12)}-${trimmed.slice(12, 16)}-${trimmed.slice(16, 20)}-${trimmed.slice(20)}`;
   }
@@ -46,6 +46,6 @@ export function upgradeIdFromLocation(location: string | undefined): string | un
         return segment;
       }
     })
-    .filter((segment) => GUID.test(segment));
+    .filter((segment) => GUID_PATTERN.test(segment));
   return segments.at(-1)?.toLowerCase();
 }

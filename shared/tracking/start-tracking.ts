@@ -1,3 +1,4 @@
+import { decodeJsonObjectMessage, guidFieldsProblem, messageText } from '../queues/message';
 import { QUEUES } from '../storage/names';
 import { firstPollAt } from './schedule';
 import { INITIAL_STATE, isFinal } from './state';
@@ -16,7 +17,6 @@ export interface TrackingMessage {
 
 export type ParsedTrackingMessage = { ok: true; message: TrackingMessage } | { ok: false; reason: string };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PRODUCT_FAMILY = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const MAX_LABEL = 200;
 
@@ -25,24 +25,11 @@ const MAX_LABEL = 200;
  * Buffer of JSON text. GUIDs are normalised to lower case so one upgrade has one key whatever the sender's casing.
  */
 export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
-  let value = input;
-  if (Buffer.isBuffer(value)) value = value.toString('utf8');
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      return { ok: false, reason: 'message is not valid JSON' };
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, reason: 'message must be a JSON object' };
-  }
-  const fields = value as Record<string, unknown>;
-  for (const name of ['upgradeId', 'customerId'] as const) {
-    const field = fields[name];
-    if (field === undefined || field === null || field === '') return { ok: false, reason: `${name} is missing` };
-    if (typeof field !== 'string' || !GUID.test(field)) return { ok: false, reason: `${name} must be a GUID` };
-  }
+  const decoded = decodeJsonObjectMessage(input);
+  if (!decoded.ok) return decoded;
+  const { fields } = decoded;
+  const idProblem = guidFieldsProblem(fields, ['upgradeId', 'customerId']);
+  if (idProblem) return { ok: false, reason: idProblem };
   const family = fields.productFamily;
   if (family === undefined || family === null || family === '')
     return { ok: false, reason: 'productFamily is missing' };
@@ -197,14 +184,4 @@ async function onKnownUpgrade(
     });
   }
   return { outcome: 'duplicate', upgradeId: record.upgradeId };
-}
-
-function messageText(input: unknown): string {
-  if (typeof input === 'string') return input;
-  if (Buffer.isBuffer(input)) return input.toString('utf8');
-  try {
-    return JSON.stringify(input) ?? String(input);
-  } catch {
-    return String(input);
-  }
 }

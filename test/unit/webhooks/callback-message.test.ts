@@ -1,10 +1,6 @@
 import fc from 'fast-check';
-import {
-  MAX_RETRY_DELAY_SECONDS,
-  messageText,
-  parseCallbackMessage,
-  retryDelaySeconds,
-} from '../../../shared/notifications';
+import { MAX_RETRY_DELAY_SECONDS, parseCallbackMessage, retryDelaySeconds } from '../../../shared/notifications';
+import { messageText } from '../../../shared/queues/message';
 import { encodeQueueMessage } from '../../../shared/queues/producer';
 
 const VALID = {
