@@ -4,7 +4,7 @@ import { compareWithGroundTruth } from './demo/ground-truth';
 import { adminPollRunner, runJourney } from './demo/journey';
 import { kindTable, partnerCenterTable, statusTable, timeTable } from './demo/report';
 import { startLocalHost, type LocalHost } from './host';
-import { defaultScenario, startSimulator, type RunningSimulator } from './simulator';
+import { appSettingsFor, defaultScenario, startSimulator, type RunningSimulator } from './simulator';
 
 /**
  * `npm run demo`: the whole job on one machine in under a minute. It starts its own Azurite (in memory, free
@@ -81,13 +81,7 @@ async function main(): Promise<number> {
       settings: {
         AzureWebJobsStorage: azurite.connectionString,
         TABLE_NAME_PREFIX: 'demo',
-        PARTNER_CENTER_API_URL: sim.url,
-        PARTNER_CENTER_AUTHORITY_HOST: sim.url,
-        PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-        PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-        // The simulator's generated local test credentials, read through the environment secret store.
-        PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret,
-        PARTNER_CENTER_REFRESH_TOKEN: sim.credentials.refreshToken,
+        ...appSettingsFor(sim),
         KEY_VAULT_URL: '',
         WEBHOOK_SIGNING_SECRET: signingSecret,
         APPLICATIONINSIGHTS_CONNECTION_STRING: '',

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startAzurite } from './azurite';
 import { startLocalHost } from './host';
-import { startSimulator } from './simulator';
+import { appSettingsFor, startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
 import { isPortTaken } from '../shared/net/free-port';
 
@@ -125,18 +125,13 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
         });
         // Point the app at it: both URLs, the partner app it accepts, and the secrets it generated for this run
         // (read by the environment secret store; nothing is written to disk).
-        Object.assign(settings, {
-          PARTNER_CENTER_API_URL: simulator.url,
-          PARTNER_CENTER_AUTHORITY_HOST: simulator.url,
-          PARTNER_CENTER_TENANT_ID: simulator.credentials.tenantId,
-          PARTNER_CENTER_CLIENT_ID: simulator.credentials.clientId,
-          ...(settings.KEY_VAULT_URL
-            ? {}
-            : {
-                PARTNER_CENTER_CLIENT_SECRET: simulator.credentials.clientSecret,
-                PARTNER_CENTER_REFRESH_TOKEN: simulator.credentials.refreshToken,
-              }),
-        });
+        const simulatorSettings = appSettingsFor(simulator);
+        if (settings.KEY_VAULT_URL) {
+          // Secrets come from the vault: only the addresses and ids point at the simulator.
+          delete simulatorSettings.PARTNER_CENTER_CLIENT_SECRET;
+          delete simulatorSettings.PARTNER_CENTER_REFRESH_TOKEN;
+        }
+        Object.assign(settings, simulatorSettings);
         return {
           banner: [
             `Partner Center  ${simulator.url}  simulator, ${simulator.scenario.customers.length} customers ` +

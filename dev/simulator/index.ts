@@ -174,3 +174,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }),
   };
 }
+
+/**
+ * The app settings that point the app at a simulator: both URLs (one port serves the token endpoint and the API),
+ * the partner app it accepts, and its generated local credentials — read by the environment secret store, so
+ * KEY_VAULT_URL must stay unset with them.
+ */
+export function appSettingsFor(simulator: Pick<RunningSimulator, 'url' | 'credentials'>): Record<string, string> {
+  return {
+    PARTNER_CENTER_API_URL: simulator.url,
+    PARTNER_CENTER_AUTHORITY_HOST: simulator.url,
+    PARTNER_CENTER_TENANT_ID: simulator.credentials.tenantId,
+    PARTNER_CENTER_CLIENT_ID: simulator.credentials.clientId,
+    PARTNER_CENTER_CLIENT_SECRET: simulator.credentials.clientSecret,
+    PARTNER_CENTER_REFRESH_TOKEN: simulator.credentials.refreshToken,
+  };
+}

@@ -1,5 +1,5 @@
 import { startAzurite, type RunningAzurite } from '../../../dev/azurite';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../../dev/simulator';
+import { appSettingsFor, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../../dev/simulator';
 import { resetServices } from '../../../shared/services';
 import { signPayload } from '../../../shared/webhooks';
 import { startTestLocalHost, type TestLocalHost } from '../../helpers/local-host';
@@ -31,12 +31,7 @@ export async function startApiStack(
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
       TABLE_NAME_PREFIX: options.tablePrefix ?? 'api',
-      PARTNER_CENTER_API_URL: sim.url,
-      PARTNER_CENTER_AUTHORITY_HOST: sim.url,
-      PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-      PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-      PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret,
-      PARTNER_CENTER_REFRESH_TOKEN: sim.credentials.refreshToken,
+      ...appSettingsFor(sim),
       PARTNER_CENTER_TIMEOUT_SECONDS: '5',
       PARTNER_CENTER_MAX_ATTEMPTS: '2',
       KEY_VAULT_URL: '',

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startAzurite, type RunningAzurite } from '../../../dev/azurite';
 import { startLocalHost, type HostJsonOverrides, type LocalHost } from '../../../dev/host';
 import {
+  appSettingsFor,
   startSimulator,
   steppedClock,
   type CustomerSpec,
@@ -188,12 +189,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     settings: {
       AzureWebJobsStorage: azurite.connectionString,
       TABLE_NAME_PREFIX: 'cb',
-      PARTNER_CENTER_API_URL: sim.url,
+      ...appSettingsFor(sim),
       PARTNER_CENTER_AUTHORITY_HOST: authorityHost,
-      PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-      PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-      PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret,
-      PARTNER_CENTER_REFRESH_TOKEN: sim.credentials.refreshToken,
       PARTNER_CENTER_TIMEOUT_SECONDS: '5',
       KEY_VAULT_URL: '',
       WEBHOOK_SIGNING_SECRET: options.webhookSecret ?? '',
