@@ -239,13 +239,24 @@ function storageConfig(env: Env): StorageConfig {
   return { kind: 'identity', tableServiceUri, queueServiceUri, clientId: read(env, 'AzureWebJobsStorage__clientId') };
 }
 
-export function loadConfig(env: Env = process.env): AppConfig {
+/** The partner tenant and the consented app, validated (shared with `npm run consent`). */
+export function partnerIdentity(env: Env): { tenantId: string; clientId: string } {
   const tenantId = required(env, 'PARTNER_CENTER_TENANT_ID');
   if (!GUID_PATTERN.test(tenantId) && !DOMAIN.test(tenantId)) {
     throw new ConfigError('PARTNER_CENTER_TENANT_ID', 'must be a tenant GUID or a domain name');
   }
   const clientId = required(env, 'PARTNER_CENTER_CLIENT_ID');
   if (!GUID_PATTERN.test(clientId)) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'must be a GUID');
+  return { tenantId, clientId };
+}
+
+/** A URL setting: absolute, https (plain http only for loopback), without a trailing slash. */
+export function urlSetting(env: Env, name: SettingName, fallback?: string): string | undefined {
+  return url(env, name, fallback);
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const { tenantId, clientId } = partnerIdentity(env);
   const tableNamePrefix = read(env, 'TABLE_NAME_PREFIX') ?? '';
   if (tableNamePrefix && !TABLE_PREFIX.test(tableNamePrefix)) {
     throw new ConfigError('TABLE_NAME_PREFIX', 'must be letters and digits, starting with a letter, at most 20');

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, type SettingName } from '../../shared/config';
+import { ConfigError, partnerIdentity, urlSetting, type SettingName } from '../../shared/config';
 
 /** The settings the consent reads, by the app's own setting names (shared/config.ts). */
 export interface ConsentSettings {
@@ -68,23 +68,6 @@ export function settingsSources(options: {
   return sources;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-
-function httpsUrl(name: SettingName, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'must be an absolute URL');
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(name, 'must use https (plain http is accepted only for localhost)');
-  }
-  return value.replace(/\/+$/, '');
-}
-
 /** Reads and checks the consent's settings (the same names and rules as the app's config module). */
 export function readConsentSettings(sources: SettingsSource[]): ConsentSettings {
   const found: Partial<Record<SettingName, string>> = {};
@@ -98,25 +81,22 @@ export function readConsentSettings(sources: SettingsSource[]): ConsentSettings 
     }
     return undefined;
   };
-  const tenantId = read('PARTNER_CENTER_TENANT_ID');
-  if (!tenantId) throw new ConfigError('PARTNER_CENTER_TENANT_ID', 'is required but not set');
-  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId)) {
-    throw new ConfigError('PARTNER_CENTER_TENANT_ID', 'must be a tenant GUID or a domain name');
-  }
-  const clientId = read('PARTNER_CENTER_CLIENT_ID');
-  if (!clientId) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'is required but not set');
-  if (!GUID.test(clientId)) throw new ConfigError('PARTNER_CENTER_CLIENT_ID', 'must be a GUID');
-  const authorityHost = httpsUrl(
+  // One view of the settings, first source wins, validated by the app's own rules (shared/config.ts).
+  const names: SettingName[] = [
+    'PARTNER_CENTER_TENANT_ID',
+    'PARTNER_CENTER_CLIENT_ID',
     'PARTNER_CENTER_AUTHORITY_HOST',
-    read('PARTNER_CENTER_AUTHORITY_HOST') ?? 'https://login.microsoftonline.com',
-  );
-  const vault = read('KEY_VAULT_URL');
+    'KEY_VAULT_URL',
+    'PARTNER_CENTER_CLIENT_SECRET',
+  ];
+  const env = Object.fromEntries(names.map((name) => [name, read(name)]));
+  const { tenantId, clientId } = partnerIdentity(env);
   return {
     tenantId,
     clientId,
-    authorityHost,
-    keyVaultUrl: vault ? httpsUrl('KEY_VAULT_URL', vault) : undefined,
-    clientSecretFromEnv: read('PARTNER_CENTER_CLIENT_SECRET'),
+    authorityHost: urlSetting(env, 'PARTNER_CENTER_AUTHORITY_HOST', 'https://login.microsoftonline.com')!,
+    keyVaultUrl: urlSetting(env, 'KEY_VAULT_URL'),
+    clientSecretFromEnv: env.PARTNER_CENTER_CLIENT_SECRET,
     sources: found,
   };
 }
