@@ -346,6 +346,7 @@ export class Rig {
       const inProgress =
         result.status === 409 && result.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress';
       if (result.status !== 503 && !inProgress) return { final: result, seen };
+      if (process.env.RELIABILITY_DEBUG) console.log(`[reliability] start ${customerId}: ${JSON.stringify(result.body)}`);
       // the caller backs off before retrying (compressed: a quarter second stands for the Retry-After it was given)
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
