@@ -122,11 +122,18 @@ function packageSizes(): { distApp: number; productionNodeModules: number; produ
   const noMaps = (name: string) => name.endsWith('.map');
   const distApp =
     dirBytes(path.join(ROOT, 'dist', 'functions'), noMaps) + dirBytes(path.join(ROOT, 'dist', 'shared'), noMaps);
-  const listing = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  let listing: string;
+  try {
+    listing = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch (error) {
+    // npm ls exits non-zero on extraneous or invalid packages but still lists what is installed.
+    const stdout = (error as { stdout?: unknown }).stdout;
+    listing = typeof stdout === 'string' ? stdout : '';
+  }
   const packages = [
     ...new Set(listing.split('\n').filter((line) => line.includes(`${path.sep}node_modules${path.sep}`))),
   ];

@@ -22,6 +22,8 @@ export interface PollerCase {
   latencyMs: number;
   jitterMs: number;
   repeats: number;
+  /** More app settings for this case (e.g. a diagnostic variant). */
+  extraSettings?: Record<string, string>;
   /** Ids the naive sequential baseline polls per repeat (0 = no baseline); its drain time is extrapolated to N. */
   baselineSample: number;
 }
@@ -148,6 +150,7 @@ export async function benchPollerCase(
         POLL_RATE_PER_SECOND: String(spec.configuredRate),
         POLL_CONCURRENCY: String(spec.concurrency),
         POLL_TIME_BUDGET_SECONDS: '1500',
+        ...spec.extraSettings,
       });
       const now = Date.now();
       await seedTracked(configFrom(settings), upgrades, now - 60_000, now - 1_000);
@@ -172,6 +175,8 @@ export async function benchPollerCase(
         drainSeconds,
         efficiency: ideal / drainSeconds,
         pollsPerSecond: worker.summary.polled / drainSeconds,
+        // Answered status calls per second against the limit: the throughput actually reached.
+        throughputVsLimit: (status.byStatus['200'] ?? 0) / drainSeconds / spec.limitPerSecond,
         throttled429: throttled,
         throttled429AfterFirst: Math.max(0, throttled - 1),
         pcCallsPerPoll: status.total / due,
