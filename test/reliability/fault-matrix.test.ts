@@ -20,6 +20,8 @@ const CUSTOMERS = 8;
 interface CaseResult {
   rig: Rig;
   statuses: number[];
+  /** Every 503 (or 409 in progress) the callers were given before a definite answer. */
+  refusals: WebhookResult[];
   responses: WebhookResult[];
 }
 
@@ -41,10 +43,12 @@ async function lifeUnder(name: string, options: Partial<RigOptions>, hooks: Hook
     await inject?.(rig);
     const statuses: number[] = [];
     const responses: WebhookResult[] = [];
+    const refusals: WebhookResult[] = [];
     for (const customerId of customerIds(rig)) {
-      const { final, seen } = await rig.startUpgradeWithRetries(customerId);
+      const { final, seen, refusals: refused } = await rig.startUpgradeWithRetries(customerId);
       statuses.push(...seen);
       responses.push(final);
+      refusals.push(...refused);
     }
     await rig.pumpTracking();
     await midway?.(rig);
@@ -71,7 +75,12 @@ async function lifeUnder(name: string, options: Partial<RigOptions>, hooks: Hook
         upgradeId: truthByCustomer.get(customerId),
       });
     });
-    return { rig, statuses, responses };
+    // every refusal is a documented problem telling the caller to come back, never a stack trace
+    for (const refusal of refusals) {
+      if (refusal.status === 503) expect(refusal.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+      expect(JSON.stringify(refusal.body)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+    }
+    return { rig, statuses, responses, refusals };
   } catch (error) {
     await rig.stop();
     throw error;
@@ -107,8 +116,11 @@ describe('fault matrix: every upgrade ends in its true state, callers get 202 or
     ['connection resets before processing', { connectionReset: 0.25, connectionResetPhase: 'before' }],
     ['malformed JSON bodies', { malformedJson: 0.3 }],
   ])('%s on every route', async (name, spec) => {
-    const { rig } = await run(name, {}, { inject: (r) => r.sim.setFaults('*', spec) });
+    const { rig, refusals } = await run(name, {}, { inject: (r) => r.sim.setFaults('*', spec) });
     expect(faultsInjected(rig)).toBeGreaterThan(0);
+    // the caller was told the dependency is unavailable (after the client's own retries ran out), nothing else
+    const types = new Set(refusals.map((r) => r.body?.type));
+    for (const type of types) expect(type).toBe('urn:azure-plan-upgrades:problem:dependency-unavailable');
   });
 
   it('latency past the attempt timeout: the attempt is cut and retried, a lost create is not doubled', async () => {

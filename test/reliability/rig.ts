@@ -337,16 +337,22 @@ export class Rig {
    * Starts an upgrade the way the billing system does: POST /api/upgrades with one Idempotency-Key, retried on 503
    * (and on 409 request-in-progress) until a definite answer. Returns every status seen.
    */
-  async startUpgradeWithRetries(customerId: string, maxTries = 30): Promise<{ final: WebhookResult; seen: number[] }> {
+  async startUpgradeWithRetries(
+    customerId: string,
+    maxTries = 30,
+  ): Promise<{ final: WebhookResult; seen: number[]; refusals: WebhookResult[] }> {
     const key = `start-${customerId}`;
     const seen: number[] = [];
+    const refusals: WebhookResult[] = [];
     for (let attempt = 0; attempt < maxTries; attempt++) {
       const result = await this.webhook('upgrades', { customerId, productFamily: 'Azure' }, { idempotencyKey: key });
       seen.push(result.status);
       const inProgress =
         result.status === 409 && result.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress';
-      if (result.status !== 503 && !inProgress) return { final: result, seen };
-      if (process.env.RELIABILITY_DEBUG) console.log(`[reliability] start ${customerId}: ${JSON.stringify(result.body)}`);
+      if (result.status !== 503 && !inProgress) return { final: result, seen, refusals };
+      refusals.push(result);
+      if (process.env.RELIABILITY_DEBUG)
+        console.log(`[reliability] start ${customerId}: ${JSON.stringify(result.body)}`);
       // the caller backs off before retrying (compressed: a quarter second stands for the Retry-After it was given)
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
