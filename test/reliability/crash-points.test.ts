@@ -129,7 +129,6 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
       for (let attempt = 0; attempt < 5; attempt++) {
         const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: realSeconds() });
         webhookStatuses.push(answer.status);
-        if (process.env.RELIABILITY_DEBUG) console.log(JSON.stringify(answer.body));
         if (answer.status === 202 || (answer.status === 409 && answer.body?.upgradeId)) break;
         if (answer.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress') {
           // the crashed request still holds the key: the caller keeps retrying until its lease has passed

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpResponseInit } from '@azure/functions';
@@ -629,8 +629,4 @@ function toResult(response: HttpResponseInit): WebhookResult {
 
 export function customerIds(rig: Rig): string[] {
   return rig.sim.scenario.customers.map((c) => c.id.toLowerCase());
-}
-
-export function uniqueId(): string {
-  return randomUUID();
 }
