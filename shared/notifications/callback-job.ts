@@ -1,6 +1,7 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { AppConfig } from '../config';
 import { sendQueueMessage } from '../queues/producer';
+import { SecretUnavailableError } from '../secrets/errors';
 import { getSecretList } from '../secrets/list';
 import type { SecretStore } from '../secrets/types';
 import type { Tables } from '../storage/tables';
@@ -109,7 +110,18 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
     lineItems: upgrade.lineItems,
     completedAt: upgrade.completedAt ?? message.completedAt,
   };
-  const secrets = await getSecretList(deps.secrets, 'CALLBACK_SIGNING_SECRET');
+  // A missing secret is a deployment gap (Key Vault not filled yet) and an unreadable one a Key Vault outage at a cold
+  // cache: neither is the receiver's verdict, so both take the delayed-retry path (a few attempts over growing
+  // delays, then the poison record and alert) instead of five quick host retries.
+  let secrets: string[] = [];
+  let secretProblem: string | undefined;
+  try {
+    secrets = await getSecretList(deps.secrets, 'CALLBACK_SIGNING_SECRET');
+    if (secrets.length === 0) secretProblem = 'CALLBACK_SIGNING_SECRET is not set: callbacks are never sent unsigned';
+  } catch (error) {
+    if (!(error instanceof SecretUnavailableError)) throw error;
+    secretProblem = 'CALLBACK_SIGNING_SECRET could not be read from Key Vault; retried later';
+  }
   const claim = await claimCallbackSend(deps.tables, {
     ...ids,
     event: message.event,
@@ -125,15 +137,9 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
     await sendQueueMessage(deps.queue, message, { visibilityTimeoutSeconds: delaySeconds });
     return { outcome: 'busy', ...ids, delaySeconds };
   }
-  // A missing secret is a deployment gap (Key Vault not filled yet), not the receiver's verdict: it takes the retry
-  // path, so setting the secret within the retry window still delivers, and the last attempt alerts.
   const result: DeliveryResult =
-    secrets.length === 0
-      ? {
-          outcome: 'retry',
-          error: 'CALLBACK_SIGNING_SECRET is not set: callbacks are never sent unsigned',
-          durationMs: 0,
-        }
+    secretProblem !== undefined
+      ? { outcome: 'retry', error: secretProblem, durationMs: 0 }
       : await deliverCallback({
           url,
           payload,

@@ -1,3 +1,4 @@
+import { AZURE_FAMILY } from '../http/validation';
 import { decodeJsonObjectMessage, guidFieldsProblem, messageText } from '../queues/message';
 import { QUEUES } from '../storage/names';
 import { firstPollAt } from './schedule';
@@ -17,7 +18,6 @@ export interface TrackingMessage {
 
 export type ParsedTrackingMessage = { ok: true; message: TrackingMessage } | { ok: false; reason: string };
 
-const PRODUCT_FAMILY = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const MAX_LABEL = 200;
 
 /**
@@ -33,8 +33,9 @@ export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
   const family = fields.productFamily;
   if (family === undefined || family === null || family === '')
     return { ok: false, reason: 'productFamily is missing' };
-  if (typeof family !== 'string' || !PRODUCT_FAMILY.test(family)) {
-    return { ok: false, reason: 'productFamily must be a product family name such as "Azure"' };
+  // Azure is the only family Partner Center upgrades: another one would be polled into Stale, never answered.
+  if (typeof family !== 'string' || family.toLowerCase() !== AZURE_FAMILY.toLowerCase()) {
+    return { ok: false, reason: 'productFamily must be "Azure"' };
   }
   for (const name of ['correlationId', 'source'] as const) {
     const field = fields[name];
@@ -49,7 +50,7 @@ export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
     message: {
       upgradeId: (fields.upgradeId as string).toLowerCase(),
       customerId: (fields.customerId as string).toLowerCase(),
-      productFamily: family,
+      productFamily: AZURE_FAMILY,
       correlationId: optional('correlationId'),
       source: optional('source'),
     },

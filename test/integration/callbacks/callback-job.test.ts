@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { QueueClient } from '@azure/storage-queue';
 import { processCallbackMessage, type CallbackJobDeps } from '../../../shared/notifications';
 import { EnvironmentSecretStore } from '../../../shared/secrets/environment-store';
+import { SecretUnavailableError } from '../../../shared/secrets/errors';
 import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../shared/telemetry';
 import { TrackingStore, trackUpgrade } from '../../../shared/tracking';
@@ -85,6 +86,23 @@ describe('processCallbackMessage (Azurite)', () => {
     expect(retry).toEqual({ ...message, attempt: 2 });
     expect(await processCallbackMessage(retry, deps)).toMatchObject({ outcome: 'delivered', attempt: 2 });
     expect(receiver.for(upgradeId)).toEqual([expect.objectContaining({ verified: true, answered: 200 })]);
+  });
+
+  it('Key Vault unreachable at a cold cache: the delayed-retry path, not a throw that burns the host retries', async () => {
+    const { deps, message, upgradeId } = await setup({ secret: SECRET });
+    const vaultDown = {
+      kind: 'key-vault',
+      get: () =>
+        Promise.reject(new SecretUnavailableError('https://vault.test', 'callback-signing-secret', 'ECONNREFUSED')),
+      set: () => Promise.reject(new Error('not used')),
+    };
+    const outcome = await processCallbackMessage(message, { ...deps, secrets: vaultDown });
+    expect(outcome).toMatchObject({ outcome: 'retry-scheduled', attempt: 1, delaySeconds: 1 });
+    expect(receiver.for(upgradeId)).toHaveLength(0);
+    expect(await readCallbackRecord(tables, upgradeId, message.eventId)).toMatchObject({
+      outcome: 'retry',
+      error: expect.stringContaining('could not be read from Key Vault'),
+    });
   });
 
   it('nobody listening: retried, and after the last attempt recorded as poisoned and moved to the poison queue', async () => {

@@ -25,6 +25,7 @@ describe('tracking message validation', () => {
     ['a numeric customerId', { upgradeId, customerId: 7, productFamily: 'Azure' }, 'customerId must be a GUID'],
     ['no productFamily', { upgradeId, customerId }, 'productFamily is missing'],
     ['a bad productFamily', { upgradeId, customerId, productFamily: '../x' }, 'productFamily must be'],
+    ['a family Partner Center does not upgrade', { upgradeId, customerId, productFamily: 'Office' }, 'must be "Azure"'],
     [
       'a huge correlationId',
       { upgradeId, customerId, productFamily: 'Azure', correlationId: 'x'.repeat(201) },
@@ -34,6 +35,11 @@ describe('tracking message validation', () => {
     const parsed = parseTrackingMessage(input);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toContain(reason);
+  });
+
+  it('accepts Azure in any case and records it as "Azure"', () => {
+    const parsed = parseTrackingMessage({ upgradeId, customerId, productFamily: 'azure' });
+    expect(parsed).toMatchObject({ ok: true, message: { productFamily: 'Azure' } });
   });
 
   it('property: never throws, whatever arrives', () => {
