@@ -584,12 +584,17 @@ export class Rig {
   callbackDiff(views: Map<string, UpgradeView | undefined>): string[] {
     const problems: string[] = [];
     const delivered = this.receiver.delivered();
+    const eventsByUpgrade = new Map<string, Set<string>>();
+    for (const d of this.receiver.deliveries) {
+      if (d.answered >= 300) continue;
+      const events = eventsByUpgrade.get(d.upgradeId) ?? new Set<string>();
+      events.add(d.eventId);
+      eventsByUpgrade.set(d.upgradeId, events);
+    }
     const expected = new Set<string>();
     for (const [id, view] of views) {
       if (!view || !['Completed', 'Failed'].includes(view.status)) continue;
-      const events = [...delivered.keys()].filter((e) =>
-        this.receiver.deliveries.some((d) => d.eventId === e && d.upgradeId === id),
-      );
+      const events = [...(eventsByUpgrade.get(id) ?? [])];
       if (events.length !== 1) problems.push(`upgrade ${id}: ${events.length} distinct events delivered`);
       for (const e of events) expected.add(e);
     }
