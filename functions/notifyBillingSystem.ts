@@ -1,21 +1,8 @@
 import { app, type InvocationContext } from '@azure/functions';
-import type { QueueClient } from '@azure/storage-queue';
 import { poisonQueueName, processCallbackMessage } from '../shared/notifications';
-import { getServices, type Services } from '../shared/services';
-import { createQueueClient } from '../shared/storage/clients';
+import { getServices } from '../shared/services';
 import { QUEUES } from '../shared/storage/names';
 import { redactUrl } from '../shared/webhooks';
-
-const poisonQueues = new WeakMap<Services, QueueClient>();
-
-function poisonQueueOf(services: Services): QueueClient {
-  let queue = poisonQueues.get(services);
-  if (!queue) {
-    queue = createQueueClient(services.config.storage, poisonQueueName(QUEUES.upgradeNotifications));
-    poisonQueues.set(services, queue);
-  }
-  return queue;
-}
 
 /**
  * Queue trigger: posts an upgrade's final result to BILLING_CALLBACK_URL, signed with CALLBACK_SIGNING_SECRET.
@@ -31,7 +18,7 @@ export async function notifyBillingSystem(message: unknown, context: InvocationC
     telemetry: services.telemetry,
     config: services.config,
     queue: services.queues.upgradeNotifications,
-    poisonQueue: poisonQueueOf(services),
+    poisonQueue: services.queues.upgradeNotificationsPoison,
   });
   const target = services.config.billingCallbackUrl ? redactUrl(services.config.billingCallbackUrl) : '';
   switch (result.outcome) {

@@ -1,5 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { loadConfig, type AppConfig } from './config';
+import { poisonQueueName } from './notifications';
 import { createPartnerCenterClient, type PartnerCenterLogger, type ProductUpgrades } from './partner-center';
 import { createSecretStore, type CachedSecretStore } from './secrets';
 import { createQueueClient } from './storage/clients';
@@ -20,7 +21,7 @@ export interface Services {
   secrets: CachedSecretStore;
   partnerCenter: ProductUpgrades;
   tracking: TrackingStore;
-  queues: { upgradeTracking: QueueClient; upgradeNotifications: QueueClient };
+  queues: { upgradeTracking: QueueClient; upgradeNotifications: QueueClient; upgradeNotificationsPoison: QueueClient };
 }
 
 /** Console logging for the SDK-facing parts; values passed here never include secrets (see each caller). */
@@ -46,6 +47,7 @@ export function createServices(config: AppConfig = loadConfig(), overrides: Part
     queues: overrides.queues ?? {
       upgradeTracking: createQueueClient(config.storage, QUEUES.upgradeTracking),
       upgradeNotifications: createQueueClient(config.storage, QUEUES.upgradeNotifications),
+      upgradeNotificationsPoison: createQueueClient(config.storage, poisonQueueName(QUEUES.upgradeNotifications)),
     },
   };
 }

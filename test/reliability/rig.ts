@@ -275,7 +275,11 @@ export class Rig {
       telemetry: this.telemetry,
       secrets,
       partnerCenter: this.options.wrapPartnerCenter ? this.options.wrapPartnerCenter(client) : client,
-      queues: { upgradeTracking: this.queues.tracking, upgradeNotifications: this.queues.notifications },
+      queues: {
+        upgradeTracking: this.queues.tracking,
+        upgradeNotifications: this.queues.notifications,
+        upgradeNotificationsPoison: this.queues.notifyPoison,
+      },
     });
     resetServices(this.services);
   }
