@@ -1,3 +1,5 @@
+import { createPrng } from '../../dev/simulator/prng';
+
 /** A small seeded PRNG (mulberry32): the same seed gives the same faults, delays and interleavings. */
 export interface Prng {
   readonly seed: number;
@@ -11,14 +13,8 @@ export interface Prng {
 }
 
 export function prng(seed: number): Prng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // The simulator's generator (mulberry32): one implementation, so a printed seed means the same draws everywhere.
+  const { next } = createPrng(seed);
   const self: Prng = {
     seed,
     next,
