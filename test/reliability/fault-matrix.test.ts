@@ -185,7 +185,8 @@ describe('fault matrix: every upgrade ends in its true state, callers get 202 or
       expect(refused?.headers['retry-after']).toMatch(/^[1-9]\d*$/);
       const throttledRuns = rig.runs.filter((r) => r.throttled > 0);
       expect(throttledRuns.length).toBeGreaterThan(0);
-      for (const run of throttledRuns) expect(run.slept).toBeGreaterThanOrEqual(DEFAULT_THROTTLE_PAUSE_MS);
+      // The gate's clock is a sum of floating-point steps: allow a millisecond of rounding (29999.994 was seen).
+      for (const run of throttledRuns) expect(run.slept).toBeGreaterThanOrEqual(DEFAULT_THROTTLE_PAUSE_MS - 1);
     } finally {
       proxy?.closeAllConnections();
       await new Promise((resolve) => proxy?.close(resolve));
