@@ -1,13 +1,14 @@
 import type { Eligibility } from '../partner-center/types';
 import type { Services } from '../services';
-import { trackUpgrade } from '../tracking';
+import { trackUpgrade, type EligibilityCheckRecord } from '../tracking';
 import type { HttpResponseShape } from '../webhooks';
 import { dropUndefined } from './representation';
 import type { WebhookCall } from './webhook';
 
 export interface EligibilityOutcome {
   eligibility: Eligibility;
-  checkedAt: string;
+  /** What was recorded (and what the eligibility webhook answers): ids lower-cased, with the check time. */
+  check: EligibilityCheckRecord;
 }
 
 /**
@@ -24,16 +25,15 @@ export async function checkAndRecordEligibility(
     correlationId: call.correlationId,
     abortSignal: call.abortSignal,
   });
-  const checkedAt = new Date(now()).toISOString();
-  await services.tracking.recordEligibilityCheck({
+  const check: EligibilityCheckRecord = {
     customerId: call.body.customerId,
     productFamily: call.body.productFamily,
     isEligible: eligibility.isEligible,
     reason: eligibility.reason,
     upgradeId: eligibility.upgradeId?.toLowerCase(),
-    checkedAt,
-    correlationId: call.correlationId,
-  });
+    checkedAt: new Date(now()).toISOString(),
+  };
+  await services.tracking.recordEligibilityCheck({ ...check, correlationId: call.correlationId });
   services.telemetry.event(
     'EligibilityChecked',
     dropUndefined({
@@ -44,10 +44,10 @@ export async function checkAndRecordEligibility(
       source,
     }),
   );
-  if (eligibility.upgradeId) {
+  if (check.upgradeId) {
     await trackUpgrade(
       {
-        upgradeId: eligibility.upgradeId.toLowerCase(),
+        upgradeId: check.upgradeId,
         customerId: call.body.customerId,
         productFamily: call.body.productFamily,
         correlationId: call.correlationId,
@@ -56,22 +56,15 @@ export async function checkAndRecordEligibility(
       { store: services.tracking },
     );
   }
-  return { eligibility, checkedAt };
+  return { eligibility, check };
 }
 
 /** POST /api/eligibility: 200 with what Partner Center said. */
 export async function eligibilityWebhook(services: Services, call: WebhookCall): Promise<HttpResponseShape> {
-  const { eligibility, checkedAt } = await checkAndRecordEligibility(services, call, 'eligibility');
+  const { check } = await checkAndRecordEligibility(services, call, 'eligibility');
   return {
     status: 200,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    jsonBody: dropUndefined({
-      customerId: call.body.customerId,
-      productFamily: call.body.productFamily,
-      isEligible: eligibility.isEligible,
-      reason: eligibility.reason,
-      upgradeId: eligibility.upgradeId?.toLowerCase(),
-      checkedAt,
-    }),
+    jsonBody: dropUndefined({ ...check }),
   };
 }
