@@ -8,6 +8,7 @@ import {
   userAgentPolicy,
   type HttpClient,
   type Pipeline,
+  type PipelineRequest,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
@@ -79,6 +80,8 @@ export class PartnerCenterClient implements ProductUpgrades {
   private readonly httpClient: HttpClient;
   private readonly telemetry: Telemetry;
   private readonly logger: PartnerCenterLogger;
+  /** Requests sent with `throttling: 'return'`; the retry policy hands their 429s straight back. */
+  private readonly returnsThrottled = new WeakSet<PipelineRequest>();
   readonly credential: TokenCredential;
 
   constructor(options: PartnerCenterClientOptions) {
@@ -98,6 +101,7 @@ export class PartnerCenterClient implements ProductUpgrades {
         maxAttempts: options.maxAttempts,
         retryDelay: options.retryDelay ?? DEFAULT_RETRY_DELAY,
         maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+        returnsThrottled: (request) => this.returnsThrottled.has(request),
         // A 200 whose body is not JSON (a proxy page, a cut body) is worth another read; creates answer 202.
         isRetryableResponse: (response) =>
           response.status === 200 && isUnreadableJson(response.bodyAsText ?? undefined),
@@ -179,6 +183,7 @@ export class PartnerCenterClient implements ProductUpgrades {
       // config.ts admits plain http only for loopback (the simulator).
       allowInsecureConnection: url.startsWith('http:'),
     });
+    if (options.throttling === 'return') this.returnsThrottled.add(request);
     try {
       return await this.pipeline.sendRequest(this.httpClient, request);
     } catch (error) {

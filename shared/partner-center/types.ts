@@ -53,6 +53,12 @@ export interface CallOptions {
   correlationId?: string;
   /** The caller's deadline; retries stop when it fires. */
   abortSignal?: AbortSignal;
+  /**
+   * What a 429 does: `wait` (default) waits out its Retry-After inside the client (up to the client's cap) and tries
+   * again; `return` fails the call at once with a throttled error carrying the Retry-After, for callers that share a
+   * rate gate and must pause all their calls, not just this one (the poll run).
+   */
+  throttling?: 'wait' | 'return';
 }
 
 export interface CreateUpgradeResult {

@@ -165,6 +165,8 @@ class PollRun {
         errors: summary.errors,
         durationMs,
         outstanding,
+        rateCuts: this.gate.rateCuts,
+        finalRatePerSecond: this.gate.ratePerSecond(),
       },
     );
     return summary;
@@ -283,7 +285,7 @@ class PollRun {
     let failure: unknown;
     let retryAfterMs: number | undefined;
     for (let attempt = 0; ; attempt++) {
-      await this.gate.acquire(signal);
+      const sentAt = await this.gate.acquire(signal);
       if (this.stopped()) {
         // The budget ran out while waiting for the gate: hand the upgrade back untouched for the next run.
         await this.release(record.upgradeId);
@@ -293,7 +295,8 @@ class PollRun {
       try {
         result = await partnerCenter.getUpgradeStatus(
           { upgradeId: record.upgradeId, customerId: record.customerId, productFamily: record.productFamily },
-          { correlationId: this.runId, abortSignal: signal },
+          // A 429 comes straight back: the gate pauses and slows every call of the run, not just this one.
+          { correlationId: this.runId, abortSignal: signal, throttling: 'return' },
         );
         break;
       } catch (error) {
@@ -301,7 +304,7 @@ class PollRun {
         if (pc?.category === 'throttled') {
           this.summary.throttled++;
           retryAfterMs = pc.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS;
-          this.gate.pauseFor(retryAfterMs);
+          this.gate.throttled(retryAfterMs, sentAt);
           if (attempt < MAX_THROTTLE_RETRIES && !this.stopped()) continue;
         } else {
           this.summary.errors++;

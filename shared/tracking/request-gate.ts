@@ -1,8 +1,9 @@
 /**
- * The poll run's shared door to Partner Center: a request rate (token bucket with a burst of one, i.e. evenly
- * spaced slots) and a shared pause. When any call is throttled, `pauseUntil` holds back every caller, not only the
- * one that saw the 429 (reliability checklist K2). Written by hand because the Azure SDK pipeline throttling policy
- * acts per request, not across a whole run of concurrent calls.
+ * The poll run's shared door to Partner Center: a request rate (evenly spaced slots, a token bucket with a burst of
+ * one) and a shared pause. When any call is throttled, the pause holds back every caller, not only the one that saw
+ * the 429 (reliability checklist K2), and the rate is cut so the run comes back under the limit instead of tripping
+ * it again. Written by hand because the Azure SDK pipeline throttling policy acts per request, not across a whole
+ * run of concurrent calls, and never lowers a rate.
  */
 
 export type MonotonicClock = () => number;
@@ -30,8 +31,37 @@ export const sleep: Sleep = (ms, signal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/**
+ * How the gate adapts its rate to 429s — multiplicative decrease, additive increase, as TCP does with congestion.
+ * Partner Center publishes no limits and moves them (reference §6), so the configured rate is a ceiling to climb
+ * back to, not a rate the service promises to accept.
+ */
+export interface AdaptiveRateOptions {
+  /** The rate is multiplied by this on a 429 — once per episode: 429s of requests let through before the cut do not cut again. */
+  decreaseFactor?: number;
+  /** Seconds the linear climb from zero to the configured rate takes while no 429 arrives (it starts when the pause ends). */
+  recoverySeconds?: number;
+  /** Floor of the rate, requests/s (the configured rate if that is lower). */
+  minRatePerSecond?: number;
+}
+
+export const DEFAULT_ADAPTIVE_RATE: Required<AdaptiveRateOptions> = {
+  decreaseFactor: 0.5,
+  recoverySeconds: 20,
+  minRatePerSecond: 0.1,
+};
+
 export class RequestGate {
-  private readonly spacingMs: number;
+  private readonly maxRate: number;
+  private readonly minRate: number;
+  private readonly decreaseFactor: number;
+  /** Requests/s gained per second of climbing. */
+  private readonly climbPerSecond: number;
+  /** The rate is `rateFloor` at `climbFrom`, rising by `climbPerSecond` after it, up to `maxRate`. */
+  private rateFloor: number;
+  private climbFrom = -Infinity;
+  private lastCutAt = -Infinity;
+  private cutCount = 0;
   private nextSlotAt = -Infinity;
   private pausedUntilAt = -Infinity;
 
@@ -39,9 +69,30 @@ export class RequestGate {
     ratePerSecond: number,
     private readonly clock: MonotonicClock = monotonicNow,
     private readonly wait: Sleep = sleep,
+    adaptive: AdaptiveRateOptions = {},
   ) {
     if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
-    this.spacingMs = 1000 / ratePerSecond;
+    const options = { ...DEFAULT_ADAPTIVE_RATE, ...adaptive };
+    if (!(options.decreaseFactor > 0 && options.decreaseFactor <= 1)) {
+      throw new RangeError('decreaseFactor must be in (0, 1]');
+    }
+    if (!(options.recoverySeconds > 0)) throw new RangeError('recoverySeconds must be positive');
+    this.maxRate = ratePerSecond;
+    this.minRate = Math.min(ratePerSecond, Math.max(Number.MIN_VALUE, options.minRatePerSecond));
+    this.decreaseFactor = options.decreaseFactor;
+    this.climbPerSecond = ratePerSecond / options.recoverySeconds;
+    this.rateFloor = ratePerSecond;
+  }
+
+  /** The rate in force at `at` (default now), requests/s. */
+  ratePerSecond(at: number = this.clock()): number {
+    const climbed = this.rateFloor + (this.climbPerSecond * Math.max(0, at - this.climbFrom)) / 1000;
+    return Math.min(this.maxRate, Number.isFinite(climbed) ? climbed : this.maxRate);
+  }
+
+  /** How many times a 429 has cut the rate. */
+  get rateCuts(): number {
+    return this.cutCount;
   }
 
   /** Holds every caller back for `ms` from now (extends, never shortens, a pause in force). */
@@ -55,15 +106,34 @@ export class RequestGate {
     return this.pausedUntilAt;
   }
 
-  /** Resolves when the caller may send one request; rejects when the signal aborts. */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * A call was answered 429: pause everyone for `retryAfterMs`, and cut the rate unless the call was let through
+   * (`sentAt`, the value `acquire` resolved with) before the last cut — those 429s belong to the episode already
+   * answered. The climb back starts when the pause ends.
+   */
+  throttled(retryAfterMs: number, sentAt: number = this.clock()): void {
+    const now = this.clock();
+    this.pauseFor(retryAfterMs);
+    if (sentAt < this.lastCutAt) return;
+    this.rateFloor = Math.max(this.minRate, this.ratePerSecond(now) * this.decreaseFactor);
+    this.climbFrom = this.pausedUntilAt;
+    this.lastCutAt = now;
+    this.cutCount++;
+  }
+
+  /**
+   * Resolves when the caller may send one request, with the time (on the gate's clock) it was let through — pass it
+   * to `throttled` if the call is answered 429. Rejects when the signal aborts.
+   */
+  async acquire(signal?: AbortSignal): Promise<number> {
     for (;;) {
       const now = this.clock();
       const start = Math.max(now, this.nextSlotAt, this.pausedUntilAt);
-      this.nextSlotAt = start + this.spacingMs;
+      this.nextSlotAt = start + 1000 / this.ratePerSecond(start);
       if (start > now) await this.wait(start - now, signal);
       // A pause set while we slept invalidates the slot we reserved: take a new one after it.
-      if (this.clock() >= this.pausedUntilAt) return;
+      const at = this.clock();
+      if (at >= this.pausedUntilAt) return at;
     }
   }
 }

@@ -1,4 +1,9 @@
-import { isRestError, type PipelinePolicy, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  isRestError,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import { retryAfterMs } from '../retry-after';
 import { AttemptTimeoutError } from './attempt-timeout';
 import { sleep } from './sleep';
@@ -27,6 +32,8 @@ export interface RetryPolicyOptions {
   retryDelay: RetryDelay;
   /** A Retry-After longer than this is not waited for: the throttled response goes back to the caller at once. */
   maxRetryAfterMs?: number;
+  /** Requests whose 429 goes back to the caller at once, without a wait (the caller paces itself). */
+  returnsThrottled?: (request: PipelineRequest) => boolean;
   /** Extra responses worth another attempt (the client adds "2xx with an unreadable body" for safe reads). */
   isRetryableResponse?: (response: PipelineResponse) => boolean;
   onRetry?: (event: RetryEvent) => void;
@@ -67,7 +74,8 @@ export function backoffMs(retry: number, delay: RetryDelay, random: () => number
 }
 
 /**
- * Retries 408, 429, 5xx, network failures and attempt timeouts; nothing else. Waits Retry-After when the server sent
+ * Retries 408, 429 (unless `returnsThrottled` says the caller paces itself), 5xx, network failures and attempt
+ * timeouts; nothing else. Waits Retry-After when the server sent
  * one (never less), otherwise the jittered backoff. Stops at `maxAttempts` or when the caller's signal fires, and
  * then hands back the LAST response (or rethrows the last error) so the caller sees the real cause — e.g. a 429 with
  * its Retry-After. Written by hand because core's retryPolicy replaces that last outcome with a bare AbortError when
@@ -97,6 +105,7 @@ export function partnerCenterRetryPolicy(options: RetryPolicyOptions): PipelineP
           throw failure;
         };
         if (attempt >= maxAttempts || signal?.aborted) return done();
+        if (response?.status === 429 && options.returnsThrottled?.(request)) return done();
         const serverDelay = response ? retryAfterMs(response.headers, response.bodyAsText ?? undefined) : undefined;
         if (serverDelay !== undefined && serverDelay > (options.maxRetryAfterMs ?? Number.POSITIVE_INFINITY)) {
           return done();

@@ -147,6 +147,30 @@ describe('PartnerCenterClient on the wire', () => {
     expect(JSON.stringify(logs)).not.toContain('test-token');
   });
 
+  it("a 429 is waited out by default, but comes straight back with its Retry-After under throttling: 'return'", async () => {
+    let answered = 0;
+    const { client } = await clientFor((_req, res) => {
+      if (answered++ % 2 === 0) {
+        res.setHeader('Retry-After', '1');
+        json(res, 429, { statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' });
+      } else {
+        json(res, 200, { id: UPGRADE, productFamily: 'Azure', status: 'InProgress', lineItems: [] });
+      }
+    });
+    const upgrade = { ...request, upgradeId: UPGRADE };
+    // Default: the client waits the second of Retry-After and the second attempt succeeds.
+    const waited = await client.getUpgradeStatus(upgrade);
+    expect(waited.status).toBe('InProgress');
+    expect(server.requests).toHaveLength(2);
+
+    const started = Date.now();
+    const returned = await client.getUpgradeStatus(upgrade, { throttling: 'return' }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(server.requests).toHaveLength(3);
+    expect(returned).toBeInstanceOf(PartnerCenterError);
+    expect(returned).toMatchObject({ status: 429, category: 'throttled', retryAfterMs: 1000 });
+  });
+
   it('fails with PartnerCenterTimeoutError when every attempt times out', async () => {
     const { client } = await clientFor(
       (_req, res) => void setTimeout(() => json(res, 200, { isEligible: true }), 2000).unref(),

@@ -53,6 +53,22 @@ function run(outcomes: Outcome[], options: Partial<RetryPolicyOptions> = {}, sig
 const networkError = (code: string) => new RestError(`socket ${code}`, { code });
 
 describe('partnerCenterRetryPolicy', () => {
+  it('hands a 429 straight back when returnsThrottled says the caller paces itself; other failures still retry', async () => {
+    const throttled = { status: 429, headers: { 'Retry-After': '1' } };
+    const paced = run([throttled, 200], { returnsThrottled: () => true });
+    expect((await paced.result).status).toBe(429);
+    expect(paced.next.calls).toBe(1);
+    expect(paced.events).toHaveLength(0);
+
+    const stillRetried = run([503, 200], { returnsThrottled: () => true });
+    expect((await stillRetried.result).status).toBe(200);
+    expect(stillRetried.next.calls).toBe(2);
+
+    const notPaced = run([{ status: 429, headers: { 'Retry-After': '0' } }, 200], { returnsThrottled: () => false });
+    expect((await notPaced.result).status).toBe(200);
+    expect(notPaced.next.calls).toBe(2);
+  });
+
   it.each([408, 429, 500, 502, 503, 504])('retries %s and returns the success', async (status) => {
     const { next, result } = run([status, 200]);
     expect((await result).status).toBe(200);

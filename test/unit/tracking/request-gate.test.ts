@@ -58,6 +58,70 @@ describe('RequestGate', () => {
     expect(time.clock()).toBeGreaterThanOrEqual(11_000);
   });
 
+  it('returns the time each caller was let through', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(2, time.clock, time.sleep);
+    expect(await gate.acquire()).toBe(0);
+    expect(await gate.acquire()).toBe(500);
+  });
+
+  it('a 429 pauses everyone for Retry-After and halves the rate; the climb back is linear from the end of the pause', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(20, time.clock, time.sleep, { recoverySeconds: 20 });
+    const sentAt = await gate.acquire();
+    time.advance(100); // the 429 arrives with the response, 100 ms later
+    gate.throttled(1_000, sentAt);
+    expect(gate.pausedUntil).toBe(1_100);
+    expect(gate.rateCuts).toBe(1);
+    expect(gate.ratePerSecond()).toBe(10);
+    expect(gate.ratePerSecond(1_100)).toBe(10);
+    expect(gate.ratePerSecond(3_100)).toBeCloseTo(12); // +1/s per second: 20/s over 20 s
+    expect(gate.ratePerSecond(60_000)).toBe(20); // never above the configured rate
+    // The next slots after the pause are spaced at the cut rate (10/s = 100 ms), not the configured 50 ms.
+    const first = await gate.acquire();
+    const second = await gate.acquire();
+    expect(first).toBe(1_100);
+    expect(second - first).toBeCloseTo(100, 0);
+  });
+
+  it('429s of calls let through before the cut belong to the same episode: one cut, the pause extended', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(20, time.clock, time.sleep);
+    const inFlight = [await gate.acquire(), await gate.acquire(), await gate.acquire()]; // 0, 50, 100
+    time.advance(50);
+    for (const sentAt of inFlight) {
+      time.advance(10);
+      gate.throttled(1_000, sentAt);
+    }
+    expect(gate.rateCuts).toBe(1);
+    expect(gate.ratePerSecond()).toBe(10);
+    expect(gate.pausedUntil).toBe(time.clock() + 1_000);
+    // A call let through after the pause that is throttled again is a new episode: still over the limit.
+    const after = await gate.acquire();
+    time.advance(100);
+    gate.throttled(1_000, after);
+    expect(gate.rateCuts).toBe(2);
+    // Half of the rate in force then: 10/s plus the little it had climbed since the pause ended.
+    expect(gate.ratePerSecond()).toBeGreaterThanOrEqual(5);
+    expect(gate.ratePerSecond()).toBeLessThan(5.2);
+  });
+
+  it('never cuts below the floor (nor above the configured rate when that is lower)', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(8, time.clock, time.sleep, { minRatePerSecond: 1 });
+    for (let i = 0; i < 10; i++) gate.throttled(0, time.clock());
+    expect(gate.ratePerSecond()).toBe(1);
+    const slow = new RequestGate(0.5, time.clock, time.sleep, { minRatePerSecond: 1 });
+    slow.throttled(0, time.clock());
+    expect(slow.ratePerSecond()).toBe(0.5);
+  });
+
+  it('rejects options that cannot pace anything', () => {
+    expect(() => new RequestGate(0)).toThrow(RangeError);
+    expect(() => new RequestGate(10, undefined, undefined, { decreaseFactor: 0 })).toThrow(RangeError);
+    expect(() => new RequestGate(10, undefined, undefined, { recoverySeconds: 0 })).toThrow(RangeError);
+  });
+
   it('stops waiting when the run is aborted', async () => {
     const gate = new RequestGate(0.001);
     await gate.acquire();
