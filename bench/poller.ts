@@ -37,7 +37,8 @@ export interface PollerCaseResult {
     worker: PollWorkerResult;
     statusRequestsByStatus: Record<string, number>;
     tokenRequests: number;
-    throttleTimeline?: { firstAtS: number; lastAtS: number; retryAfterS: number };
+    /** 429 episodes (see `throttleEpisodes`), seconds from the start of the run. */
+    throttleEpisodes: { firstAtS: number; lastAtS: number; count: number }[];
   };
 }
 
@@ -65,7 +66,35 @@ function runWorker(settings: Record<string, string>): Promise<PollWorkerResult> 
 interface CounterSample {
   atMs: number;
   throttled: number;
-  retryAfterS: number;
+}
+
+export interface ThrottleEpisode {
+  firstAtMs: number;
+  lastAtMs: number;
+  count: number;
+}
+
+/**
+ * Groups the 429s of a run into episodes: a 429 more than `retryAfterMs` after the previous one starts a new
+ * episode. An episode's length is how long the run stayed over the limit once it had been told; the target is one
+ * Retry-After. A run that climbs its rate back and meets the limit again starts a new episode.
+ */
+export function throttleEpisodes(samples: readonly CounterSample[], retryAfterMs: number): ThrottleEpisode[] {
+  const episodes: ThrottleEpisode[] = [];
+  let seen = 0;
+  for (const sample of samples) {
+    if (sample.throttled <= seen) continue;
+    const added = sample.throttled - seen;
+    seen = sample.throttled;
+    const last = episodes.at(-1);
+    if (last && sample.atMs - last.lastAtMs <= retryAfterMs) {
+      last.lastAtMs = sample.atMs;
+      last.count += added;
+    } else {
+      episodes.push({ firstAtMs: sample.atMs, lastAtMs: sample.atMs, count: added });
+    }
+  }
+  return episodes;
 }
 
 /** Samples the simulator's 429 counter (in-process, no HTTP) to date the first and last 429 of a run. */
@@ -76,7 +105,6 @@ function sampleThrottling(sim: RunningSimulator, everyMs = 50): { stop(): Counte
     samples.push({
       atMs: performance.now() - started,
       throttled: sim.state.counters().throttled.total,
-      retryAfterS: 1,
     });
   }, everyMs);
   return {
@@ -168,9 +196,7 @@ export async function benchPollerCase(
       const runLevel = (ops.byTable[`${prefix}PollRuns`] ?? 0) + ops.query + ops.createTable;
       const drainSeconds = worker.durationMs / 1000;
       const throttled = counters.throttled.total;
-      const firstThrottle = samples.find((s) => s.throttled > 0);
-      const finalThrottled = samples.at(-1)?.throttled ?? 0;
-      const lastThrottle = samples.find((s) => s.throttled > 0 && s.throttled === finalThrottled);
+      const episodes = throttleEpisodes(samples, 1_000);
       const sample: Record<string, number> = {
         drainSeconds,
         efficiency: ideal / drainSeconds,
@@ -187,8 +213,11 @@ export async function benchPollerCase(
         errors: worker.summary.errors,
         outstanding: worker.summary.outstanding,
       };
-      if (firstThrottle && lastThrottle) {
-        sample.throttledWindowSeconds = (lastThrottle.atMs - firstThrottle.atMs) / 1000;
+      if (episodes.length > 0) {
+        sample.throttleEpisodes = episodes.length;
+        sample.longestThrottleEpisodeSeconds = Math.max(...episodes.map((e) => e.lastAtMs - e.firstAtMs)) / 1000;
+        sample.most429sInOneEpisode = Math.max(...episodes.map((e) => e.count));
+        sample.throttledSpanSeconds = (episodes.at(-1)!.lastAtMs - episodes[0].firstAtMs) / 1000;
       }
       log(
         `  ${spec.name} run ${run + 1}/${spec.repeats}: drain ${drainSeconds.toFixed(1)} s (ideal ${ideal.toFixed(1)}), ` +
@@ -214,10 +243,11 @@ export async function benchPollerCase(
         worker,
         statusRequestsByStatus: status.byStatus,
         tokenRequests: counters.tokenRequests.total,
-        throttleTimeline:
-          firstThrottle && lastThrottle
-            ? { firstAtS: firstThrottle.atMs / 1000, lastAtS: lastThrottle.atMs / 1000, retryAfterS: 1 }
-            : undefined,
+        throttleEpisodes: episodes.map((e) => ({
+          firstAtS: e.firstAtMs / 1000,
+          lastAtS: e.lastAtMs / 1000,
+          count: e.count,
+        })),
       };
     }
     return { case: spec, idealDrainSeconds: ideal, figures: repeats.figures(), lastRun: lastRun! };

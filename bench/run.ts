@@ -104,17 +104,15 @@ function pollerCases(options: Options): { atLimit: PollerCase[]; overLimit: Poll
       baselineSample: 0,
     },
     {
-      // Diagnostic: the client hands every 429 straight back (no retry inside the client), so only the poll
-      // run's shared gate reacts to it. Shows how much of the over-limit behaviour is the client's own retry.
-      name: 'overNoRetry',
-      upgrades: options.quick ? 200 : 300,
+      // Twice the limit: the first cut (halving) lands exactly on it.
+      name: 'over2x',
+      upgrades: options.quick ? 200 : 400,
       limitPerSecond: 20,
-      configuredRate: 30,
+      configuredRate: 40,
       concurrency: 32,
       ...LATENCY,
       repeats: r(3, 1),
       baselineSample: 0,
-      extraSettings: { PARTNER_CENTER_MAX_ATTEMPTS: '1' },
     },
   ];
   return { atLimit, overLimit };
@@ -265,14 +263,16 @@ function evaluateTargets(results: {
       met: t === 0,
     });
   }
-  const over = results.overLimit[0];
-  if (over) {
-    const window = over.figures.throttledWindowSeconds?.median ?? 0;
+  for (const over of results.overLimit) {
+    const longest = over.figures.longestThrottleEpisodeSeconds?.max ?? 0;
+    const ratio = (over.case.configuredRate / over.case.limitPerSecond).toFixed(1);
     targets.push({
-      name: 'back under the limit within one Retry-After (1 s) when configured 1.5x over it',
-      target: '<= 1 s of 429s',
-      value: `${fmt(window, 1)} s of 429s, ${fmt(over.figures.throttled429AfterFirst.median, 0)} after the first`,
-      met: window <= 1,
+      name: `back under the limit within one Retry-After (1 s) when configured ${ratio}x over it (${over.case.name})`,
+      target: '<= 1 s per 429 episode',
+      value:
+        `longest episode ${fmt(longest, 2)} s (max over runs); ${fmt(over.figures.throttleEpisodes?.median ?? 0, 0)} ` +
+        `episodes, ${fmt(over.figures.throttled429.median, 0)} 429s per run`,
+      met: longest <= 1,
     });
   }
   if (headline) {
@@ -345,7 +345,9 @@ function report(
       row('answered calls/s ÷ limit', f.throughputVsLimit, 3),
       row('429s received', f.throttled429, 0),
       row('poll errors (given up)', f.errors, 0),
-      row('seconds from first to last 429', f.throttledWindowSeconds, 1),
+      row('429 episodes (gap > Retry-After)', f.throttleEpisodes, 0),
+      row('longest 429 episode (s)', f.longestThrottleEpisodeSeconds, 2),
+      row('most 429s in one episode', f.most429sInOneEpisode, 0),
       row('Partner Center calls per poll', f.pcCallsPerPoll),
       row('table ops per poll', f.tableOpsPerPoll),
       row('table ops per poll incl. run-level', f.tableOpsPerPollAll),
