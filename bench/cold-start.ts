@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { readFunctionsBundle } from '../dev/host/modules';
 import { Repeats, type Figure } from './stats';
 
 export interface ColdStartCase {
   repeats: number;
-  /** Also build an esbuild bundle of the app and measure it. */
+  /** Also measure the shipped bundle (package.json `main`), against the tsc output of the same sources. */
   bundle: boolean;
 }
 
@@ -141,34 +141,13 @@ function packageSizes(): { distApp: number; productionNodeModules: number; produ
   return { distApp, productionNodeModules, productionPackages: packages.length };
 }
 
-/** One CommonJS bundle of every function module (the host injects @azure/functions-core: left external). */
-async function buildBundle(): Promise<string> {
-  const outfile = path.join(ROOT, 'dist', 'bench-bundle', 'main.js');
-  const functions = readdirSync(path.join(ROOT, 'functions'))
-    .filter((f) => f.endsWith('.ts'))
-    .sort();
-  await build({
-    stdin: {
-      contents:
-        functions.map((f) => `require('./functions/${f.replace(/\.ts$/, '')}');`).join('\n') +
-        "\nmodule.exports.getServices = require('./shared/services').getServices;\n",
-      resolveDir: ROOT,
-      loader: 'ts',
-      sourcefile: 'bundle-entry.ts',
-    },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    external: ['@azure/functions-core'],
-    // Some dependencies are ESM that call createRequire(import.meta.url); in a CommonJS bundle that is this file.
-    define: { 'import.meta.url': '__bundleFileUrl' },
-    banner: { js: "var __bundleFileUrl = require('node:url').pathToFileURL(__filename).href;" },
-    outfile,
-    logLevel: 'silent',
-  });
-  return outfile;
+/** The bundle package.json `main` names (scripts/bundle.ts, built by `npm run build`). */
+function shippedBundle(): string {
+  const bundle = readFunctionsBundle(ROOT);
+  if (!bundle) throw new Error('package.json has no "functionsBundle": nothing to measure');
+  const file = path.join(ROOT, bundle.outfile);
+  if (!existsSync(file)) throw new Error(`${bundle.outfile} is missing: run npm run build`);
+  return file;
 }
 
 export async function benchColdStart(
@@ -199,8 +178,12 @@ export async function benchColdStart(
     let bundleError: string | undefined;
     if (spec.bundle) {
       try {
-        const bundle = await buildBundle();
-        bundleBytes = statSync(bundle).size;
+        const bundle = shippedBundle();
+        // The main bundle and the lazily loaded SDK bundles beside it.
+        const dir = path.dirname(bundle);
+        bundleBytes = readdirSync(dir)
+          .filter((f) => f.endsWith('.js'))
+          .reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
         variants.push({ name: 'bundle', args: [bundle, bundle], env: plain });
         variants.push({ name: 'bundleTelemetry', args: [bundle, bundle], env: telemetry });
       } catch (error) {

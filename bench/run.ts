@@ -300,11 +300,13 @@ function evaluateTargets(results: {
     targets.push({ name: 'webhook p99 overhead', target: '<= 5 ms', value: `${fmt(o, 1)} ms`, met: o <= 5 });
   }
   if (results.coldStart) {
-    const l = results.coldStart.figures.tscEntryLoadMs.median;
+    const shipped = results.coldStart.figures.bundleEntryLoadMs?.median;
+    const tsc = results.coldStart.figures.tscEntryLoadMs.median;
+    const l = shipped ?? tsc;
     targets.push({
-      name: 'entry load (all dist/functions/*.js)',
+      name: 'entry load (package.json main: the bundle)',
       target: '<= 300 ms',
-      value: `${fmt(l, 0)} ms`,
+      value: `${fmt(l, 0)} ms (tsc output, before bundling: ${fmt(tsc, 0)} ms)`,
       met: l <= 300,
     });
   }
@@ -417,7 +419,7 @@ function report(
         row('+ getServices(), App Insights on (ms)', f.tscTelemetryServicesMs, 0),
         row('ready from process start, no telemetry (ms)', f.tscReadyFromProcessStartMs, 0),
         row('ready from process start, telemetry (ms)', f.tscTelemetryReadyFromProcessStartMs, 0),
-        row('entry load, esbuild bundle (ms)', f.bundleEntryLoadMs, 0),
+        row('entry load, shipped bundle (ms)', f.bundleEntryLoadMs, 0),
         row('+ getServices(), bundle, App Insights on (ms)', f.bundleTelemetryServicesMs, 0),
         row('ready from process start, bundle, no telemetry (ms)', f.bundleReadyFromProcessStartMs, 0),
         row('ready from process start, bundle, telemetry (ms)', f.bundleTelemetryReadyFromProcessStartMs, 0),

@@ -10,10 +10,33 @@ import { loadLocalSettings } from '../../../dev/host/settings';
 const projectRoot = path.resolve(__dirname, '../../..');
 
 describe('function module discovery (package.json main)', () => {
-  it('maps the compiled glob to the TypeScript sources and finds the app’s modules', () => {
+  it('maps the app’s bundle (main) back to the sources it is built from, index first', () => {
     const files = functionModulePaths(projectRoot, true).map((f) => path.relative(projectRoot, f));
-    expect(files).toEqual(expect.arrayContaining(['functions/health.ts', 'functions/index.ts']));
+    expect(files[0]).toBe('functions/index.ts');
+    expect(files).toEqual(expect.arrayContaining(['functions/health.ts', 'functions/pollUpgrades.ts']));
     expect(files.every((f) => /^functions\/[^/]+\.ts$/.test(f))).toBe(true);
+  });
+
+  it('maps a compiled glob to the TypeScript sources; a bundle that main does not name is ignored', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'host-main-'));
+    mkdirSync(path.join(root, 'functions'), { recursive: true });
+    for (const f of ['functions/a.ts', 'functions/index.ts', 'functions/a.d.ts']) writeFileSync(path.join(root, f), '');
+    const manifest = (main: string, functionsBundle?: unknown) =>
+      writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main, functionsBundle }));
+    manifest('dist/functions/*.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
+    expect(functionModulePaths(root, true).map((f) => path.relative(root, f))).toEqual([
+      'functions/a.ts',
+      'functions/index.ts',
+    ]);
+    manifest('./dist/main.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
+    expect(functionModulePaths(root, true).map((f) => path.relative(root, f))).toEqual([
+      'functions/index.ts',
+      'functions/a.ts',
+    ]);
+    // Running the build: the bundle itself.
+    expect(() => functionModulePaths(root, false)).toThrow(/matches no file .*run the build/);
+    manifest('dist/main.js', { entry: 'functions/*.ts' });
+    expect(() => functionModulePaths(root, true)).toThrow(/"functionsBundle" needs "entry" and "outfile"/);
   });
 
   it('expands braces and stars like the Functions host glob', () => {
