@@ -81,3 +81,37 @@ describe('poll run cost is O(what is due)', () => {
     expect(counting.rowsRead.get('pollSchedule') ?? 0).toBe(0);
   }, 120_000);
 });
+
+describe('due rows of one shard over several pages', () => {
+  it('reads every due row once, oldest first, across page boundaries; stopping early leaves nothing behind', async () => {
+    const store = new TrackingStore(testTables('trkpages'));
+    const shard = store.shards[0];
+    const rows: ScheduleRow[] = [];
+    while (rows.length < 2_300) {
+      const upgradeId = guid();
+      if (store.shardOf(upgradeId) !== shard) continue;
+      const dueAt = NOW - 3_000_000 + rows.length * 1_000;
+      rows.push({
+        shard,
+        rowKey: scheduleRowKey(dueAt, upgradeId),
+        dueAt,
+        upgradeId,
+        customerId: guid(),
+        productFamily: 'Azure',
+        trackedAt: new Date(NOW - 86_400_000).toISOString(),
+      });
+    }
+    await store.insertScheduleRows(rows, 4);
+    const read: string[] = [];
+    for await (const row of store.dueRows(shard, NOW)) read.push(row.rowKey);
+    expect(read).toEqual(rows.map((r) => r.rowKey).sort());
+
+    // A consumer that stops after a few rows (a run out of budget) ends the query, read-ahead included.
+    const early: string[] = [];
+    for await (const row of store.dueRows(shard, NOW)) {
+      early.push(row.rowKey);
+      if (early.length === 5) break;
+    }
+    expect(early).toEqual(read.slice(0, 5));
+  }, 120_000);
+});
