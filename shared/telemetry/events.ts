@@ -29,4 +29,7 @@ export const POLL_RUN_MEASUREMENTS = [
   'errors',
   'durationMs',
   'outstanding',
+  // How many 429 episodes cut the run's rate, and the rate it ended at (requests/s; below POLL_RATE_PER_SECOND after a cut).
+  'rateCuts',
+  'finalRatePerSecond',
 ] as const;

@@ -1,3 +1,4 @@
+import { POLL_RUN_MEASUREMENTS } from '../../../shared/telemetry/events';
 import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { pollDueUpgrades, type PollRunOptions } from '../../../shared/tracking/poll-run';
 import { startTracking } from '../../../shared/tracking/start-tracking';
@@ -92,6 +93,10 @@ describe('pollDueUpgrades against Azurite', () => {
     expect(telemetry.events.map((e) => e.name)).toEqual(
       expect.arrayContaining(['UpgradeStatusChanged', 'UpgradeCompleted', 'PollRunCompleted']),
     );
+    // Every measurement the workbook charts (POLL_RUN_MEASUREMENTS), and no other.
+    const runEvent = telemetry.events.find((e) => e.name === 'PollRunCompleted')!;
+    expect(Object.keys(runEvent.measurements).sort()).toEqual([...POLL_RUN_MEASUREMENTS].sort());
+    expect(runEvent.measurements).toMatchObject({ rateCuts: 0, finalRatePerSecond: pollConfig().ratePerSecond });
 
     // a final upgrade is never polled again
     clock.advance(365 * 86_400_000);
