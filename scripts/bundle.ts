@@ -14,6 +14,22 @@ import { bundleSources, readFunctionsBundle, type FunctionsBundle } from '../dev
 
 const PROJECT_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
 
+/** What every bundle here shares. */
+const NODE_BUNDLE: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // Whitespace and syntax only: identifiers and function names stay readable in stack traces and telemetry.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  // Some dependencies are ESM that call createRequire(import.meta.url); in a CommonJS bundle that is this file.
+  define: { 'import.meta.url': '__bundleFileUrl' },
+  banner: { js: "var __bundleFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
+
 export function bundleOptions(appRoot: string, bundle: FunctionsBundle): BuildOptions {
   const imports = bundleSources(appRoot, bundle.entry).map((file) => {
     const relative = path.relative(appRoot, file).split(path.sep).join('/');
@@ -29,23 +45,12 @@ export function bundleOptions(appRoot: string, bundle: FunctionsBundle): BuildOp
       loader: 'ts',
       sourcefile: 'functions-bundle-entry.ts',
     },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // Whitespace and syntax only: identifiers and function names stay readable in stack traces and telemetry.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
+    ...NODE_BUNDLE,
     // @azure/functions-core is injected by the worker. @azure/functions stays a package so that the app and whoever
     // hosts it (the worker, or the local host that records the registrations) share one `app` object.
     external: ['@azure/functions-core', '@azure/functions'],
-    // Some dependencies are ESM that call createRequire(import.meta.url); in a CommonJS bundle that is this file.
-    define: { 'import.meta.url': '__bundleFileUrl' },
-    banner: { js: "var __bundleFileUrl = require('node:url').pathToFileURL(__filename).href;" },
     outfile: path.resolve(appRoot, bundle.outfile),
     plugins: [lazySdkPlugin],
-    logLevel: 'warning',
   };
 }
 
@@ -59,7 +64,8 @@ const LAZY_SDKS: Record<string, string> = { applicationinsights: 'applicationins
 const lazySdkPlugin: Plugin = {
   name: 'lazy-sdks',
   setup(build) {
-    build.onResolve({ filter: /^applicationinsights$/ }, (args) =>
+    const names = Object.keys(LAZY_SDKS).map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
       args.kind === 'require-call' ? { path: `./${LAZY_SDKS[args.path]}`, external: true } : undefined,
     );
   },
@@ -67,19 +73,9 @@ const lazySdkPlugin: Plugin = {
 
 function lazySdkOptions(appRoot: string, outDir: string, name: string, file: string): BuildOptions {
   return {
+    ...NODE_BUNDLE,
     stdin: { contents: `module.exports = require('${name}');`, resolveDir: appRoot, sourcefile: `${name}-entry.js` },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
-    external: ['@azure/functions-core'],
-    define: { 'import.meta.url': '__bundleFileUrl' },
-    banner: { js: "var __bundleFileUrl = require('node:url').pathToFileURL(__filename).href;" },
     outfile: path.join(outDir, file),
-    logLevel: 'warning',
   };
 }
 

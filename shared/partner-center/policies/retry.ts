@@ -75,9 +75,8 @@ export function backoffMs(retry: number, delay: RetryDelay, random: () => number
 
 /**
  * Retries 408, 429 (unless `returnsThrottled` says the caller paces itself), 5xx, network failures and attempt
- * timeouts; nothing else. Waits Retry-After when the server sent
- * one (never less), otherwise the jittered backoff. Stops at `maxAttempts` or when the caller's signal fires, and
- * then hands back the LAST response (or rethrows the last error) so the caller sees the real cause — e.g. a 429 with
+ * timeouts; nothing else. Waits Retry-After when the server sent one (never less), otherwise the jittered backoff.
+ * Stops at `maxAttempts` or when the caller's signal fires, and then hands back the LAST response (or rethrows the last error) so the caller sees the real cause — e.g. a 429 with
  * its Retry-After. Written by hand because core's retryPolicy replaces that last outcome with a bare AbortError when
  * the deadline fires, and cannot refuse a wait longer than `maxRetryAfterMs`.
  */
