@@ -10,24 +10,27 @@ const NOW = Date.parse('2026-05-01T12:00:00.000Z');
 const TRACKED = 10_000;
 const DUE = 100;
 
+/** A schedule row as tracking writes it, for an upgrade tracked a day before NOW. */
+function scheduleRow(store: TrackingStore, upgradeId: string, dueAt: number): ScheduleRow {
+  return {
+    shard: store.shardOf(upgradeId),
+    rowKey: scheduleRowKey(dueAt, upgradeId),
+    dueAt,
+    upgradeId,
+    customerId: guid(),
+    productFamily: 'Azure',
+    trackedAt: new Date(NOW - 86_400_000).toISOString(),
+  };
+}
+
 describe('poll run cost is O(what is due)', () => {
   it(`with ${TRACKED} upgrades tracked and ${DUE} due, reads and polls only those ${DUE}`, async () => {
     const tables = testTables('trkscale');
     const seeding = new TrackingStore(tables);
-    const rows: ScheduleRow[] = Array.from({ length: TRACKED }, (_, i) => {
-      const upgradeId = guid();
-      // the first DUE are due now or earlier; the rest between 1 minute and ~1 week ahead
-      const dueAt = i < DUE ? NOW - i * 1_000 : NOW + 60_000 + i * 60_000;
-      return {
-        shard: seeding.shardOf(upgradeId),
-        rowKey: scheduleRowKey(dueAt, upgradeId),
-        dueAt,
-        upgradeId,
-        customerId: guid(),
-        productFamily: 'Azure',
-        trackedAt: new Date(NOW - 86_400_000).toISOString(),
-      };
-    });
+    // the first DUE are due now or earlier; the rest between 1 minute and ~1 week ahead
+    const rows = Array.from({ length: TRACKED }, (_, i) =>
+      scheduleRow(seeding, guid(), i < DUE ? NOW - i * 1_000 : NOW + 60_000 + i * 60_000),
+    );
     // Seed fast: transactions grouped by partition, 100 per batch (schedule shards; Upgrades buckets). The customer
     // index is left out: the poller never reads it, and the counting wrapper below proves that.
     await seeding.insertScheduleRows(rows, 4);
@@ -90,16 +93,7 @@ describe('due rows of one shard over several pages', () => {
     while (rows.length < 2_300) {
       const upgradeId = guid();
       if (store.shardOf(upgradeId) !== shard) continue;
-      const dueAt = NOW - 3_000_000 + rows.length * 1_000;
-      rows.push({
-        shard,
-        rowKey: scheduleRowKey(dueAt, upgradeId),
-        dueAt,
-        upgradeId,
-        customerId: guid(),
-        productFamily: 'Azure',
-        trackedAt: new Date(NOW - 86_400_000).toISOString(),
-      });
+      rows.push(scheduleRow(store, upgradeId, NOW - 3_000_000 + rows.length * 1_000));
     }
     await store.insertScheduleRows(rows, 4);
     const read: string[] = [];
