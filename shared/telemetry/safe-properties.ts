@@ -4,11 +4,10 @@
  */
 export const SECRET_PROPERTY_KEY = /secret|token|password|authorization|signature/i;
 
-/** A copy of `properties` without the keys that look like they hold a credential. */
+/**
+ * A copy of `properties` without the keys that look like they hold a credential. Built with `Object.fromEntries`,
+ * which defines own properties: an assignment would turn a `__proto__` key into a prototype change and lose it.
+ */
 export function withoutSecretProperties(properties: Record<string, string> | undefined): Record<string, string> {
-  const safe: Record<string, string> = {};
-  for (const [key, value] of Object.entries(properties ?? {})) {
-    if (!SECRET_PROPERTY_KEY.test(key)) safe[key] = value;
-  }
-  return safe;
+  return Object.fromEntries(Object.entries(properties ?? {}).filter(([key]) => !SECRET_PROPERTY_KEY.test(key)));
 }
