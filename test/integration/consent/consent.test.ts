@@ -13,18 +13,10 @@ import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets'
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { ConsentError, runConsent } from '../../../scripts/consent/consent';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { consentBrowser } from '../../helpers/consent-browser';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 
-/** The admin's browser: follows Entra's redirect to the consent's loopback listener, as a real browser would. */
-async function browser(url: string): Promise<void> {
-  const authorize = await fetch(url, { redirect: 'manual' });
-  expect(authorize.status).toBe(302);
-  const redirect = authorize.headers.get('location')!;
-  expect(redirect).toMatch(/^http:\/\/localhost:\d+\/?\?/);
-  const landing = await fetch(redirect);
-  expect(landing.status).toBe(200);
-  expect(await landing.text()).toContain('Consent received');
-}
+const browser = consentBrowser;
 
 const silentLogger = { info: () => undefined, warn: () => undefined };
 /** No app write-back is under way in these tests: the check of the consent's own write runs at once. */
