@@ -46,7 +46,6 @@ export function benchServices(settings: Record<string, string>, overrides: Parti
   const config = configFrom(settings);
   const secrets = new CachedSecretStore(new EnvironmentSecretStore({ ...settings }), {
     ttlMs: config.secrets.cacheTtlMs,
-    refreshTokenWriteIntervalMs: config.secrets.refreshTokenWriteIntervalMs,
   });
   return createServices(config, { secrets, telemetry: noTelemetry, ...overrides });
 }

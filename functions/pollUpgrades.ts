@@ -14,7 +14,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
     notify: queueNotifier(services.queues.upgradeNotifications),
   });
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
-  await services.secrets
+  await services.consent
     .flush()
     .catch((error: unknown) => context.warn(`pollUpgrades: refresh token not yet written back: ${String(error)}`));
   context.log(

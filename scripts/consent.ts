@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     clientId: settings.clientId,
     authorityHost: settings.authorityHost,
     clientSecret,
+    allowWithoutMfa: args.allowWithoutMfa,
     store,
     say,
     port: args.port,
@@ -69,12 +70,20 @@ async function main(argv: string[]): Promise<number> {
 
   const secretName = keyVaultSecretName('PARTNER_CENTER_REFRESH_TOKEN');
   if (result.storedIn) {
-    say(`Stored the refresh token in Key Vault ${settings.keyVaultUrl} as "${secretName}" (a new version).`);
-    say('The app uses it at its next token refresh (within SECRET_CACHE_TTL_SECONDS, 5 minutes by default).');
+    say(
+      `Stored the refresh token in Key Vault ${settings.keyVaultUrl} as "${secretName}" (a new version, consent generation ${result.generation}).`,
+    );
+    say('The app switches to it within SECRET_CACHE_TTL_SECONDS (5 minutes by default) and never writes the older');
+    say("consent's token over it. To cut off the older consent, revoke the admin's sessions in Entra ID.");
   } else {
     say('No KEY_VAULT_URL: the refresh token was not stored. For local development, set it as');
     say('PARTNER_CENTER_REFRESH_TOKEN in local.settings.json (Values) or in the environment.');
     if (!args.printToken) say('Run again with --print-token to print it.');
+  }
+  if (args.deviceCode) {
+    say('');
+    say('Device code consent done: switch "Allow public client flows" back to No in the app registration');
+    say('(Authentication > Advanced settings); the app itself never needs it.');
   }
   if (args.printToken) {
     say('');

@@ -1,7 +1,13 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { loadConfig, type AppConfig } from './config';
 import { poisonQueueName } from './notifications';
-import { createPartnerCenterClient, type PartnerCenterLogger, type ProductUpgrades } from './partner-center';
+import {
+  createPartnerCenterClient,
+  createRefreshTokenOwner,
+  type PartnerCenterLogger,
+  type ProductUpgrades,
+  type RefreshTokenOwner,
+} from './partner-center';
 import { createSecretStore, type CachedSecretStore } from './secrets';
 import { createQueueClient } from './storage/clients';
 import { QUEUES } from './storage/names';
@@ -19,6 +25,8 @@ export interface Services {
   tables: Tables;
   telemetry: Telemetry;
   secrets: CachedSecretStore;
+  /** The one owner of the Partner Center refresh token; `consent.flush()` writes a pending rotation back now. */
+  consent: RefreshTokenOwner;
   partnerCenter: ProductUpgrades;
   tracking: TrackingStore;
   queues: { upgradeTracking: QueueClient; upgradeNotifications: QueueClient; upgradeNotificationsPoison: QueueClient };
@@ -36,13 +44,16 @@ export function createServices(config: AppConfig = loadConfig(), overrides: Part
   const tables = overrides.tables ?? new Tables(config);
   const telemetry = overrides.telemetry ?? createTelemetry(config);
   const secrets = overrides.secrets ?? createSecretStore(config, { logger: console });
+  const consent = overrides.consent ?? createRefreshTokenOwner(config, secrets, partnerCenterLogger);
   return {
     config,
     tables,
     telemetry,
     secrets,
+    consent,
     partnerCenter:
-      overrides.partnerCenter ?? createPartnerCenterClient(config, secrets, { telemetry, logger: partnerCenterLogger }),
+      overrides.partnerCenter ??
+      createPartnerCenterClient(config, secrets, { telemetry, logger: partnerCenterLogger, consent }),
     tracking: overrides.tracking ?? new TrackingStore(tables),
     queues: overrides.queues ?? {
       upgradeTracking: createQueueClient(config.storage, QUEUES.upgradeTracking),

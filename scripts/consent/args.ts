@@ -4,6 +4,7 @@ export interface ConsentArgs {
   deviceCode: boolean;
   open: boolean;
   printToken: boolean;
+  allowWithoutMfa: boolean;
   port: number;
   timeoutSeconds: number;
   azdEnvironment: string | undefined;
@@ -13,7 +14,8 @@ export interface ConsentArgs {
 export const USAGE = `Usage: npm run consent -- [options]
 
 The one-time App+User consent (with MFA) of Partner Center's secure application model. Stores the refresh token
-in Key Vault (KEY_VAULT_URL), or says what to do when no vault is configured.
+in Key Vault (KEY_VAULT_URL) as a new consent generation, which the app switches to and never writes an older
+token over; or says what to do when no vault is configured. A sign-in without MFA is refused.
 
 Settings (first found wins: environment, the azd environment, local.settings.json):
   PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID   the partner tenant and the app registration (required)
@@ -28,6 +30,9 @@ Options:
   --timeout <s>      how long to wait for the sign-in (default 300)
   --azd-env <name>   read settings from this azd environment (default: azd's default environment)
   --print-token      print the refresh token (a secret: only for local development without Key Vault)
+  --allow-without-mfa
+                     keep a token whose sign-in shows no MFA (refused otherwise: Partner Center refuses App+User
+                     calls without MFA)
   --help             this text
 `;
 
@@ -55,6 +60,7 @@ export function parseConsentArgs(argv: string[]): ConsentArgs {
         'device-code': { type: 'boolean', default: false },
         open: { type: 'boolean', default: false },
         'print-token': { type: 'boolean', default: false },
+        'allow-without-mfa': { type: 'boolean', default: false },
         port: { type: 'string' },
         timeout: { type: 'string' },
         'azd-env': { type: 'string' },
@@ -69,6 +75,7 @@ export function parseConsentArgs(argv: string[]): ConsentArgs {
     deviceCode: v['device-code'] ?? false,
     open: v.open ?? false,
     printToken: v['print-token'] ?? false,
+    allowWithoutMfa: v['allow-without-mfa'] ?? false,
     port: wholeNumber('port', v.port, 0, 0, 65_535),
     timeoutSeconds: wholeNumber('timeout', v.timeout, 300, 1, 3600),
     azdEnvironment: v['azd-env'],

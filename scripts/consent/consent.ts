@@ -1,4 +1,14 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { HttpClient } from '@azure/core-rest-pipeline';
+import {
+  compareGenerations,
+  formatGeneration,
+  generationOf,
+  generationTags,
+  nextGeneration,
+  type ConsentGeneration,
+} from '../../shared/partner-center/consent-generation';
+import { KEY_VAULT_TIMEOUT_MS } from '../../shared/secrets/key-vault-store';
 import type { SecretStore } from '../../shared/secrets/types';
 import { authorizationCodeFlow, deviceCodeFlow, type Say } from './flows';
 import { authenticationMethods, OAuthError, TokenEndpoint, type Authority } from './token-endpoint';
@@ -12,6 +22,8 @@ export interface ConsentOptions extends Authority {
   store: SecretStore | undefined;
   /** The app registration's secret, when known: sent with the code (confidential app) and used to check the token. */
   clientSecret?: string;
+  /** Store (or hand out) a token whose sign-in shows no MFA (`--allow-without-mfa`); refused otherwise. */
+  allowWithoutMfa?: boolean;
   say: Say;
   /** Authorization code flow: listener port (0: free) and how long to wait for the redirect. */
   port?: number;
@@ -20,14 +32,28 @@ export interface ConsentOptions extends Authority {
   /** Device code flow: waits between polls (tests). */
   sleep?: (ms: number) => Promise<void>;
   httpClient?: HttpClient;
+  /** Milliseconds since the epoch: the new consent's generation (tests). */
+  now?: () => number;
+  /**
+   * Waits before checking that the stored token is still the current one: longer than an app write-back that was
+   * already under way when it was stored can take (the Key Vault timeout). Tests replace it with an event.
+   */
+  settle?: () => Promise<void>;
 }
+
+/** An app write-back reads the vault, then writes; one that read before this consent was stored lands within this. */
+export const WRITE_SETTLE_MS = KEY_VAULT_TIMEOUT_MS + 5_000;
+/** How often the consent checks (and if need be repeats) its write. */
+const STORE_ROUNDS = 3;
 
 export interface ConsentResult {
   /** The refresh token. The CLI prints it only when asked to (`--print-token`). */
   refreshToken: string;
   /** Where it was stored ("key-vault", "memory", ...), or undefined when it was not stored. */
   storedIn: string | undefined;
-  /** True/false when the access token says whether the sign-in used MFA; undefined when it cannot tell. */
+  /** The consent generation it was stored with (tag `consent-generation`), when stored. */
+  generation: string | undefined;
+  /** True/false when the token says whether the sign-in used MFA; undefined when it cannot tell. */
   mfa: boolean | undefined;
   /** True when a refresh-token grant with the client secret succeeded (what the app does); undefined: not checked. */
   verified: boolean | undefined;
@@ -91,11 +117,21 @@ export async function runConsent(options: ConsentOptions): Promise<ConsentResult
       'Consent failed: Entra ID returned no refresh token (the offline_access scope was not granted).',
     );
   }
-  const methods = authenticationMethods(tokens.accessToken);
+  const methods =
+    authenticationMethods(tokens.accessToken) ?? (tokens.idToken ? authenticationMethods(tokens.idToken) : undefined);
   const mfa = methods ? methods.includes('mfa') : undefined;
-  if (mfa === false) {
+  if (mfa !== true) {
+    const what =
+      mfa === false
+        ? 'this sign-in did not use MFA (the token\'s amr claim has no "mfa")'
+        : 'the token does not say whether this sign-in used MFA (no amr claim)';
+    if (!options.allowWithoutMfa) {
+      throw new ConsentError(
+        `Consent refused: ${what}. Partner Center refuses App+User calls without MFA. Sign in again as a partner admin with MFA (or, knowingly, run with --allow-without-mfa).`,
+      );
+    }
     options.say(
-      'WARNING: this sign-in did not use MFA. Partner Center refuses App+User calls without MFA: sign in again with MFA.',
+      `WARNING: ${what}; kept because of --allow-without-mfa. Partner Center refuses App+User calls without MFA.`,
     );
   }
 
@@ -112,9 +148,49 @@ export async function runConsent(options: ConsentOptions): Promise<ConsentResult
   }
 
   let storedIn: string | undefined;
+  let generation: string | undefined;
   if (options.store) {
-    await options.store.set('PARTNER_CENTER_REFRESH_TOKEN', tokens.refreshToken);
+    const stored = await storeConsent(options.store, tokens.refreshToken, options);
     storedIn = options.store.kind;
+    generation = formatGeneration(stored);
   }
-  return { refreshToken: tokens.refreshToken, storedIn, mfa, verified };
+  return { refreshToken: tokens.refreshToken, storedIn, generation, mfa, verified };
+}
+
+/**
+ * Stores the token as a new consent generation, newer than whatever the store holds, so that the app switches to it
+ * and never writes an older chain over it. Key Vault has no conditional write: an app write-back that read the vault
+ * just before this write may still land after it. So the current version is checked again once such a write must
+ * have landed, and the token stored again when an older generation came in over it.
+ */
+async function storeConsent(
+  store: SecretStore,
+  token: string,
+  options: Pick<ConsentOptions, 'now' | 'settle' | 'say'>,
+): Promise<ConsentGeneration> {
+  const before = await store.read('PARTNER_CENTER_REFRESH_TOKEN');
+  const generation = nextGeneration(before && generationOf(before), (options.now ?? Date.now)());
+  const settle = options.settle ?? (() => delay(WRITE_SETTLE_MS));
+  await store.set('PARTNER_CENTER_REFRESH_TOKEN', token, generationTags(generation));
+  options.say(
+    `Stored as consent generation ${formatGeneration(generation)}; checking in ${Math.round(WRITE_SETTLE_MS / 1000)} s that no write-back of the app came in over it ...`,
+  );
+  for (let round = 1; ; round += 1) {
+    await settle();
+    const current = await store.read('PARTNER_CENTER_REFRESH_TOKEN');
+    const theirs = current && generationOf(current);
+    const order = theirs ? compareGenerations(theirs, generation) : -1;
+    // The same generation is this consent (or the app's rotation of it); a newer one is a later consent.
+    if (order === 0) return generation;
+    if (order > 0) {
+      options.say(`A newer consent (generation ${formatGeneration(theirs!)}) was stored after this one: it wins.`);
+      return generation;
+    }
+    if (round === STORE_ROUNDS) break;
+    options.say('A write-back of the older consent came in over this one: storing it again.');
+    await store.set('PARTNER_CENTER_REFRESH_TOKEN', token, generationTags(generation));
+  }
+  throw new ConsentError(
+    `The new refresh token was stored ${STORE_ROUNDS} times and each time replaced by the app's write-back of the older consent. Stop the function app, run the consent again, then start it.`,
+  );
 }

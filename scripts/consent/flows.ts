@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { listenForRedirect } from './loopback';
 import { createPkce, randomState } from './pkce';
 import { authorizeUrl, OAuthError, type TokenEndpoint, type TokenResponse } from './token-endpoint';
@@ -55,7 +56,7 @@ export interface DeviceCodeFlowOptions {
   now?: () => number;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms: number): Promise<void> => delay(ms);
 
 /**
  * Device code (RFC 8628), for machines without a browser: the admin enters a code on another device. Entra ID allows

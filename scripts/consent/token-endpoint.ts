@@ -34,6 +34,8 @@ export class OAuthError extends Error {
 export interface TokenResponse {
   accessToken: string;
   refreshToken: string | undefined;
+  /** Only when the scope asked for `openid`; read for its `amr` claim when the access token has none. */
+  idToken: string | undefined;
   expiresInSeconds: number;
   scope: string | undefined;
 }
@@ -138,6 +140,7 @@ export class TokenEndpoint {
     return {
       accessToken,
       refreshToken: text(json.refresh_token),
+      idToken: text(json.id_token),
       expiresInSeconds: seconds(json.expires_in, 3600),
       scope: text(json.scope),
     };
@@ -206,12 +209,12 @@ export class TokenEndpoint {
 }
 
 /**
- * The `amr` (authentication methods) claim of an access token, read without verifying the signature: only to warn
- * early when the sign-in did not use MFA, which Partner Center requires for App+User calls. Undefined when the token
- * is not a readable JWT.
+ * The `amr` (authentication methods) claim of a token, read without verifying the signature: only to refuse early a
+ * sign-in without MFA, which Partner Center requires for App+User calls (the token came straight from the token
+ * endpoint over TLS). Undefined when the token is not a readable JWT or has no `amr` claim.
  */
-export function authenticationMethods(accessToken: string): string[] | undefined {
-  const payload = accessToken.split('.')[1];
+export function authenticationMethods(token: string): string[] | undefined {
+  const payload = token.split('.')[1];
   if (!payload) return undefined;
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { amr?: unknown };

@@ -19,6 +19,7 @@ import {
   RefreshTokenInvalidError,
   TokenEndpointError,
 } from './credential-errors';
+import { RefreshTokenOwner, type HeldToken } from './consent';
 import { int, isObject, parseJson, prop, str } from './json';
 import { silentLogger, type PartnerCenterLogger } from './logger';
 import { AttemptTimeoutError, attemptTimeoutPolicy } from './policies/attempt-timeout';
@@ -34,8 +35,13 @@ export interface SecureAppModelCredentialOptions {
   clientId: string;
   /** e.g. https://login.microsoftonline.com (or the simulator). */
   authorityHost: string;
-  /** Holds PARTNER_CENTER_CLIENT_SECRET and PARTNER_CENTER_REFRESH_TOKEN; receives each rotated refresh token. */
+  /** Holds PARTNER_CENTER_CLIENT_SECRET (and PARTNER_CENTER_REFRESH_TOKEN, through `consent`). */
   secretStore: SecretStore;
+  /**
+   * The one owner of the refresh token (reads, rotations, write-backs; shared/partner-center/consent.ts). Default:
+   * one over `secretStore` that reads the token at every refresh and writes every rotation back at once.
+   */
+  consent?: RefreshTokenOwner;
   logger?: PartnerCenterLogger;
   telemetry?: Telemetry;
   /** Refresh this long before expiry (capped at half the token's lifetime); default 5 minutes. */
@@ -71,9 +77,10 @@ const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
  * Partner Center's secure application model (App+User) as a TokenCredential: the OAuth 2.0 refresh-token grant
  * against `${authorityHost}/${tenantId}/oauth2/v2.0/token`.
  * - The access token is reused until `refreshMarginMs` before it expires; concurrent callers share one refresh.
- * - Every response rotates the refresh token: the newest is kept in memory and written back to the secret store in
- *   the background (a failed write is logged and retried at the next refresh; callers never wait for it).
- * - `invalid_grant` → RefreshTokenInvalidError (run the consent again); `invalid_client` → ClientCredentialInvalidError.
+ * - The refresh token comes from, and every rotation goes to, its one owner (`consent`), which writes it back in
+ *   the background (callers never wait for it) and never over a newer consent.
+ * - `invalid_grant` → RefreshTokenInvalidError (run the consent again), after one try with a token an operator
+ *   stored meanwhile; `invalid_client` → ClientCredentialInvalidError.
  * Hand-rolled rather than msal-node because msal keeps the rotated refresh token in its own cache.
  */
 export class SecureAppModelCredential implements TokenCredential {
@@ -86,10 +93,8 @@ export class SecureAppModelCredential implements TokenCredential {
   private readonly now: () => number;
   private cached: CachedToken | undefined;
   private inflight: Promise<CachedToken> | undefined;
-  /** The newest refresh token we hold (undefined until first read from the store). */
-  private refreshToken: string | undefined;
-  private lastStoredToken: string | undefined;
-  private writing: Promise<void> | undefined;
+  /** The one owner of the refresh token. */
+  readonly consent: RefreshTokenOwner;
   /** The values of the last token request, and the refusal they got (see failFastWhileRefused). */
   private lastAttempt = { refreshToken: '', clientSecret: '' };
   private refused:
@@ -104,6 +109,14 @@ export class SecureAppModelCredential implements TokenCredential {
     this.telemetry = options.telemetry ?? noTelemetry;
     this.now = options.now ?? Date.now;
     this.httpClient = options.httpClient ?? createDefaultHttpClient();
+    this.consent =
+      options.consent ??
+      new RefreshTokenOwner(options.secretStore, {
+        checkIntervalMs: 0,
+        writeIntervalMs: 0,
+        logger: this.logger,
+        now: this.now,
+      });
     const pipeline = createEmptyPipeline();
     pipeline.addPolicy(
       partnerCenterRetryPolicy({
@@ -157,9 +170,9 @@ export class SecureAppModelCredential implements TokenCredential {
     if (this.cached?.token === token) this.cached = undefined;
   }
 
-  /** Resolves when the background write-back of the refresh token (if any) has settled. For tests and shutdown. */
-  async flushRefreshTokenWrite(): Promise<void> {
-    await this.writing;
+  /** Writes a rotated refresh token still held in memory now (the owner's `flush`); throws when that fails. */
+  flushRefreshTokenWrite(): Promise<void> {
+    return this.consent.flush();
   }
 
   private async refresh(): Promise<CachedToken> {
@@ -187,37 +200,55 @@ export class SecureAppModelCredential implements TokenCredential {
       this.refused = undefined;
       return;
     }
-    const [clientSecret, refreshToken] = await Promise.all([
+    const [clientSecret, held] = await Promise.all([
       this.getSecret('PARTNER_CENTER_CLIENT_SECRET').catch(() => undefined),
-      this.getSecret('PARTNER_CENTER_REFRESH_TOKEN').catch(() => undefined),
+      this.consent.current().catch(() => undefined),
     ]);
-    const tokenChanged = refreshToken !== undefined && refreshToken !== refused.refreshToken;
+    const tokenChanged = held !== undefined && held.token !== refused.refreshToken;
     if (clientSecret === refused.clientSecret && !tokenChanged) throw refused.error;
     this.refused = undefined;
-    if (tokenChanged) {
-      this.remember(refreshToken);
-      this.refreshToken = refreshToken;
-      this.lastStoredToken = refreshToken;
+  }
+
+  /**
+   * Redeems the owner's refresh token and hands it the rotation; on invalid_grant, once more with the token an
+   * operator stored meanwhile (the owner reads the vault at once and drops what it still had to write).
+   */
+  private async redeem(): Promise<TokenResponse> {
+    const clientSecret = await this.readClientSecret();
+    let held = await this.currentRefreshToken();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await this.requestToken(held.token, clientSecret);
+        if (result.refreshToken) {
+          this.remember(result.refreshToken);
+          this.consent.rotated(held, result.refreshToken);
+        }
+        return result;
+      } catch (error) {
+        if (!(error instanceof RefreshTokenInvalidError)) throw error;
+        // Told even when no retry follows: the owner drops what it had to write of this token's chain.
+        const replacement = await this.consent.refused(held);
+        if (!replacement || attempt >= 2) throw error;
+        held = replacement;
+        this.remember(held.token);
+      }
     }
   }
 
-  /** Redeems the newest refresh token; on invalid_grant, once more with the store's token if an operator replaced it. */
-  private async redeem(): Promise<TokenResponse> {
-    const clientSecret = await this.readSecret('PARTNER_CENTER_CLIENT_SECRET');
-    const refreshToken = this.refreshToken ?? (await this.readSecret('PARTNER_CENTER_REFRESH_TOKEN'));
-    this.refreshToken ??= refreshToken;
-    this.lastStoredToken ??= refreshToken;
+  private async currentRefreshToken(): Promise<HeldToken> {
+    let held: HeldToken | undefined;
     try {
-      return await this.requestToken(refreshToken, clientSecret);
+      held = await this.consent.current();
     } catch (error) {
-      if (!(error instanceof RefreshTokenInvalidError)) throw error;
-      const stored = await this.getSecret('PARTNER_CENTER_REFRESH_TOKEN').catch(() => undefined);
-      if (!stored || stored === refreshToken) throw error;
-      this.remember(stored);
-      this.refreshToken = stored;
-      this.lastStoredToken = stored;
-      return await this.requestToken(stored, clientSecret);
+      throw this.storeUnavailable('PARTNER_CENTER_REFRESH_TOKEN', error);
     }
+    if (!held) {
+      throw new MissingSecretError(
+        `PARTNER_CENTER_REFRESH_TOKEN is not in the secret store (${this.consent.storeKind}). ${CONSENT_INSTRUCTION}`,
+      );
+    }
+    this.remember(held.token);
+    return held;
   }
 
   private cache(result: TokenResponse): CachedToken {
@@ -229,58 +260,19 @@ export class SecureAppModelCredential implements TokenCredential {
       refreshAt: issuedAt + result.expiresInMs - margin,
     };
     this.cached = cached;
-    if (result.refreshToken && result.refreshToken !== this.refreshToken) {
-      this.remember(result.refreshToken);
-      this.refreshToken = result.refreshToken;
-    }
     this.logger('info', 'Partner Center access token refreshed', {
       expiresInSeconds: Math.round(result.expiresInMs / 1000),
       refreshTokenRotated: result.refreshToken !== undefined,
     });
-    this.writeBackIfDue();
     return cached;
   }
 
-  /**
-   * Starts (without awaiting) the write of the newest refresh token when the store does not have it yet. Every
-   * rotation is handed to the store; throttling vault writes is the store's job (shared/secrets CachedSecretStore).
-   */
-  private writeBackIfDue(): void {
-    const value = this.refreshToken;
-    if (this.writing || !value || value === this.lastStoredToken) return;
-    const store = this.options.secretStore;
-    this.writing = store
-      .set('PARTNER_CENTER_REFRESH_TOKEN', value)
-      .then(
-        () => {
-          this.lastStoredToken = value;
-          this.logger('info', 'Rotated Partner Center refresh token stored', { secretStore: store.kind });
-        },
-        (error: unknown) => {
-          this.logger(
-            'warn',
-            'Could not store the rotated Partner Center refresh token; will retry at the next refresh',
-            {
-              secretStore: store.kind,
-              errorName: error instanceof Error ? error.name : 'Error',
-              error: this.clean(error instanceof Error ? error.message : String(error)),
-            },
-          );
-        },
-      )
-      .finally(() => {
-        this.writing = undefined;
-      });
-  }
-
-  private async readSecret(name: SecretName): Promise<string> {
-    const value = await this.getSecret(name);
+  private async readClientSecret(): Promise<string> {
+    const value = await this.getSecret('PARTNER_CENTER_CLIENT_SECRET');
     if (!value) {
-      const hint =
-        name === 'PARTNER_CENTER_REFRESH_TOKEN'
-          ? CONSENT_INSTRUCTION
-          : 'Store the app registration secret under this name.';
-      throw new MissingSecretError(`${name} is not in the secret store (${this.options.secretStore.kind}). ${hint}`);
+      throw new MissingSecretError(
+        `PARTNER_CENTER_CLIENT_SECRET is not in the secret store (${this.options.secretStore.kind}). Store the app registration secret under this name.`,
+      );
     }
     this.remember(value);
     return value;
@@ -290,13 +282,17 @@ export class SecureAppModelCredential implements TokenCredential {
     try {
       return await this.options.secretStore.get(name);
     } catch (error) {
-      throw new TokenEndpointError(
-        `Could not read ${name} from the secret store (${this.options.secretStore.kind}): ${this.clean(error instanceof Error ? error.message : String(error))}`,
-        'transient',
-        undefined,
-        { cause: error },
-      );
+      throw this.storeUnavailable(name, error);
     }
+  }
+
+  private storeUnavailable(name: SecretName, error: unknown): TokenEndpointError {
+    return new TokenEndpointError(
+      `Could not read ${name} from the secret store (${this.options.secretStore.kind}): ${this.clean(error instanceof Error ? error.message : String(error))}`,
+      'transient',
+      undefined,
+      { cause: error },
+    );
   }
 
   private async requestToken(refreshToken: string, clientSecret: string): Promise<TokenResponse> {

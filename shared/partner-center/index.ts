@@ -2,11 +2,33 @@ import type { AppConfig } from '../config';
 import type { SecretStore } from '../secrets/types';
 import type { Telemetry } from '../telemetry/telemetry';
 import { PartnerCenterClient } from './client';
+import type { RefreshTokenOwner } from './consent';
 import { SecureAppModelCredential } from './credential';
 import type { PartnerCenterLogger } from './logger';
 
 export { PartnerCenterClient, DEFAULT_RETRY_DELAY, type PartnerCenterClientOptions } from './client';
 export { SecureAppModelCredential, type SecureAppModelCredentialOptions } from './credential';
+export {
+  RefreshTokenOwner,
+  createRefreshTokenOwner,
+  decideOnVault,
+  decideWriteBack,
+  heldFrom,
+  type HeldToken,
+  type RefreshTokenOwnerOptions,
+  type VaultDecision,
+  type WriteBackDecision,
+} from './consent';
+export {
+  GENERATION_TAG,
+  compareGenerations,
+  formatGeneration,
+  generationOf,
+  generationTags,
+  nextGeneration,
+  parseGeneration,
+  type ConsentGeneration,
+} from './consent-generation';
 export {
   PartnerCenterCredentialError,
   RefreshTokenInvalidError,
@@ -33,6 +55,8 @@ export * from './types';
 export interface PartnerCenterDeps {
   telemetry?: Telemetry;
   logger?: PartnerCenterLogger;
+  /** The process's one owner of the refresh token (`createRefreshTokenOwner`); default: one of the credential's own. */
+  consent?: RefreshTokenOwner;
 }
 
 /** The production client from the validated config: secure-app-model credential + pipeline, secrets from the store. */
@@ -47,6 +71,7 @@ export function createPartnerCenterClient(
     clientId: pc.clientId,
     authorityHost: pc.authorityHost,
     secretStore,
+    consent: deps.consent,
     telemetry: deps.telemetry,
     logger: deps.logger,
   });

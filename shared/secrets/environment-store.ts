@@ -1,23 +1,32 @@
-import type { SecretName, SecretStore } from './types';
+import type { SecretName, SecretStore, SecretTags, SecretVersion } from './types';
 
 /**
  * Local development: each secret is the environment variable of the same name. `set` changes only this process's
- * value (kept in memory, `process.env` is left alone): locally a rotated refresh token lives in memory only and is
- * lost at restart, when the one in the environment (still valid for its 90 days) is used again.
+ * value (kept in memory with its tags, `process.env` is left alone): locally a rotated refresh token lives in memory
+ * only and is lost at restart, when the one in the environment (still valid for its 90 days) is used again.
  */
 export class EnvironmentSecretStore implements SecretStore {
   readonly kind = 'environment';
-  private readonly overrides = new Map<SecretName, string>();
+  private readonly overrides = new Map<SecretName, SecretVersion>();
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  get(name: SecretName): Promise<string | undefined> {
-    const value = this.overrides.get(name) ?? this.env[name]?.trim();
-    return Promise.resolve(value ? value : undefined);
+  async get(name: SecretName): Promise<string | undefined> {
+    return (await this.read(name))?.value || undefined;
   }
 
-  set(name: SecretName, value: string): Promise<void> {
-    this.overrides.set(name, value);
+  read(name: SecretName): Promise<SecretVersion | undefined> {
+    const override = this.overrides.get(name);
+    if (override) return Promise.resolve(override);
+    const value = this.env[name]?.trim();
+    return Promise.resolve(value ? { value, tags: {}, createdOn: undefined } : undefined);
+  }
+
+  set(name: SecretName, value: string, tags: SecretTags = {}): Promise<void> {
+    this.overrides.set(name, { value, tags: { ...tags }, createdOn: this.now() });
     return Promise.resolve();
   }
 }

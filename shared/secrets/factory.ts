@@ -25,18 +25,17 @@ export function createSecretStore(
   options: CreateSecretStoreOptions,
 ): CachedSecretStore {
   const env = options.env ?? process.env;
-  const { keyVaultUrl, cacheTtlMs, refreshTokenWriteIntervalMs } = config.secrets;
+  const { keyVaultUrl, cacheTtlMs } = config.secrets;
   const inner = keyVaultUrl
     ? new KeyVaultSecretStore(keyVaultUrl, {
         credential: options.credential,
         managedIdentityClientId: env.AZURE_CLIENT_ID?.trim() || undefined,
         clientOptions: options.clientOptions,
       })
-    : new EnvironmentSecretStore(env);
+    : new EnvironmentSecretStore(env, options.clock);
   options.logger.info(`secret store: ${keyVaultUrl ? `key-vault ${keyVaultUrl}` : 'environment'}`);
   return new CachedSecretStore(inner, {
     ttlMs: keyVaultUrl ? cacheTtlMs : 0,
-    refreshTokenWriteIntervalMs: keyVaultUrl ? refreshTokenWriteIntervalMs : 0,
     logger: options.logger,
     clock: options.clock,
   });

@@ -1,7 +1,7 @@
 export * from './types';
 export * from './errors';
 export { EnvironmentSecretStore } from './environment-store';
-export { KeyVaultSecretStore, type KeyVaultSecretStoreOptions } from './key-vault-store';
-export { CachedSecretStore, THROTTLED_SECRET, type CachedSecretStoreOptions } from './cached-store';
+export { KeyVaultSecretStore, KEY_VAULT_TIMEOUT_MS, type KeyVaultSecretStoreOptions } from './key-vault-store';
+export { CachedSecretStore, type CachedSecretStoreOptions } from './cached-store';
 export { createSecretStore, type CreateSecretStoreOptions } from './factory';
 export { getSecretList, parseSecretList } from './list';

@@ -9,13 +9,26 @@ export type SecretName =
   | 'WEBHOOK_SIGNING_SECRET'
   | 'CALLBACK_SIGNING_SECRET';
 
+/** Key Vault tags: short name/value strings kept with one version of a secret. */
+export type SecretTags = Readonly<Record<string, string>>;
+
+/** The current version of a secret with what is stored beside its value. */
+export interface SecretVersion {
+  value: string;
+  tags: SecretTags;
+  /** When this version was created (ms since the epoch); undefined where the store cannot tell (environment). */
+  createdOn: number | undefined;
+}
+
 export interface SecretStore {
   /** Which implementation this is, for the one start-up log line ("key-vault" | "environment" | "memory"). */
   readonly kind: string;
   /** The current value, or undefined when the secret does not exist. Never logs the value. */
   get(name: SecretName): Promise<string | undefined>;
-  /** Writes a new value (a new version in Key Vault). */
-  set(name: SecretName, value: string): Promise<void>;
+  /** The current version with its tags, asked of the store itself (never from a cache); undefined when absent. */
+  read(name: SecretName): Promise<SecretVersion | undefined>;
+  /** Writes a new value (a new version in Key Vault), with tags when given. */
+  set(name: SecretName, value: string, tags?: SecretTags): Promise<void>;
 }
 
 /** The Key Vault secret name for a setting name: upper snake case to lower kebab case. */

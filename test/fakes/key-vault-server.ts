@@ -7,8 +7,9 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
  * A local endpoint that speaks the Key Vault secrets REST protocol to the real `SecretClient` (Key Vault has no
  * emulator). Faithful to what the SDK relies on: the challenge (an unauthenticated request gets 401 with
  * `WWW-Authenticate: Bearer authorization=..., resource=...`), `api-version` on every request, secret bundles
- * `{ value, id, attributes }` with unix-second dates, versions, and errors as `{ error: { code, message } }`.
- * Faults (429 with Retry-After, 5xx, refused or reset connections) are injected by tests.
+ * `{ value, id, tags, attributes }` with unix-second dates, versions (the newest is the current one), tags as Key
+ * Vault checks them (at most 15, string values of at most 256 characters), and errors as `{ error: { code, message } }`.
+ * Faults (429 with Retry-After, 5xx, refused or reset connections) are injected by tests, and writes can be held.
  */
 
 export interface FakeSecretVersion {
@@ -35,6 +36,20 @@ export interface KeyVaultRequestRecord {
 export const FAKE_KEY_VAULT_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const MAX_TAGS = 15;
+const MAX_TAG_NAME = 512;
+const MAX_TAG_VALUE = 256;
+
+/** Key Vault's rules for tags: an object of at most 15 string values; undefined when they are broken. */
+function validTags(tags: unknown): Record<string, string> | undefined {
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return undefined;
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) return undefined;
+  for (const [name, value] of entries) {
+    if (name.length > MAX_TAG_NAME || typeof value !== 'string' || value.length > MAX_TAG_VALUE) return undefined;
+  }
+  return Object.fromEntries(entries);
+}
 
 export class FakeKeyVaultServer {
   /** Authenticated secret reads (GET), whatever their answer. */
@@ -48,6 +63,7 @@ export class FakeKeyVaultServer {
   private readonly faults: InjectedFault[] = [];
   private readonly sockets = new Set<Socket>();
   private mode: 'up' | 'reset' | 'refuse' | 'hang' = 'up';
+  private held: { until: Promise<void>; arrived: () => void } | undefined;
   private server: Server | undefined;
   private port = 0;
 
@@ -68,8 +84,26 @@ export class FakeKeyVaultServer {
   }
 
   /** Puts a value without going through HTTP (not counted). */
-  seed(name: string, value: string): FakeSecretVersion {
-    return this.addVersion(name, value, {});
+  seed(name: string, value: string, tags?: Record<string, string>): FakeSecretVersion {
+    return this.addVersion(name, value, tags ? { tags } : {});
+  }
+
+  /** The current (newest) version of a secret. */
+  current(name: string): FakeSecretVersion | undefined {
+    return this.secrets.get(name)?.at(-1);
+  }
+
+  /**
+   * Holds the next authenticated write (PUT) after it arrived, before it is stored: a slow write in flight.
+   * `arrived` resolves when it is held; `release()` lets it be stored and answered.
+   */
+  holdNextWrite(): { arrived: Promise<void>; release: () => void } {
+    let release!: () => void;
+    let arrived!: () => void;
+    const until = new Promise<void>((resolve) => (release = resolve));
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    this.held = { until, arrived };
+    return { arrived: arrival, release };
   }
 
   /** Every version of a secret, oldest first. */
@@ -245,9 +279,24 @@ export class FakeKeyVaultServer {
         error(400, 'BadParameter', 'Property "value" is required.');
         return;
       }
+      const checkedTags = tags === undefined ? undefined : validTags(tags);
+      if (tags !== undefined && !checkedTags) {
+        error(
+          400,
+          'BadParameter',
+          `Tags must be at most ${MAX_TAGS} string values of at most ${MAX_TAG_VALUE} characters.`,
+        );
+        return;
+      }
+      const hold = this.held;
+      if (hold) {
+        this.held = undefined;
+        hold.arrived();
+        await hold.until;
+      }
       const secret = this.addVersion(name, value, {
         contentType: typeof contentType === 'string' ? contentType : undefined,
-        tags: typeof tags === 'object' && tags !== null ? (tags as Record<string, string>) : undefined,
+        tags: checkedTags,
       });
       send(200, this.bundle(name, secret));
       return;

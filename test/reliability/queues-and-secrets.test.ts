@@ -163,7 +163,6 @@ describe('Key Vault outage', () => {
     });
     return new CachedSecretStore(store, {
       ttlMs: 60_000,
-      refreshTokenWriteIntervalMs: 0,
       clock: () => cacheNow,
       staleRetryMs: 1_000,
     });

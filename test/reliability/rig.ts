@@ -265,8 +265,7 @@ export class Rig {
     };
     for (const queue of Object.values(this.queues)) await queue.createIfNotExists();
     const secrets =
-      this.options.secrets?.(env) ??
-      new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000, refreshTokenWriteIntervalMs: 0 });
+      this.options.secrets?.(env) ?? new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000 });
     const baseTables = new Tables(this.config);
     const tables = this.options.wrapTables ? this.options.wrapTables(baseTables) : baseTables;
     const client = this.partnerCenterClient(pcUrl, secrets);

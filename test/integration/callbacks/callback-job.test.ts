@@ -94,6 +94,7 @@ describe('processCallbackMessage (Azurite)', () => {
       kind: 'key-vault',
       get: () =>
         Promise.reject(new SecretUnavailableError('https://vault.test', 'callback-signing-secret', 'ECONNREFUSED')),
+      read: () => Promise.reject(new Error('not used')),
       set: () => Promise.reject(new Error('not used')),
     };
     const outcome = await processCallbackMessage(message, { ...deps, secrets: vaultDown });

@@ -1,28 +1,40 @@
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { loadConfig } from '../../../shared/config';
 import {
+  compareGenerations,
   createPartnerCenterClient,
+  generationOf,
   MissingSecretError,
+  parseGeneration,
   RefreshTokenInvalidError,
+  RefreshTokenOwner,
 } from '../../../shared/partner-center';
 import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { ConsentError, runConsent } from '../../../scripts/consent/consent';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { consentBrowser } from '../../helpers/consent-browser';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 
-/** The admin's browser: follows Entra's redirect to the consent's loopback listener, as a real browser would. */
-async function browser(url: string): Promise<void> {
-  const authorize = await fetch(url, { redirect: 'manual' });
-  expect(authorize.status).toBe(302);
-  const redirect = authorize.headers.get('location')!;
-  expect(redirect).toMatch(/^http:\/\/localhost:\d+\/?\?/);
-  const landing = await fetch(redirect);
-  expect(landing.status).toBe(200);
-  expect(await landing.text()).toContain('Consent received');
-}
+const browser = consentBrowser;
 
 const silentLogger = { info: () => undefined, warn: () => undefined };
+/** No app write-back is under way in these tests: the check of the consent's own write runs at once. */
+const settled = (): Promise<void> => Promise.resolve();
+const clientOptions: SecretClientOptions = {
+  disableChallengeResourceVerification: true,
+  allowInsecureConnection: true,
+  retryOptions: { maxRetries: 1, retryDelayInMs: 10 },
+};
+
+async function setMfa(sim: RunningSimulator, mfa: boolean): Promise<void> {
+  const response = await fetch(`${sim.url}/_sim/tokens/settings`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ mfa }),
+  });
+  expect(response.status).toBe(200);
+}
 
 describe('npm run consent against the Partner Center simulator', () => {
   let sim: RunningSimulator;
@@ -76,10 +88,12 @@ describe('npm run consent against the Partner Center simulator', () => {
       store,
       say,
       openUrl: browser,
+      settle: settled,
     });
 
     expect(result).toMatchObject({ storedIn: 'memory', mfa: true, verified: true });
     expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(result.refreshToken);
+    expect(store.writes.at(-1)?.tags).toEqual({ 'consent-generation': result.generation });
     expect(result.refreshToken).not.toBe(sim.credentials.refreshToken); // a new one, from this consent
     const signInUrl = new URL(said.find((line) => line.includes('/oauth2/v2.0/authorize'))!.trim());
     expect(signInUrl.searchParams.get('code_challenge_method')).toBe('S256');
@@ -110,7 +124,7 @@ describe('npm run consent against the Partner Center simulator', () => {
       }
     };
 
-    const result = await runConsent({ ...authority(), flow: 'device-code', store, say, sleep });
+    const result = await runConsent({ ...authority(), flow: 'device-code', store, say, sleep, settle: settled });
 
     expect(polls).toBe(3); // two polls answered authorization_pending, the third got the tokens
     expect(result).toMatchObject({ storedIn: 'memory', mfa: true, verified: undefined });
@@ -126,11 +140,6 @@ describe('npm run consent against the Partner Center simulator', () => {
     const vault = await new FakeKeyVaultServer().start();
     try {
       const credential = new FakeTokenCredential();
-      const clientOptions: SecretClientOptions = {
-        disableChallengeResourceVerification: true,
-        allowInsecureConnection: true,
-        retryOptions: { maxRetries: 1, retryDelayInMs: 10 },
-      };
       vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
       vault.seed('partner-center-refresh-token', 'consent-required'); // infra/app/secrets.bicep
       const appStore = () =>
@@ -152,13 +161,20 @@ describe('npm run consent against the Partner Center simulator', () => {
         store: operatorStore,
         say,
         openUrl: browser,
+        settle: settled,
       });
 
       expect(result.storedIn).toBe('key-vault');
-      expect(vault.versions('partner-center-refresh-token').map((v) => v.value)).toEqual([
-        'consent-required',
-        result.refreshToken,
-      ]);
+      const [placeholder, consent] = vault.versions('partner-center-refresh-token');
+      expect([placeholder.value, consent.value]).toEqual(['consent-required', result.refreshToken]);
+      // A new consent generation, newer than the placeholder (which counts from when it was created)
+      expect(consent.tags).toEqual({ 'consent-generation': result.generation });
+      expect(
+        compareGenerations(
+          parseGeneration(result.generation)!,
+          generationOf({ tags: {}, createdOn: placeholder.created * 1000 }),
+        ),
+      ).toBeGreaterThan(0);
       const eligibility = await createPartnerCenterClient(appConfig(vault.url), appStore()).checkEligibility({
         customerId: eligibleCustomer,
         productFamily: 'Azure',
@@ -207,5 +223,81 @@ describe('npm run consent against the Partner Center simulator', () => {
       runConsent({ ...authority(), flow: 'authorization-code', store, say, timeoutMs: 200, openUrl: () => undefined }),
     ).rejects.toThrow(/no sign-in redirect within/);
     expect(store.writes).toEqual([]);
+  });
+
+  it('a sign-in without MFA is refused and nothing is stored, unless --allow-without-mfa says to keep it', async () => {
+    await setMfa(sim, false);
+    try {
+      const store = new MemorySecretStore({ PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret });
+      const consent = (allowWithoutMfa: boolean) =>
+        runConsent({
+          ...authority(),
+          flow: 'authorization-code',
+          clientSecret: sim.credentials.clientSecret,
+          allowWithoutMfa,
+          store,
+          say,
+          openUrl: browser,
+          settle: settled,
+        });
+      const refused = (await consent(false).catch((e: unknown) => e)) as Error;
+      expect(refused).toBeInstanceOf(ConsentError);
+      expect(refused.message).toMatch(/did not use MFA.*--allow-without-mfa/);
+      expect(store.writes).toEqual([]);
+
+      const kept = await consent(true);
+      expect(kept).toMatchObject({ storedIn: 'memory', mfa: false });
+      expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(kept.refreshToken);
+      expect(said.join('\n')).toMatch(/WARNING: this sign-in did not use MFA/);
+      expect(`${refused.message}\n${said.join('\n')}`).not.toContain(kept.refreshToken);
+    } finally {
+      await setMfa(sim, true);
+    }
+  });
+
+  it('an app write-back in flight that lands over the new consent is undone: the consent stores its token again', async () => {
+    const vault = await new FakeKeyVaultServer().start();
+    try {
+      const credential = new FakeTokenCredential();
+      vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
+      vault.seed('partner-center-refresh-token', sim.credentials.refreshToken); // the older consent
+      const appStore = createSecretStore(appConfig(vault.url), { logger: silentLogger, credential, clientOptions });
+      const owner = new RefreshTokenOwner(appStore, { checkIntervalMs: 0, writeIntervalMs: 3_600_000 });
+      // The app rotates the older consent's token; its write-back has read the vault and its PUT is on its way ...
+      const slowWrite = vault.holdNextWrite();
+      await createPartnerCenterClient(appConfig(vault.url), appStore, { consent: owner }).checkEligibility({
+        customerId: eligibleCustomer,
+        productFamily: 'Azure',
+      });
+      await slowWrite.arrived;
+
+      // ... while the operator consents; the write-back lands just after the consent's write.
+      let rounds = 0;
+      const result = await runConsent({
+        ...authority(),
+        flow: 'authorization-code',
+        clientSecret: sim.credentials.clientSecret,
+        store: new KeyVaultSecretStore(vault.url, { credential, clientOptions }),
+        say,
+        openUrl: browser,
+        settle: async () => {
+          rounds += 1;
+          if (rounds === 1) {
+            slowWrite.release();
+            await owner.flush();
+          }
+        },
+      });
+
+      expect(rounds).toBe(2);
+      expect(said.join('\n')).toMatch(/came in over this one: storing it again/);
+      const versions = vault.versions('partner-center-refresh-token');
+      expect(versions.map((v) => v.value === result.refreshToken)).toEqual([false, true, false, true]);
+      expect(vault.current('partner-center-refresh-token')?.tags).toEqual({ 'consent-generation': result.generation });
+      // The app switches to the new consent at its next look at the vault.
+      expect((await owner.current())?.token).toBe(result.refreshToken);
+    } finally {
+      await vault.close();
+    }
   });
 });

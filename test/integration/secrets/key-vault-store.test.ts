@@ -1,4 +1,5 @@
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { RefreshTokenOwner } from '../../../shared/partner-center';
 import {
   CachedSecretStore,
   createSecretStore,
@@ -47,12 +48,17 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
     return new KeyVaultSecretStore(vault.url, { credential, clientOptions, timeoutMs });
   }
 
-  function cachedStore(clock: () => number, logger = new CapturingLogger(), intervalMs = 3_600_000) {
-    return new CachedSecretStore(keyVaultStore(), {
-      ttlMs: 300_000,
-      refreshTokenWriteIntervalMs: intervalMs,
-      logger,
-      clock,
+  function cachedStore(clock: () => number, logger = new CapturingLogger()) {
+    return new CachedSecretStore(keyVaultStore(), { ttlMs: 300_000, logger, clock });
+  }
+
+  /** The app's refresh-token owner over the cached Key Vault store. */
+  function tokenOwner(clock: () => number, logs: string[], writeIntervalMs = 3_600_000): RefreshTokenOwner {
+    return new RefreshTokenOwner(cachedStore(clock), {
+      checkIntervalMs: 300_000,
+      writeIntervalMs,
+      now: clock,
+      logger: (level, message, props) => logs.push(`${level} ${message} ${JSON.stringify(props)}`),
     });
   }
 
@@ -80,6 +86,27 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
     expect(first.value).toBe(REFRESH_TOKEN);
     expect(first.properties.version).toBe(versions[0].version);
     expect(first.properties.createdOn).toBeInstanceOf(Date);
+  });
+
+  it('keeps tags with each version and reports when a version was created', async () => {
+    const store = keyVaultStore();
+    await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'tagged-token', { 'consent-generation': '1767225600000.ab' });
+    const current = await store.read('PARTNER_CENTER_REFRESH_TOKEN');
+    expect(current).toEqual({
+      value: 'tagged-token',
+      tags: { 'consent-generation': '1767225600000.ab' },
+      createdOn: vault.versions('partner-center-refresh-token').at(-1)!.created * 1000,
+    });
+    const client = new SecretClient(vault.url, credential, clientOptions);
+    const seeded = vault.versions('partner-center-refresh-token')[0];
+    const first = await client.getSecret('partner-center-refresh-token', { version: seeded.version });
+    expect(first.properties.tags).toBeUndefined(); // seeded without tags; a set without tags sends none
+    await store.set('CALLBACK_SIGNING_SECRET', 'plain');
+    expect(vault.versions('callback-signing-secret')[0].tags).toBeUndefined();
+    // Key Vault refuses a tag value that is not a string; the fake too, and the error names no value
+    await expect(
+      client.setSecret('partner-center-refresh-token', 'x', { tags: { n: 1 as unknown as string } }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'BadParameter' });
   });
 
   it('maps 404 SecretNotFound to undefined', async () => {
@@ -192,55 +219,71 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
 
   it('writes the rotated refresh token at most once per interval, always the newest, and flushes on demand', async () => {
     let now = 1_000_000;
-    const store = cachedStore(() => now, new CapturingLogger(), 3_600_000);
+    const logs: string[] = [];
+    const owner = tokenOwner(() => now, logs);
     try {
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-1');
+      let held = (await owner.current())!;
+      expect(held.token).toBe(REFRESH_TOKEN);
+      const rotate = async (next: string): Promise<void> => {
+        owner.rotated(held, next);
+        held = (await owner.current())!;
+      };
+      await rotate('rt-1');
+      await owner.flush();
       expect(vault.writes).toBe(1);
       for (let i = 2; i <= 50; i += 1) {
         now += 60_000 / 50;
-        await store.set('PARTNER_CENTER_REFRESH_TOKEN', `rt-${i}`);
+        await rotate(`rt-${i}`);
       }
       expect(vault.writes).toBe(1);
-      expect(store.hasPendingWrite).toBe(true);
-      // The newest value is served from memory even after the read TTL: the vault still has an older one.
+      expect(owner.hasPendingWrite).toBe(true);
+      // The newest value is held in memory even after the read TTL: the vault still has an older one.
       now += 400_000;
-      expect(await store.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe('rt-50');
-      expect(vault.reads).toBe(0);
+      expect((await owner.current())?.token).toBe('rt-50');
 
       now = 1_000_000 + 3_600_000;
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-51');
+      await rotate('rt-51');
+      await owner.flush(); // the interval had passed: the write had started already; flush waits for it
       expect(vault.writes).toBe(2);
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-52');
+      await rotate('rt-52');
       expect(vault.writes).toBe(2);
-      await store.flush();
+      await owner.flush();
       expect(vault.writes).toBe(3);
-      expect(store.hasPendingWrite).toBe(false);
+      expect(owner.hasPendingWrite).toBe(false);
       expect(vault.versions('partner-center-refresh-token').map((v) => v.value)).toEqual([
         REFRESH_TOKEN,
         'rt-1',
         'rt-51',
         'rt-52',
       ]);
+      // every write-back carries the generation of the token it was rotated from (an untagged seed: its creation)
+      const seeded = vault.versions('partner-center-refresh-token')[0];
+      for (const version of vault.versions('partner-center-refresh-token').slice(1)) {
+        expect(version.tags).toEqual({ 'consent-generation': String(seeded.created * 1000) });
+      }
+      expect(logs.join('\n')).not.toMatch(/rt-\d/);
     } finally {
-      store.dispose();
+      owner.dispose();
     }
   });
 
   it('a failed write-back keeps the token in memory and writes it later', async () => {
-    const logger = new CapturingLogger();
-    const store = cachedStore(Date.now, logger, 0);
+    const logs: string[] = [];
+    const owner = tokenOwner(Date.now, logs, 0);
     try {
+      const held = (await owner.current())!;
       await vault.outage('refuse');
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-during-outage');
-      expect(store.hasPendingWrite).toBe(true);
-      expect(await store.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe('rt-during-outage');
-      await expect(store.flush()).rejects.toThrow(/could not be written back/);
+      owner.rotated(held, 'rt-during-outage');
+      await expect(owner.flush()).rejects.toThrow(/could not be written back/);
+      expect(owner.hasPendingWrite).toBe(true);
+      expect((await owner.current())?.token).toBe('rt-during-outage');
       await vault.restore();
-      await store.flush();
+      await owner.flush();
       expect(vault.versions('partner-center-refresh-token').at(-1)?.value).toBe('rt-during-outage');
-      expect(logger.lines.join('\n')).not.toContain('rt-during-outage');
+      expect(logs.join('\n')).toContain(vault.url);
+      expect(logs.join('\n')).not.toContain('rt-during-outage');
     } finally {
-      store.dispose();
+      owner.dispose();
     }
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startSimulator, steppedClock, type RunningSimulator, type SteppedClock } from '../../../dev/simulator';
 import { PartnerCenterClient, SecureAppModelCredential } from '../../../shared/partner-center';
-import type { SecretName, SecretStore } from '../../../shared/secrets/types';
+import type { SecretName, SecretStore, SecretVersion } from '../../../shared/secrets/types';
 
 /** An in-memory secret store seeded with the simulator's credentials (records rotated refresh tokens). */
 class MemoryStore implements SecretStore {
@@ -9,6 +9,10 @@ class MemoryStore implements SecretStore {
   readonly values = new Map<SecretName, string>();
   async get(name: SecretName): Promise<string | undefined> {
     return this.values.get(name);
+  }
+  async read(name: SecretName): Promise<SecretVersion | undefined> {
+    const value = this.values.get(name);
+    return value === undefined ? undefined : { value, tags: {}, createdOn: undefined };
   }
   async set(name: SecretName, value: string): Promise<void> {
     this.values.set(name, value);

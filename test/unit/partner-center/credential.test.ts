@@ -114,15 +114,22 @@ describe('SecureAppModelCredential', () => {
     expect(store.writes).toEqual([]);
     release();
     await credential.flushRefreshTokenWrite();
-    expect(store.writes).toEqual([{ name: 'PARTNER_CENTER_REFRESH_TOKEN', value: 'refresh-token-value-001' }]);
+    // Tagged with the generation it was rotated from (RT0 was stored without a tag, by an unknown time: 0).
+    expect(store.writes).toEqual([
+      { name: 'PARTNER_CENTER_REFRESH_TOKEN', value: 'refresh-token-value-001', tags: { 'consent-generation': '0' } },
+    ]);
   });
 
   it('logs a failed write-back, keeps the newest token in memory, and writes it at the next refresh', async () => {
     let now = Date.UTC(2026, 0, 1);
     const { credential, store, logs } = await setup(rotating({ expiresIn: 600 }), { now: () => now });
+    let release!: () => void;
+    store.holdSets = new Promise<void>((resolve) => (release = resolve));
     store.failNextSets = 1;
     await credential.getToken(PARTNER_CENTER_SCOPE);
-    await credential.flushRefreshTokenWrite();
+    const flushed = credential.flushRefreshTokenWrite(); // joins the background write, which fails
+    release();
+    await expect(flushed).rejects.toThrow(/could not be written back/);
     expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(RT0);
     expect(JSON.stringify(logs)).toMatch(/Could not store the rotated/);
     now += 600_000;
@@ -170,6 +177,51 @@ describe('SecureAppModelCredential', () => {
       'rt-dead',
       'rt-after-consent',
     ]);
+  });
+
+  it('a refresh uses a newer consent from the store at once, and writes its rotation back with its generation', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { credential, store } = await setup(rotating({ expiresIn: 600 }), { now: () => now });
+    await credential.getToken(PARTNER_CENTER_SCOPE);
+    await credential.flushRefreshTokenWrite();
+    // `npm run consent` stores a new consent's token with a newer generation
+    await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-new-consent', { 'consent-generation': '1767225600000.ab' });
+    now += 600_000;
+    await credential.getToken(PARTNER_CENTER_SCOPE);
+    await credential.flushRefreshTokenWrite();
+    expect(server.requests.map((r) => new URLSearchParams(r.body).get('refresh_token'))).toEqual([
+      RT0,
+      'rt-new-consent',
+    ]);
+    expect(store.writes.at(-1)).toEqual({
+      name: 'PARTNER_CENTER_REFRESH_TOKEN',
+      value: 'refresh-token-value-002',
+      tags: { 'consent-generation': '1767225600000.ab' },
+    });
+  });
+
+  it('after invalid_grant, a token of the refused chain is not tried again, and nothing of it is written', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    let revoked = false;
+    const ok = rotating({ expiresIn: 600 });
+    const { credential, store } = await setup(
+      (req, res, index) => (revoked ? entraError(400, 'invalid_grant', 700082)(req, res) : ok(req, res, index)),
+      { now: () => now },
+    );
+    let release!: () => void;
+    store.holdSets = new Promise<void>((resolve) => (release = resolve));
+    store.failNextSets = 1;
+    await credential.getToken(PARTNER_CENTER_SCOPE); // RT0 → 001, whose write-back fails: 001 stays pending
+    const firstWrite = credential.flushRefreshTokenWrite();
+    release();
+    await expect(firstWrite).rejects.toThrow(/could not be written back/);
+    revoked = true; // an admin revoked the consenting user's sessions
+    now += 600_000;
+    await expect(credential.getToken(PARTNER_CENTER_SCOPE)).rejects.toBeInstanceOf(RefreshTokenInvalidError);
+    expect(server.requests).toHaveLength(2); // 001 refused; RT0, its ancestor still in the store, not tried
+    await credential.flushRefreshTokenWrite(); // the pending 001 was dropped: nothing to write
+    expect(store.writes).toEqual([]);
+    expect(store.values.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe(RT0);
   });
 
   it('after a refusal, fails fast without asking Entra ID again until the store changes or the backoff ends', async () => {

@@ -1,21 +1,24 @@
 import { CachedSecretStore, createSecretStore, EnvironmentSecretStore, parseSecretList } from '../../../shared/secrets';
-import type { SecretName, SecretStore } from '../../../shared/secrets';
+import type { SecretName, SecretStore, SecretTags, SecretVersion } from '../../../shared/secrets';
 
 class MemoryStore implements SecretStore {
   readonly kind = 'memory';
-  readonly values = new Map<SecretName, string>();
+  readonly values = new Map<SecretName, SecretVersion>();
   reads = 0;
   writes: string[] = [];
   failing = false;
   get(name: SecretName): Promise<string | undefined> {
+    return this.read(name).then((version) => version?.value);
+  }
+  read(name: SecretName): Promise<SecretVersion | undefined> {
     this.reads += 1;
     if (this.failing) return Promise.reject(new Error('store down'));
     return Promise.resolve(this.values.get(name));
   }
-  set(name: SecretName, value: string): Promise<void> {
+  set(name: SecretName, value: string, tags: SecretTags = {}): Promise<void> {
     if (this.failing) return Promise.reject(new Error('store down'));
     this.writes.push(value);
-    this.values.set(name, value);
+    this.values.set(name, { value, tags, createdOn: undefined });
     return Promise.resolve();
   }
 }
@@ -30,6 +33,23 @@ describe('EnvironmentSecretStore', () => {
     await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rotated');
     expect(await store.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe('rotated');
     expect(env).not.toHaveProperty('PARTNER_CENTER_REFRESH_TOKEN');
+  });
+
+  it('keeps the tags of a value set in this process, in memory; a value from the environment has none', async () => {
+    let now = 1_000;
+    const store = new EnvironmentSecretStore({ PARTNER_CENTER_REFRESH_TOKEN: 'from-env' }, () => now);
+    expect(await store.read('PARTNER_CENTER_REFRESH_TOKEN')).toEqual({
+      value: 'from-env',
+      tags: {},
+      createdOn: undefined,
+    });
+    now = 2_000;
+    await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rotated', { 'consent-generation': '5' });
+    expect(await store.read('PARTNER_CENTER_REFRESH_TOKEN')).toEqual({
+      value: 'rotated',
+      tags: { 'consent-generation': '5' },
+      createdOn: 2_000,
+    });
   });
 });
 
@@ -59,14 +79,14 @@ describe('CachedSecretStore', () => {
   it('caches absent secrets too, and does not cache a cold failure', async () => {
     let now = 0;
     const inner = new MemoryStore();
-    const store = new CachedSecretStore(inner, { ttlMs: 1000, refreshTokenWriteIntervalMs: 0, clock: () => now });
+    const store = new CachedSecretStore(inner, { ttlMs: 1000, clock: () => now });
     expect(await store.get('WEBHOOK_SIGNING_SECRET')).toBeUndefined();
     expect(await store.get('WEBHOOK_SIGNING_SECRET')).toBeUndefined();
     expect(inner.reads).toBe(1);
     inner.failing = true;
     await expect(store.get('CALLBACK_SIGNING_SECRET')).rejects.toThrow('store down');
     inner.failing = false;
-    inner.values.set('CALLBACK_SIGNING_SECRET', 'v');
+    inner.values.set('CALLBACK_SIGNING_SECRET', { value: 'v', tags: {}, createdOn: undefined });
     expect(await store.get('CALLBACK_SIGNING_SECRET')).toBe('v');
     now += 1000;
     expect(await store.get('WEBHOOK_SIGNING_SECRET')).toBeUndefined();
@@ -75,7 +95,7 @@ describe('CachedSecretStore', () => {
 
   it('set of an ordinary secret writes through and updates the cache', async () => {
     const inner = new MemoryStore();
-    const store = new CachedSecretStore(inner, { ttlMs: 60_000, refreshTokenWriteIntervalMs: 60_000 });
+    const store = new CachedSecretStore(inner, { ttlMs: 60_000 });
     await store.set('CALLBACK_SIGNING_SECRET', 'a');
     await store.set('CALLBACK_SIGNING_SECRET', 'b');
     expect(inner.writes).toEqual(['a', 'b']);
@@ -83,42 +103,18 @@ describe('CachedSecretStore', () => {
     expect(inner.reads).toBe(0);
   });
 
-  it('writes the deferred refresh token by itself once the interval has passed', async () => {
-    jest.useFakeTimers();
-    try {
-      const inner = new MemoryStore();
-      const store = new CachedSecretStore(inner, { ttlMs: 60_000, refreshTokenWriteIntervalMs: 60_000 });
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-1');
-      jest.advanceTimersByTime(1000);
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-2');
-      await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-3');
-      expect(inner.writes).toEqual(['rt-1']);
-      await jest.advanceTimersByTimeAsync(59_000);
-      expect(inner.writes).toEqual(['rt-1', 'rt-3']);
-      expect(store.hasPendingWrite).toBe(false);
-      store.dispose();
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it('flush writes the newest token even when an older one is being written', async () => {
-    let release!: () => void;
+  it('read is never cached: it asks the inner store each time, and set passes the tags through', async () => {
     const inner = new MemoryStore();
-    const slowSet = inner.set.bind(inner);
-    inner.set = async (name, value) => {
-      if (value === 'rt-1') await new Promise<void>((resolve) => (release = resolve));
-      return slowSet(name, value);
-    };
-    const store = new CachedSecretStore(inner, { ttlMs: 60_000, refreshTokenWriteIntervalMs: 3_600_000 });
-    const first = store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-1');
-    const second = store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-2');
-    expect(await store.get('PARTNER_CENTER_REFRESH_TOKEN')).toBe('rt-2');
-    const flushed = store.flush();
-    release();
-    await Promise.all([first, second, flushed]);
-    expect(inner.writes).toEqual(['rt-1', 'rt-2']);
-    expect(store.hasPendingWrite).toBe(false);
-    store.dispose();
+    const store = new CachedSecretStore(inner, { ttlMs: 60_000 });
+    await store.set('PARTNER_CENTER_REFRESH_TOKEN', 'rt-1', { 'consent-generation': '7' });
+    expect(await store.read('PARTNER_CENTER_REFRESH_TOKEN')).toEqual({
+      value: 'rt-1',
+      tags: { 'consent-generation': '7' },
+      createdOn: undefined,
+    });
+    inner.values.set('PARTNER_CENTER_REFRESH_TOKEN', { value: 'rt-operator', tags: {}, createdOn: 5 });
+    expect((await store.read('PARTNER_CENTER_REFRESH_TOKEN'))?.value).toBe('rt-operator');
+    expect(inner.reads).toBe(2);
+    expect(inner.writes).toEqual(['rt-1']); // written through at once: the cache holds no refresh-token logic
   });
 });

@@ -25,6 +25,7 @@ describe('authenticateWebhook', () => {
     const down: SecretStore = {
       kind: 'key-vault',
       get: () => Promise.reject(new Error('Key Vault unreachable')),
+      read: () => Promise.reject(new Error('Key Vault unreachable')),
       set: () => Promise.resolve(),
     };
     expect(await authenticateWebhook(down, BODY, signPayload(BODY, 's'))).toMatchObject({
