@@ -7,7 +7,7 @@ import type { HttpRegistration } from './registry';
 /**
  * The HTTP side of the local host: route templates, the request a function gets, the response it returns, and the
  * admin API's request body. Route templates are read as far as the app writes them: literal segments (matched
- * case-insensitively) and `{name}` parameters. Any other template syntax fails the start rather than route wrongly.
+ * case-insensitively) and `{name}` parameters. Any other template syntax puts the function in error rather than route wrongly.
  */
 
 type Segment = { literal: string } | { param: string };
