@@ -4,6 +4,9 @@ import {
   type AppStartHandler,
   type AppTerminateHandler,
   type HttpFunctionOptions,
+  type HttpHandler,
+  type HttpMethod,
+  type HttpMethodFunctionOptions,
   type SetupOptions,
   type StorageQueueFunctionOptions,
   type TimerFunctionOptions,
@@ -15,6 +18,7 @@ import {
  * drops every registration, so the local host replaces those methods on the library's `app` before any function
  * module is imported: the very calls the Functions worker sees are the only list of functions there is. Every other
  * registering method of `app` throws, so that a trigger the local host cannot run fails the load instead of vanishing.
+ * (The `app.get` / `app.post` / ... shorthands are HTTP functions and are recorded as such.)
  */
 
 export type Registration =
@@ -72,9 +76,20 @@ function hookInto<T>(hooks: T[], handler: T): Disposable {
 /** What the app's modules registered through the library's `app` (filled once the capture is installed). */
 export const appRegistry = new FunctionRegistry();
 
+/** `app.get(name, handler | options)` and the like: an HTTP function taking that one method, as the library makes it. */
+const httpMethod =
+  (method: HttpMethod) =>
+  (name: string, options: HttpMethodFunctionOptions | HttpHandler): void =>
+    appRegistry.http(name, { ...(typeof options === 'function' ? { handler: options } : options), methods: [method] });
+
 const CAPTURE_MARK = Symbol.for('azure-plan-upgrades.registration-capture');
 const CAPTURED: Record<string, (...args: never[]) => unknown> = {
   http: (name: string, options: HttpFunctionOptions) => appRegistry.http(name, options),
+  get: httpMethod('GET'),
+  put: httpMethod('PUT'),
+  post: httpMethod('POST'),
+  patch: httpMethod('PATCH'),
+  deleteRequest: httpMethod('DELETE'),
   storageQueue: (name: string, options: StorageQueueFunctionOptions) => appRegistry.storageQueue(name, options),
   timer: (name: string, options: TimerFunctionOptions) => appRegistry.timer(name, options),
   setup: (options: SetupOptions) => appRegistry.setup(options),
@@ -97,7 +112,9 @@ export function installRegistrationCapture(): void {
     for (const key of Object.keys(target)) {
       if (key === 'hook') continue;
       const refuse = (): never => {
-        throw new Error(`${prefix}${key}(): the local host runs only HTTP, storage queue and timer functions`);
+        throw new Error(
+          `${prefix}${key}(): the local host runs only HTTP, storage queue and timer functions and app hooks`,
+        );
       };
       // `setup` is a getter re-export in the library: defineProperty works where assignment would not.
       Object.defineProperty(target, key, {

@@ -16,12 +16,19 @@ describe('registration capture', () => {
     app.http('captureHttp', { methods: ['DELETE'], route: 'things/{id}', handler: () => ({ status: 204 }) });
     app.storageQueue('captureQueue', { queueName: 'q', connection: 'AzureWebJobsStorage', handler });
     app.timer('captureTimer', { schedule: '0 * * * * *', handler });
+    app.deleteRequest('captureDelete', () => ({ status: 204 }));
+    app.post('capturePost', { route: 'things', handler: () => ({ status: 201 }) });
     app.setup({ enableHttpStream: false });
     const onStart = (): void => undefined;
     const onTerminate = (): void => undefined;
     app.hook.appStart(onStart);
     const registered = app.hook.appTerminate(onTerminate);
     expect(appRegistry.find('captureHttp')).toMatchObject({ kind: 'http', options: { methods: ['DELETE'] } });
+    expect(appRegistry.find('captureDelete')).toMatchObject({ kind: 'http', options: { methods: ['DELETE'] } });
+    expect(appRegistry.find('capturePost')).toMatchObject({
+      kind: 'http',
+      options: { methods: ['POST'], route: 'things' },
+    });
     expect(appRegistry.find('captureQueue')).toMatchObject({ kind: 'storageQueue', options: { queueName: 'q' } });
     expect(appRegistry.find('captureTimer')).toMatchObject({ kind: 'timer', options: { schedule: '0 * * * * *' } });
     expect(appRegistry.setupOptions).toContainEqual({ enableHttpStream: false });
@@ -34,12 +41,14 @@ describe('registration capture', () => {
   it('refuses, loudly, every trigger and hook the local host does not run (it would otherwise vanish)', () => {
     const handler = (): undefined => undefined;
     expect(() => app.serviceBusQueue('captureBus', { queueName: 'q', connection: 'X', handler })).toThrow(
-      'app.serviceBusQueue(): the local host runs only HTTP, storage queue and timer functions',
+      'app.serviceBusQueue(): the local host runs only HTTP, storage queue and timer functions and app hooks',
     );
-    expect(() => app.get('captureGet', () => ({}))).toThrow(/app\.get\(\)/);
+    expect(() => app.storageBlob('captureBlob', { path: 'c/{name}', connection: 'X', handler })).toThrow(
+      /app\.storageBlob\(\)/,
+    );
     expect(() => app.hook.postInvocation(() => undefined)).toThrow(/app\.hook\.postInvocation\(\)/);
     expect(appRegistry.find('captureBus')).toBeUndefined();
-    expect(appRegistry.find('captureGet')).toBeUndefined();
+    expect(appRegistry.find('captureBlob')).toBeUndefined();
   });
 
   it('refuses two functions with the same name, like the worker', () => {
