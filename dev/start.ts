@@ -124,14 +124,17 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
           stateFile: path.join(PROJECT_ROOT, '.azurite', 'partner-center-simulator.json'),
         });
         // Point the app at it: both URLs, the partner app it accepts, and the secrets it generated for this run
-        // (read by the environment secret store; nothing is written to disk).
+        // (read by the environment secret store; nothing is written to disk). A variable set in the environment
+        // still wins, even an empty one, as it does over the settings file.
         const simulatorSettings = appSettingsFor(simulator);
         if (settings.KEY_VAULT_URL) {
           // Secrets come from the vault: only the addresses and ids point at the simulator.
           delete simulatorSettings.PARTNER_CENTER_CLIENT_SECRET;
           delete simulatorSettings.PARTNER_CENTER_REFRESH_TOKEN;
         }
-        Object.assign(settings, simulatorSettings);
+        for (const [name, value] of Object.entries(simulatorSettings)) {
+          if (process.env[name] === undefined) settings[name] = value;
+        }
         return {
           banner: [
             `Partner Center  ${simulator.url}  simulator, ${simulator.scenario.customers.length} customers ` +

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { GUID_PATTERN } from './ids';
 
 /**
@@ -212,10 +213,47 @@ function number(env: Env, name: SettingName, fallback: number, min: number, max:
   return value;
 }
 
+/**
+ * A schedule as the timer trigger reads it: NCRONTAB, six fields with seconds first, times in UTC (Azure's default
+ * time zone). Each field is a list of `*`, a number or a three-letter name, an optional `-` range and `/` step; what
+ * cron-parser reads beyond that (`L`, `W`, `#`, `?`, `H`) is refused, as NCRONTAB refuses it. The local Functions host
+ * runs timers with this too, so the app and the host agree on what a schedule means.
+ */
+export interface NcrontabSchedule {
+  readonly expression: string;
+  /** The first occurrence strictly after `after` (epoch ms). */
+  next(after: number): number;
+}
+
+const NCRONTAB_ELEMENT = /^(?:\*|\d+|[a-z]{3})(?:-(?:\d+|[a-z]{3}))?(?:\/\d+)?$/i;
+
+/** Throws an Error that says what is wrong with the expression. */
+export function parseNcrontab(expression: string): NcrontabSchedule {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    throw new Error(`it has ${fields.length} fields, not six ({second} {minute} {hour} {day} {month} {day-of-week})`);
+  }
+  const unknown = fields.find((field) => !field.split(',').every((element) => NCRONTAB_ELEMENT.test(element)));
+  if (unknown !== undefined) throw new Error(`"${unknown}" is not an NCRONTAB field`);
+  const cron = CronExpressionParser.parse(fields.join(' '), { tz: 'UTC' }); // throws naming the bad value
+  return {
+    expression,
+    next(after) {
+      cron.reset(new Date(after));
+      return cron.next().getTime();
+    },
+  };
+}
+
 function ncrontab(env: Env, name: SettingName, fallback: string): string {
   const value = read(env, name) ?? fallback;
-  if (value.split(/\s+/).length !== 6) {
-    throw new ConfigError(name, 'must be a six-field NCRONTAB expression (seconds first), e.g. "0 */5 * * * *"');
+  try {
+    parseNcrontab(value);
+  } catch (error) {
+    throw new ConfigError(
+      name,
+      `must be a six-field NCRONTAB expression, seconds first, e.g. "0 */5 * * * *" (${(error as Error).message})`,
+    );
   }
   return value;
 }

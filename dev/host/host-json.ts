@@ -17,13 +17,8 @@ export interface HostSettings {
 export interface HostJsonOverrides {
   extensions?: {
     http?: { routePrefix?: string };
-    queues?: {
-      batchSize?: number;
-      maxDequeueCount?: number;
-      visibilityTimeout?: string;
-      maxPollingInterval?: string;
-      messageEncoding?: 'base64' | 'none';
-    };
+    queues?: Partial<Record<'batchSize' | 'maxDequeueCount', number>> &
+      Partial<Record<'visibilityTimeout' | 'maxPollingInterval', string>> & { messageEncoding?: 'base64' | 'none' };
   };
 }
 

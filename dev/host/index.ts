@@ -1,35 +1,39 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { QueueClient } from '@azure/storage-queue';
-import type { StorageConfig } from '../../shared/config';
-import { createQueueClient } from '../../shared/storage/clients';
+import { validationProblem } from '../../shared/http/problem';
 import { loadHostSettings, type HostJsonOverrides, type HostSettings } from './host-json';
+import { runAppStartHooks, runAppTerminateHooks } from './hooks';
 import {
-  compileHttpRoutes,
+  compileRoute,
   findRoute,
+  isLoopbackHost,
+  pathSegments,
+  readAdminInput,
   readBody,
-  sendJson,
   toHttpRequest,
   writeHandlerResult,
   type HttpRoute,
 } from './http-server';
 import { hostLine, invoke, type LogSink } from './invoke';
-import { functionModulePaths } from './modules';
-import { resolveSchedule } from './ncrontab';
-import { QueueListener } from './queue-listener';
-import {
-  appRegistry,
-  installRegistrationCapture,
-  type FunctionRegistry,
-  type HttpRegistration,
-  type Registration,
-} from './registry';
-import { TimerScheduler } from './timer-scheduler';
+import { loadApp } from './modules';
+import { QueueListener, queueClientFor } from './queue-listener';
+import type { FunctionRegistry, Registration } from './registry';
+import { resolveAppSettings } from './settings';
+import { systemClock, TimerScheduler, type TimerClock } from './timer-scheduler';
 
 export { FunctionRegistry, installRegistrationCapture, appRegistry } from './registry';
 export type { Registration, HttpRegistration, QueueRegistration, TimerRegistration } from './registry';
 export type { HostJsonOverrides } from './host-json';
+export type { TimerClock } from './timer-scheduler';
+
+/**
+ * The project's own Functions host: it runs the app's HTTP, storage queue and timer functions on one machine, the way
+ * the Functions host and its Node worker run them in Azure, where Core Tools cannot be installed. It loads
+ * package.json `main` (from the TypeScript sources under jest), runs the app's hooks, serves HTTP functions under the
+ * host.json route prefix, polls queues, fires timers, and answers the admin API (`GET /admin/functions`,
+ * `POST /admin/functions/{name}`). It answers only requests addressed to the loopback interface.
+ */
 
 export interface LocalHostOptions {
   /** Port for HTTP functions and the admin API; default 7071; 0 picks a free port. */
@@ -40,10 +44,12 @@ export interface LocalHostOptions {
   settings?: Record<string, string>;
   /** Overrides merged over host.json (e.g. a shorter visibilityTimeout in tests). */
   hostJson?: HostJsonOverrides;
-  /** Folder with the app's package.json (`main` lists the function modules) and host.json; default: this project. */
+  /** Folder with the app's package.json (`main`) and host.json; default: this project. */
   appRoot?: string;
-  /** Run these registrations instead of loading the app's modules (tests define their own functions). */
+  /** Run these registrations instead of loading the app (tests define their own functions). */
   functions?: FunctionRegistry;
+  /** What timers wait on; default the system clock. */
+  clock?: TimerClock;
   /** Receives every log line; default: stdout. */
   log?: (line: string) => void;
 }
@@ -53,9 +59,9 @@ export interface LocalHost {
   url: string;
   port: number;
   registrations: readonly Registration[];
-  /** Runs a non-HTTP function now, like POST /admin/functions/{name}; resolves when it ends, rejects if it fails. */
+  /** Runs a function now, like POST /admin/functions/{name}; resolves when it ends, rejects if it fails. */
   runFunction(name: string, input?: string): Promise<void>;
-  /** Stops HTTP, polling and timers, and waits for invocations in flight. */
+  /** Stops HTTP, polling and timers, waits for invocations in flight, then runs the appTerminate hooks. */
   stop(): Promise<void>;
 }
 
@@ -63,50 +69,51 @@ const runningFromSources = __filename.endsWith('.ts');
 /** dev/host → project root from sources; dist/dev/host → project root when compiled. */
 const PROJECT_ROOT = path.resolve(__dirname, runningFromSources ? '../..' : '../../..');
 
-/** Loads the app's function modules (package.json `main`) with registration capture in place. */
-export function loadAppRegistrations(appRoot = PROJECT_ROOT): readonly Registration[] {
-  installRegistrationCapture();
-  for (const file of functionModulePaths(appRoot, runningFromSources)) {
-    // require, not import(): the list is known only at run time, and jest resolves require through its registry.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(file);
-  }
-  if (appRegistry.registrations.length === 0) {
-    throw new Error(
-      'No function registrations were captured: the function modules were probably imported before ' +
-        'installRegistrationCapture() ran (in jest, keep test/helpers/capture-registrations.ts in setupFiles)',
-    );
-  }
-  return appRegistry.registrations;
+/** What a function runs on, as the host indexed it: its route, queue listener or timer, and its trigger binding. */
+interface Runner {
+  binding: { type: string } & Record<string, unknown>;
+  route?: HttpRoute;
+  start(): Promise<void> | void;
+  stop(): Promise<void>;
+  /** One run now (the admin API); resolves when it ends, rejects if it fails. */
+  run(input?: string): Promise<void>;
 }
 
-function queueClientFor(connection: string | undefined, queueName: string, env: NodeJS.ProcessEnv): QueueClient {
-  const name = connection ?? 'AzureWebJobsStorage';
-  const connectionString = env[name];
-  const queueServiceUri = env[`${name}__queueServiceUri`];
-  let storage: StorageConfig;
-  if (connectionString) storage = { kind: 'connectionString', connectionString };
-  else if (queueServiceUri) {
-    storage = { kind: 'identity', queueServiceUri, tableServiceUri: '', clientId: env[`${name}__clientId`] };
-  } else {
-    throw new Error(`Queue connection "${name}" is not set (a connection string, or ${name}__queueServiceUri)`);
-  }
-  return createQueueClient(storage, queueName);
-}
-
-function describeRegistration(registration: Registration, url: string, settings: HostSettings): string {
+/** Binds one registration the way the host indexes a function; throws the reason the function is in error. */
+function bind(
+  registration: Registration,
+  env: NodeJS.ProcessEnv,
+  host: HostSettings,
+  clock: TimerClock,
+  log: LogSink,
+): Runner {
+  const { extraInputs = [], extraOutputs = [] } = registration.options;
+  if (extraInputs.length + extraOutputs.length > 0) throw new Error('the local host runs no extra input or output');
   switch (registration.kind) {
     case 'http': {
-      const methods = registration.options.methods?.join(',') ?? 'all';
-      const route = registration.options.route ?? registration.name;
-      return `${registration.name}: [${methods}] ${url}/${settings.routePrefix ? `${settings.routePrefix}/` : ''}${route}`;
+      const route = compileRoute(registration);
+      const reason = 'This function was programmatically called via the host APIs.';
+      return {
+        binding: { type: 'httpTrigger', methods: route.methods, route: route.template },
+        route,
+        start: () => undefined,
+        stop: () => Promise.resolve(),
+        // The host accepts the run, and the invocation fails: its trigger binds only to an HTTP request.
+        run: () =>
+          invoke({ functionName: registration.name, reason, triggerType: 'httpTrigger', log }, () => {
+            throw new Error('An HTTP function runs only from its route: the admin API has no HTTP request to give it');
+          }),
+      };
     }
-    case 'storageQueue':
-      return `${registration.name}: queueTrigger (${registration.options.queueName})`;
+    case 'storageQueue': {
+      const { connection } = registration.options;
+      const queueName = resolveAppSettings(registration.options.queueName, env).toLowerCase();
+      const queue = queueClientFor(connection, queueName, env);
+      const poison = queueClientFor(connection, `${queueName}-poison`, env);
+      return new QueueListener(registration, queue, poison, host.queues, log);
+    }
     case 'timer':
-      return `${registration.name}: timerTrigger (${registration.options.schedule})`;
-    default:
-      return `${registration.name}: ${registration.trigger} (not supported by the local host: will not run)`;
+      return new TimerScheduler(registration, resolveAppSettings(registration.options.schedule, env), clock, log);
   }
 }
 
@@ -116,45 +123,93 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   Object.assign(process.env, options.settings ?? {});
   const env = process.env;
   const settings = loadHostSettings(appRoot, options.hostJson);
-  const registrations = options.functions ? options.functions.registrations : loadAppRegistrations(appRoot);
+  const functions = options.functions ?? loadApp(appRoot, runningFromSources);
+  const hookData: Record<string, unknown> = {};
+  await runAppStartHooks(functions, hookData);
 
-  const httpRoutes: HttpRoute[] = compileHttpRoutes(
-    registrations.filter((r): r is HttpRegistration => r.kind === 'http'),
-  );
-  const timers = new Map<string, TimerScheduler>();
-  const listeners = new Map<string, QueueListener>();
-  for (const registration of registrations) {
-    if (registration.kind === 'timer') {
-      timers.set(registration.name.toLowerCase(), new TimerScheduler({ registration, env, log }));
-    } else if (registration.kind === 'storageQueue') {
-      const queueName = resolveSchedule(registration.options.queueName, env).toLowerCase();
-      const connection = registration.options.connection;
-      listeners.set(
+  const runners = new Map<string, Runner>();
+  for (const registration of functions.registrations) {
+    try {
+      runners.set(
         registration.name.toLowerCase(),
-        new QueueListener({
-          registration,
-          queue: queueClientFor(connection, queueName, env),
-          poison: queueClientFor(connection, `${queueName}-poison`, env),
-          settings: settings.queues,
-          log,
-        }),
+        bind(registration, env, settings, options.clock ?? systemClock, log),
       );
-    }
-    const extra = registration.kind === 'unsupported' ? undefined : registration.options;
-    if (extra && ((extra.extraInputs?.length ?? 0) > 0 || (extra.extraOutputs?.length ?? 0) > 0)) {
-      log(hostLine(`[Warning] ${registration.name}: extra input/output bindings are not supported by the local host`));
+    } catch (error) {
+      log(hostLine(`[Error] The '${registration.name}' function is in error: ${(error as Error).message}`));
     }
   }
+  const routes = [...runners.values()].flatMap((runner) => (runner.route ? [runner.route] : []));
 
-  const runFunction = async (name: string, input?: string): Promise<void> => {
-    const timer = timers.get(name.toLowerCase());
-    if (timer) return timer.runNow();
-    const listener = listeners.get(name.toLowerCase());
-    if (listener) return listener.runWithText(input ?? '');
-    const known = registrations.find((r) => r.name.toLowerCase() === name.toLowerCase());
-    throw new Error(
-      known ? `Function "${name}" is not run through the admin API (${known.kind})` : `No function named "${name}"`,
-    );
+  /** Runs started through the admin API, awaited on stop as the host drains invocations. */
+  const inFlight = new Set<Promise<void>>();
+  const runFunction = (name: string, input?: string): Promise<void> => {
+    const runner = runners.get(name.toLowerCase());
+    if (!runner) return Promise.reject(new Error(`No function named "${name}" is running (unknown or in error)`));
+    const run = runner.run(input);
+    inFlight.add(run);
+    void run.catch(() => undefined).finally(() => inFlight.delete(run));
+    return run;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!isLoopbackHost(req.headers.host)) {
+      const message = 'the local host answers only requests addressed to localhost, 127.0.0.1 or [::1]';
+      return writeHandlerResult(validationProblem([{ field: 'Host', message }]), res);
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    const segments = pathSegments(req.url ?? '/');
+    if (segments[0]?.toLowerCase() === 'admin' && segments[1]?.toLowerCase() === 'functions') {
+      return handleAdmin(req, res, method, segments.slice(2));
+    }
+    const prefix = settings.routePrefix ? settings.routePrefix.split('/') : [];
+    const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
+    const found = underPrefix ? findRoute(routes, segments.slice(prefix.length), method) : undefined;
+    if (!found) return void res.writeHead(404).end();
+    const body = await readBody(req);
+    const { registration } = found.route;
+    const reason = 'This function was programmatically called via the host APIs.';
+    let result: unknown;
+    try {
+      result = await invoke({ functionName: registration.name, reason, triggerType: 'httpTrigger', log }, (context) =>
+        registration.options.handler(toHttpRequest(req, body, found.params), context),
+      );
+    } catch {
+      return void res.writeHead(500).end(); // logged by invoke(); no stack trace leaves the host
+    }
+    await writeHandlerResult(result, res);
+  };
+
+  /** The URL of an HTTP function, for the list and the console. */
+  const urlOf = (route: HttpRoute): string =>
+    `${baseUrl}/${[settings.routePrefix, route.template].filter(Boolean).join('/')}`;
+
+  const handleAdmin = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    rest: string[],
+  ): Promise<void> => {
+    if (rest.length === 0 && method === 'GET') {
+      const list = functions.registrations.map(({ name }) => {
+        const runner = runners.get(name.toLowerCase());
+        const url = runner?.route ? { invoke_url_template: urlOf(runner.route) } : {};
+        return {
+          name,
+          language: 'node',
+          isDisabled: false,
+          ...url,
+          config: { bindings: runner ? [runner.binding] : [] },
+        };
+      });
+      return writeHandlerResult({ jsonBody: list }, res);
+    }
+    if (rest.length !== 1 || method !== 'POST') return void res.writeHead(404).end();
+    const admin = readAdminInput(req.headers['content-type'], await readBody(req));
+    if (admin.kind === 'refused') return void res.writeHead(admin.status).end();
+    if (!runners.has(rest[0].toLowerCase())) return void res.writeHead(404).end();
+    // As the host: accepted at once, the invocation runs in the background (its outcome is in the log).
+    runFunction(rest[0], admin.input).catch(() => undefined);
+    res.writeHead(202).end();
   };
 
   const server: Server = createServer((req, res) => {
@@ -164,93 +219,6 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       else res.destroy();
     });
   });
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const segments = url.pathname
-      .split('/')
-      .filter((s) => s !== '')
-      .map((s) => decodeURIComponent(s));
-    if (segments[0]?.toLowerCase() === 'admin' && segments[1]?.toLowerCase() === 'functions') {
-      await handleAdmin(req, res, method, segments.slice(2));
-      return;
-    }
-    const prefix = settings.routePrefix ? settings.routePrefix.split('/') : [];
-    const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
-    const lookup = underPrefix
-      ? findRoute(httpRoutes, segments.slice(prefix.length), method)
-      : { kind: 'notFound' as const };
-    if (lookup.kind === 'notFound') {
-      res.writeHead(404).end();
-      return;
-    }
-    if (lookup.kind === 'methodNotAllowed') {
-      res.writeHead(405, { allow: lookup.allowed.join(', ') }).end();
-      return;
-    }
-    const body = await readBody(req);
-    const request = toHttpRequest(req, body, lookup.params, `localhost:${port}`);
-    const registration = lookup.route.registration;
-    let result: unknown;
-    try {
-      result = await invoke(
-        {
-          functionName: registration.name,
-          reason: 'This function was programmatically called via the host APIs.',
-          triggerType: 'httpTrigger',
-          log,
-        },
-        (context) => registration.options.handler(request, context),
-      );
-    } catch {
-      res.writeHead(500).end(); // logged by invoke(); no stack trace leaves the host
-      return;
-    }
-    await writeHandlerResult(result, res);
-  };
-
-  const handleAdmin = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    rest: string[],
-  ): Promise<void> => {
-    if (rest.length === 0) {
-      if (method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
-      return sendJson(
-        res,
-        200,
-        registrations.map((r) => ({
-          name: r.name,
-          trigger: r.kind,
-          description: describeRegistration(r, baseUrl, settings),
-        })),
-      );
-    }
-    if (rest.length !== 1) return void res.writeHead(404).end();
-    if (method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
-    const name = rest[0];
-    const registration = registrations.find((r) => r.name.toLowerCase() === name.toLowerCase());
-    if (!registration) return void res.writeHead(404).end();
-    if (registration.kind === 'http' || registration.kind === 'unsupported') {
-      return sendJson(res, 400, { error: `"${registration.name}" cannot be run through the admin API` });
-    }
-    const text = (await readBody(req)).toString('utf8');
-    let input: string | undefined;
-    if (text.trim() !== '') {
-      try {
-        const parsed = JSON.parse(text) as { input?: unknown };
-        input = typeof parsed.input === 'string' ? parsed.input : undefined;
-      } catch {
-        return sendJson(res, 400, { error: 'The body must be JSON: { "input": "..." }' });
-      }
-    }
-    // Like the host: accepted at once, the invocation runs in the background (its outcome is in the log).
-    runFunction(registration.name, input).catch(() => undefined);
-    res.writeHead(202).end();
-  };
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 7071, options.hostname ?? '127.0.0.1', () => {
@@ -260,36 +228,40 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://localhost:${port}`;
-
+  const stopAll = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await Promise.all([...[...runners.values()].map((runner) => runner.stop()), closed]);
+  };
   try {
-    await Promise.all([...listeners.values()].map((listener) => listener.start()));
+    for (const runner of runners.values()) await runner.start();
   } catch (error) {
-    await Promise.all([...listeners.values()].map((listener) => listener.stop()));
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopAll();
     throw error;
   }
-  for (const timer of timers.values()) timer.start();
 
   log(hostLine('Functions:'));
-  for (const registration of registrations)
-    log(hostLine(`    ${describeRegistration(registration, baseUrl, settings)}`));
+  for (const { name } of functions.registrations) {
+    const runner = runners.get(name.toLowerCase());
+    const { type, ...binding } = runner?.binding ?? { type: 'in error (see above)' };
+    const line = runner?.route
+      ? `[${runner.route.methods.join(',') || 'all'}] ${urlOf(runner.route)}`
+      : `${type} ${JSON.stringify(binding)}`;
+    log(hostLine(`    ${name}: ${line}`));
+  }
   log(hostLine(`Host started: ${baseUrl} (admin: ${baseUrl}/admin/functions)`));
 
   let stopping: Promise<void> | undefined;
   return {
     url: baseUrl,
     port,
-    registrations,
+    registrations: functions.registrations,
     runFunction,
     stop() {
       stopping ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await Promise.all([
-          ...[...timers.values()].map((t) => t.stop()),
-          ...[...listeners.values()].map((l) => l.stop()),
-          closed,
-        ]);
+        await stopAll();
+        await Promise.allSettled([...inFlight]);
+        await runAppTerminateHooks(functions, hookData, log);
       })();
       return stopping;
     },

@@ -5,15 +5,8 @@ import { InvocationContext, type LogLevel, type TriggerMetadata } from '@azure/f
 /** Receives each finished console line (no trailing newline). */
 export type LogSink = (line: string) => void;
 
-const LEVEL_NAMES: Record<LogLevel, string> = {
-  trace: 'Trace',
-  debug: 'Debug',
-  information: 'Information',
-  warning: 'Warning',
-  error: 'Error',
-  critical: 'Critical',
-  none: 'None',
-};
+/** The host's level names: Information, Warning, Error, ... */
+const levelName = (level: LogLevel): string => level.charAt(0).toUpperCase() + level.slice(1);
 
 export function hostLine(message: string): string {
   return `[${new Date().toISOString()}] ${message}`;
@@ -46,7 +39,7 @@ export async function invoke<T>(
     triggerMetadata: request.triggerMetadata ?? {},
     options: { trigger: { type: request.triggerType, name: 'trigger' }, extraInputs: [], extraOutputs: [] },
     logHandler: (level, ...args) =>
-      log(hostLine(`[${LEVEL_NAMES[level] ?? level}] ${functionName} (${invocationId}): ${format(...args)}`)),
+      log(hostLine(`[${levelName(level)}] ${functionName} (${invocationId}): ${format(...args)}`)),
   });
   log(hostLine(`Executing 'Functions.${functionName}' (Reason='${request.reason}', Id=${invocationId})`));
   const started = performance.now();

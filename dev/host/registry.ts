@@ -1,7 +1,11 @@
 import {
   app,
+  Disposable,
+  type AppStartHandler,
+  type AppTerminateHandler,
   type HttpFunctionOptions,
   type HttpHandler,
+  type HttpMethod,
   type HttpMethodFunctionOptions,
   type SetupOptions,
   type StorageQueueFunctionOptions,
@@ -9,71 +13,44 @@ import {
 } from '@azure/functions';
 
 /**
- * Records the function registrations the app makes through `app.http` / `app.storageQueue` / `app.timer`.
- * Outside the Functions host, @azure/functions runs in "test mode" and drops every registration, so the local host
- * replaces those methods on the library's `app` export before any function module is imported: the very calls the
- * Functions host sees are the only list of functions there is.
+ * Records what the app registers through `app.http` / `app.storageQueue` / `app.timer`, `app.setup` and
+ * `app.hook.appStart` / `app.hook.appTerminate`. Outside the Functions host, @azure/functions runs in "test mode" and
+ * drops every registration, so the local host replaces those methods on the library's `app` before any function
+ * module is imported: the very calls the Functions worker sees are the only list of functions there is. Every other
+ * registering method of `app` throws, so that a trigger the local host cannot run fails the load instead of vanishing.
+ * (The `app.get` / `app.post` / ... shorthands are HTTP functions and are recorded as such.)
  */
 
-export interface HttpRegistration {
-  kind: 'http';
-  name: string;
-  options: HttpFunctionOptions;
-}
-export interface QueueRegistration {
-  kind: 'storageQueue';
-  name: string;
-  options: StorageQueueFunctionOptions;
-}
-export interface TimerRegistration {
-  kind: 'timer';
-  name: string;
-  options: TimerFunctionOptions;
-}
-/** A trigger the local host cannot run (blob, Service Bus, ...): kept so the host can say so at start. */
-export interface UnsupportedRegistration {
-  kind: 'unsupported';
-  name: string;
-  trigger: string;
-}
-export type Registration = HttpRegistration | QueueRegistration | TimerRegistration | UnsupportedRegistration;
+export type Registration =
+  | { kind: 'http'; name: string; options: HttpFunctionOptions }
+  | { kind: 'storageQueue'; name: string; options: StorageQueueFunctionOptions }
+  | { kind: 'timer'; name: string; options: TimerFunctionOptions };
+export type HttpRegistration = Extract<Registration, { kind: 'http' }>;
+export type QueueRegistration = Extract<Registration, { kind: 'storageQueue' }>;
+export type TimerRegistration = Extract<Registration, { kind: 'timer' }>;
 
-type HttpMethodOptionsOrHandler = HttpMethodFunctionOptions | HttpHandler;
-
-/** A set of registrations with the same registering methods as the library's `app`. */
+/** A set of registrations and app hooks, registered with the same methods as the library's `app`. */
 export class FunctionRegistry {
   readonly registrations: Registration[] = [];
   readonly setupOptions: SetupOptions[] = [];
+  readonly appStartHooks: AppStartHandler[] = [];
+  readonly appTerminateHooks: AppTerminateHandler[] = [];
+  readonly hook = {
+    appStart: (handler: AppStartHandler): Disposable => hookInto(this.appStartHooks, handler),
+    appTerminate: (handler: AppTerminateHandler): Disposable => hookInto(this.appTerminateHooks, handler),
+  };
 
   http(name: string, options: HttpFunctionOptions): void {
     this.add({ kind: 'http', name, options });
   }
-  get(name: string, optionsOrHandler: HttpMethodOptionsOrHandler): void {
-    this.http(name, withMethod(optionsOrHandler, 'GET'));
-  }
-  put(name: string, optionsOrHandler: HttpMethodOptionsOrHandler): void {
-    this.http(name, withMethod(optionsOrHandler, 'PUT'));
-  }
-  post(name: string, optionsOrHandler: HttpMethodOptionsOrHandler): void {
-    this.http(name, withMethod(optionsOrHandler, 'POST'));
-  }
-  patch(name: string, optionsOrHandler: HttpMethodOptionsOrHandler): void {
-    this.http(name, withMethod(optionsOrHandler, 'PATCH'));
-  }
-  deleteRequest(name: string, optionsOrHandler: HttpMethodOptionsOrHandler): void {
-    this.http(name, withMethod(optionsOrHandler, 'DELETE'));
-  }
-  storageQueue<T = unknown>(name: string, options: StorageQueueFunctionOptions<T>): void {
-    this.add({ kind: 'storageQueue', name, options: options as StorageQueueFunctionOptions });
+  storageQueue(name: string, options: StorageQueueFunctionOptions): void {
+    this.add({ kind: 'storageQueue', name, options });
   }
   timer(name: string, options: TimerFunctionOptions): void {
     this.add({ kind: 'timer', name, options });
   }
   setup(options: SetupOptions): void {
     this.setupOptions.push(options);
-  }
-  unsupported(name: string, trigger: string): void {
-    this.add({ kind: 'unsupported', name, trigger });
   }
 
   find(name: string): Registration | undefined {
@@ -82,40 +59,43 @@ export class FunctionRegistry {
   }
 
   private add(registration: Registration): void {
-    // The Functions host refuses duplicate names (case-insensitive) at start; fail as early here.
+    // The worker refuses a second function of the same name (the host compares names case-insensitively).
     if (this.find(registration.name)) throw new Error(`A function named "${registration.name}" is already registered`);
     this.registrations.push(registration);
   }
 }
 
-function withMethod(optionsOrHandler: HttpMethodOptionsOrHandler, method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE') {
-  const options: HttpFunctionOptions =
-    typeof optionsOrHandler === 'function' ? { handler: optionsOrHandler } : { ...optionsOrHandler };
-  return { ...options, methods: [method] };
+function hookInto<T>(hooks: T[], handler: T): Disposable {
+  hooks.push(handler);
+  return new Disposable(() => {
+    const index = hooks.indexOf(handler);
+    if (index >= 0) hooks.splice(index, 1);
+  });
 }
 
-/** The registrations the app's modules made through the library's `app` (filled once capture is installed). */
+/** What the app's modules registered through the library's `app` (filled once the capture is installed). */
 export const appRegistry = new FunctionRegistry();
 
-const UNSUPPORTED_TRIGGERS = [
-  'storageBlob',
-  'serviceBusQueue',
-  'serviceBusTopic',
-  'eventHub',
-  'eventGrid',
-  'cosmosDB',
-  'connectorTrigger',
-  'warmup',
-  'sql',
-  'mySql',
-  'generic',
-  'webPubSub',
-  'mcpTool',
-  'mcpResource',
-  'mcpPrompt',
-] as const;
+/** `app.get(name, handler | options)` and the like: an HTTP function taking that one method, as the library makes it. */
+const httpMethod =
+  (method: HttpMethod) =>
+  (name: string, options: HttpMethodFunctionOptions | HttpHandler): void =>
+    appRegistry.http(name, { ...(typeof options === 'function' ? { handler: options } : options), methods: [method] });
 
 const CAPTURE_MARK = Symbol.for('azure-plan-upgrades.registration-capture');
+const CAPTURED: Record<string, (...args: never[]) => unknown> = {
+  http: (name: string, options: HttpFunctionOptions) => appRegistry.http(name, options),
+  get: httpMethod('GET'),
+  put: httpMethod('PUT'),
+  post: httpMethod('POST'),
+  patch: httpMethod('PATCH'),
+  deleteRequest: httpMethod('DELETE'),
+  storageQueue: (name: string, options: StorageQueueFunctionOptions) => appRegistry.storageQueue(name, options),
+  timer: (name: string, options: TimerFunctionOptions) => appRegistry.timer(name, options),
+  setup: (options: SetupOptions) => appRegistry.setup(options),
+  appStart: (handler: AppStartHandler) => appRegistry.hook.appStart(handler),
+  appTerminate: (handler: AppTerminateHandler) => appRegistry.hook.appTerminate(handler),
+};
 
 /** True once `installRegistrationCapture` has run on this copy of @azure/functions. */
 export function isCaptureInstalled(): boolean {
@@ -123,29 +103,29 @@ export function isCaptureInstalled(): boolean {
 }
 
 /**
- * Replaces the registering methods of `app` so they record into `appRegistry`. Idempotent. Must run before the
- * function modules are first imported (a module imported earlier has already registered into the void).
+ * Replaces the registering methods of `app` (and of `app.hook`) so that they record into `appRegistry`. Idempotent.
+ * Must run before the function modules are first imported (a module imported earlier registered into the void).
  */
 export function installRegistrationCapture(): void {
   if (isCaptureInstalled()) return;
-  const target = app as unknown as Record<string | symbol, unknown>;
-  const replace = (key: string, fn: (...args: never[]) => void): void => {
-    // `setup` is a getter re-export in the bundle: defineProperty works where assignment would not.
-    Object.defineProperty(target, key, { value: fn, writable: true, configurable: true, enumerable: true });
+  const replaceAll = (target: object, prefix: string): void => {
+    for (const key of Object.keys(target)) {
+      if (key === 'hook') continue;
+      const refuse = (): never => {
+        throw new Error(
+          `${prefix}${key}(): the local host runs only HTTP, storage queue and timer functions and app hooks`,
+        );
+      };
+      // `setup` is a getter re-export in the library: defineProperty works where assignment would not.
+      Object.defineProperty(target, key, {
+        value: CAPTURED[key] ?? refuse,
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    }
   };
-  replace('http', (name: string, options: HttpFunctionOptions) => appRegistry.http(name, options));
-  replace('get', (name: string, o: HttpMethodOptionsOrHandler) => appRegistry.get(name, o));
-  replace('put', (name: string, o: HttpMethodOptionsOrHandler) => appRegistry.put(name, o));
-  replace('post', (name: string, o: HttpMethodOptionsOrHandler) => appRegistry.post(name, o));
-  replace('patch', (name: string, o: HttpMethodOptionsOrHandler) => appRegistry.patch(name, o));
-  replace('deleteRequest', (name: string, o: HttpMethodOptionsOrHandler) => appRegistry.deleteRequest(name, o));
-  replace('storageQueue', (name: string, options: StorageQueueFunctionOptions) =>
-    appRegistry.storageQueue(name, options),
-  );
-  replace('timer', (name: string, options: TimerFunctionOptions) => appRegistry.timer(name, options));
-  replace('setup', (options: SetupOptions) => appRegistry.setup(options));
-  for (const trigger of UNSUPPORTED_TRIGGERS) {
-    replace(trigger, (name: string) => appRegistry.unsupported(name, trigger));
-  }
-  target[CAPTURE_MARK] = true;
+  replaceAll(app, 'app.');
+  replaceAll(app.hook, 'app.hook.');
+  (app as unknown as Record<symbol, unknown>)[CAPTURE_MARK] = true;
 }

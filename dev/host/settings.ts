@@ -38,3 +38,22 @@ export function loadLocalSettings(appRoot: string, env: NodeJS.ProcessEnv = proc
   for (const [name, value] of Object.entries(defaults)) values[name] = env[name] ?? value;
   return { values, source: path.relative(process.cwd(), source) || source };
 }
+
+/**
+ * Replaces every `%NAME%` in a binding property with the app setting NAME, as the host's name resolver does; a name
+ * that is not set is an error in the host's words, and puts the function in error.
+ */
+export function resolveAppSettings(text: string, env: NodeJS.ProcessEnv): string {
+  let resolved = '';
+  let from = 0;
+  for (let start = text.indexOf('%'); start >= 0; start = text.indexOf('%', from)) {
+    const end = text.indexOf('%', start + 1);
+    if (end < 0) throw new Error(`The '%' at position ${start} does not have a closing '%'`);
+    const name = text.slice(start + 1, end);
+    const value = env[name];
+    if (value === undefined) throw new Error(`'%${name}%' does not resolve to a value.`);
+    resolved += text.slice(from, start) + value;
+    from = end + 1;
+  }
+  return resolved + text.slice(from);
+}

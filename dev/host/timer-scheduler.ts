@@ -1,110 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Timer } from '@azure/functions';
+import { parseNcrontab, type NcrontabSchedule } from '../../shared/config';
 import { invoke, type LogSink } from './invoke';
-import { parseSchedule, resolveSchedule, type Schedule } from './ncrontab';
 import type { TimerRegistration } from './registry';
 
-/** A tick firing later than this after its due time is past due (timers in Node drift by a few ms). */
-const PAST_DUE_TOLERANCE_MS = 1000;
-/** setTimeout's limit; longer waits are split. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-/** What the host reports as "last" before the first run (DateTime.MinValue). */
-const NEVER = '0001-01-01T00:00:00.000Z';
+/** What timers wait on; tests give a virtual one and move it themselves. */
+export interface TimerClock {
+  now: () => number;
+  /** Resolves after `ms`, or early when `signal` aborts (never rejects). */
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+}
 
-export interface TimerSchedulerOptions {
-  registration: TimerRegistration;
-  env: NodeJS.ProcessEnv;
-  log: LogSink;
+/** setTimeout's limit; a longer wait is slept in parts (the loop measures again after each). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export const systemClock: TimerClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleep(Math.min(ms, MAX_TIMEOUT_MS), undefined, { signal }).catch(() => undefined),
+};
+
+type ScheduleStatus = Timer['scheduleStatus'];
+/** What the host records as the last run before the first one (DateTime.MinValue). */
+const NEVER = '0001-01-01T00:00:00.000Z';
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * The host turns the schedule monitor off for a schedule that fires more than once a minute (every field but the
+ * seconds a wildcard, and two occurrences within the next minute), even when `useMonitor` asks for it.
+ */
+function monitored(registration: TimerRegistration, schedule: NcrontabSchedule, now: number): boolean {
+  if (registration.options.useMonitor === false) return false;
+  const subMinute =
+    schedule.expression
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .every((field) => field === '*') && schedule.next(schedule.next(now)) < now + 60_000;
+  return !subMinute;
 }
 
 /**
- * Runs one timer function on its NCRONTAB schedule. Runs never overlap: scheduled ticks and admin runs are queued
- * one behind the other, and the next tick is computed after a run ends, so ticks missed during a long run are skipped
- * (as in the host).
+ * Runs one timer function on its schedule, as the host's timer listener does: scheduled runs one at a time (the next
+ * occurrence is counted from when a run fired, so after a run longer than the interval the next one starts at once,
+ * and the occurrences it overlapped are skipped); `runOnStartup` first; a failed run is not retried, the next
+ * occurrence is the retry. `isPastDue` is true only for a run the schedule monitor finds missed while the app was
+ * stopped; the local host keeps the monitor's status in memory, so that never happens here (in Azure it lives in blob
+ * storage). Runs through the admin API do not wait for the schedule, nor change its status.
  */
 export class TimerScheduler {
-  readonly schedule: Schedule;
-  private timeout: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private chain: Promise<void> = Promise.resolve();
-  /**
-   * What the host's schedule monitor holds, handed to a run as it was before the run (the host updates it after):
-   * `last` = previous run, `next` = the occurrence now firing, `lastUpdated` = when it was last written.
-   */
-  private status: Timer['scheduleStatus'];
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly schedule: NcrontabSchedule;
+  private readonly useMonitor: boolean;
+  /** The monitor's record, handed to a run as it was before the run (the host updates it after). */
+  private status: ScheduleStatus;
 
-  constructor(private readonly options: TimerSchedulerOptions) {
-    this.schedule = parseSchedule(resolveSchedule(options.registration.options.schedule, options.env));
-    const now = new Date();
-    this.status = { last: NEVER, next: this.schedule.next(now).toISOString(), lastUpdated: now.toISOString() };
+  /** Throws, in the host's words, for a schedule it cannot read (the function is then in error). */
+  constructor(
+    private readonly registration: TimerRegistration,
+    expression: string,
+    private readonly clock: TimerClock,
+    private readonly log: LogSink,
+  ) {
+    try {
+      this.schedule = parseNcrontab(expression);
+    } catch (error) {
+      const reason = (error as Error).message;
+      throw new Error(
+        `The schedule expression '${expression}' was not recognized as a valid cron expression (${reason})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const now = clock.now();
+    const { schedule } = this;
+    this.status = { last: NEVER, next: iso(schedule.next(now)), lastUpdated: iso(now) };
+    this.useMonitor = monitored(registration, schedule, now);
+  }
+
+  get binding(): { type: string; schedule: string } {
+    return { type: 'timerTrigger', schedule: this.schedule.expression };
   }
 
   start(): void {
-    if (this.options.registration.options.runOnStartup) {
-      this.enqueue(new Date(), false, 'Timer fired at startup (runOnStartup).').catch(() => undefined);
-    }
-    this.scheduleNext();
+    this.loop ??= this.keepTime();
   }
 
-  /** Runs now (admin endpoint); resolves when the run ends, rejects with the handler's error. */
-  runNow(): Promise<void> {
-    return this.enqueue(new Date(), false, 'This function was programmatically called via the host APIs.');
-  }
-
-  /** Stops scheduling and waits for a run in progress. */
+  /** Stops scheduling and waits for a scheduled run in progress. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timeout) clearTimeout(this.timeout);
-    await this.chain;
+    this.stopping.abort();
+    await this.loop;
   }
 
-  private scheduleNext(): void {
-    if (this.stopped) return;
-    const due = this.schedule.next(new Date());
-    const arm = (): void => {
-      const wait = due.getTime() - Date.now();
-      if (wait > MAX_TIMEOUT_MS) {
-        this.timeout = setTimeout(arm, MAX_TIMEOUT_MS);
-        return;
-      }
-      this.timeout = setTimeout(
-        () => {
-          this.enqueue(due, true, `Timer fired at ${new Date().toISOString()}`)
-            .catch(() => undefined) // logged by invoke(); a failed run is not retried, the next tick is the retry
-            .finally(() => this.scheduleNext());
-        },
-        Math.max(0, wait),
-      );
-    };
-    arm();
+  /** One run now, as `POST /admin/functions/{name}` asks; resolves when it ends, rejects with the handler's error. */
+  run(): Promise<void> {
+    return this.invoke('This function was programmatically called via the host APIs.');
   }
 
-  private enqueue(due: Date, scheduled: boolean, reason: string): Promise<void> {
-    const run = this.chain.then(() => this.runOnce(due, scheduled, reason));
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  private async runOnce(due: Date, scheduled: boolean, reason: string): Promise<void> {
-    if (this.stopped && scheduled) return;
-    const started = new Date();
-    const timer: Timer = {
-      isPastDue: scheduled && started.getTime() - due.getTime() > PAST_DUE_TOLERANCE_MS,
-      schedule: { adjustForDST: true },
-      scheduleStatus: { ...this.status },
-    };
-    const { registration, log } = this.options;
-    try {
-      await invoke({ functionName: registration.name, reason, triggerType: 'timerTrigger', log }, async (context) => {
-        await registration.options.handler(timer, context);
-      });
-    } finally {
-      // A scheduled run counts from its due time (as the host adjusts an early-firing timer); others from now.
-      const last = scheduled ? due : started;
-      this.status = {
-        last: last.toISOString(),
-        next: this.schedule.next(last).toISOString(),
-        lastUpdated: last.toISOString(),
-      };
+  private async keepTime(): Promise<void> {
+    if (this.registration.options.runOnStartup) await this.fire(true);
+    while (!this.stopping.signal.aborted) {
+      const wait = Date.parse(this.status.next) - this.clock.now();
+      if (wait > 0) await this.clock.sleep(wait, this.stopping.signal);
+      else await this.fire(false);
     }
+  }
+
+  private async fire(onStartup: boolean): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const firedAt = this.clock.now();
+    const reason = onStartup ? 'Timer fired at startup (runOnStartup).' : `Timer fired at ${iso(firedAt)}`;
+    await this.invoke(reason).catch(() => undefined); // logged by invoke()
+    // A scheduled run that fired a little early counts from its occurrence, so that it is not run twice.
+    const last = onStartup ? firedAt : Math.max(firedAt, Date.parse(this.status.next));
+    this.status = { last: iso(last), next: iso(this.schedule.next(last)), lastUpdated: iso(last) };
+  }
+
+  private invoke(reason: string): Promise<void> {
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: true },
+      // Without the monitor the host hands over no status at all.
+      scheduleStatus: this.useMonitor ? { ...this.status } : (null as unknown as ScheduleStatus),
+    };
+    const { registration, log } = this;
+    return invoke({ functionName: registration.name, reason, triggerType: 'timerTrigger', log }, async (context) => {
+      await registration.options.handler(timer, context);
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../dev/host';
+import { startLocalHost, type LocalHost, type LocalHostOptions, type TimerClock } from '../../dev/host';
 
 /**
  * Starts the local Functions host in-process for end-to-end tests, on a free port, against the test Azurite
@@ -7,19 +7,32 @@ import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../dev
  */
 export interface TestLocalHost extends LocalHost {
   logs: string[];
+  /** Resolves with the first log line (already logged or still to come) that matches. */
+  logged(pattern: RegExp): Promise<string>;
 }
 
 export async function startTestLocalHost(options: LocalHostOptions = {}): Promise<TestLocalHost> {
   const connection = process.env.AzureWebJobsStorage;
   if (!connection) throw new Error('AzureWebJobsStorage is not set: run this in the integration project (Azurite)');
   const logs: string[] = [];
+  const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const host = await startLocalHost({
     port: 0,
-    log: (line) => logs.push(line),
+    log: (line) => {
+      logs.push(line);
+      for (const waiter of waiting.filter((w) => w.pattern.test(line))) {
+        waiting.splice(waiting.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    },
     ...options,
     settings: { ...options.settings, AzureWebJobsStorage: connection },
   });
-  return Object.assign(host, { logs });
+  const logged = (pattern: RegExp): Promise<string> => {
+    const line = logs.find((l) => pattern.test(l));
+    return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => waiting.push({ pattern, resolve }));
+  };
+  return Object.assign(host, { logs, logged });
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
@@ -34,4 +47,35 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A clock for the host's timers that moves only when the test moves it. */
+export interface VirtualClock extends TimerClock {
+  /** Sets the time and wakes every timer due by then. */
+  advanceTo(at: number | string): void;
+}
+
+export function virtualClock(start: number | string): VirtualClock {
+  let now = typeof start === 'string' ? Date.parse(start) : start;
+  const sleepers = new Set<{ at: number; wake: () => void }>();
+  return {
+    now: () => now,
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve) => {
+        const sleeper = { at: now + ms, wake: resolve };
+        sleepers.add(sleeper);
+        const abort = (): void => {
+          sleepers.delete(sleeper);
+          resolve();
+        };
+        signal.addEventListener('abort', abort, { once: true });
+      }),
+    advanceTo(at) {
+      now = typeof at === 'string' ? Date.parse(at) : at;
+      for (const sleeper of [...sleepers].filter((s) => s.at <= now)) {
+        sleepers.delete(sleeper);
+        sleeper.wake();
+      }
+    },
+  };
 }

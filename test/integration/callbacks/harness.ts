@@ -228,7 +228,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     return (JSON.parse(text) as { upgradeId: string }).upgradeId;
   };
   const triggerPoll = async (): Promise<void> => {
-    const response = await fetch(`${host.url}/admin/functions/pollUpgrades`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${host.url}/admin/functions/pollUpgrades`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (response.status !== 202) throw new Error(`admin pollUpgrades answered ${response.status}`);
   };
   return {

@@ -1,105 +1,106 @@
 import type { Timer } from '@azure/functions';
 import { FunctionRegistry } from '../../../dev/host';
-import { eventually, startTestLocalHost, type TestLocalHost } from '../../helpers/local-host';
+import { startTestLocalHost, virtualClock, type TestLocalHost } from '../../helpers/local-host';
 
-interface Tick {
-  timer: Timer;
-  at: number;
-}
-
+/** The host's timers on a virtual clock: the test moves time, the host fires; nothing waits on the wall clock. */
 describe('local host: timer trigger', () => {
-  const ticks: Tick[] = [];
-  const slowRuns: { start: number; end: number }[] = [];
-  let running = 0;
-  let maxConcurrent = 0;
-  const startupRuns: Tick[] = [];
+  const clock = virtualClock('2026-01-01T00:00:30.000Z');
+  const ticks: Timer[] = [];
+  const startupRuns: Timer[] = [];
+  const waiting: ((timer: Timer) => void)[] = [];
+  const nextTick = (): Promise<Timer> => new Promise((resolve) => waiting.push(resolve));
+  const waitingForStartup: ((timer: Timer) => void)[] = [];
+  const nextStartupRun = (): Promise<Timer> => new Promise((resolve) => waitingForStartup.push(resolve));
   let host: TestLocalHost;
 
   beforeAll(async () => {
     const functions = new FunctionRegistry();
-    functions.timer('everySecond', {
+    functions.timer('everyMinute', {
       schedule: '%TEST_TICK_SCHEDULE%',
       handler: (timer, context) => {
-        ticks.push({ timer, at: Date.now() });
+        ticks.push(timer);
+        waiting.shift()?.(timer);
         context.log('tick');
-      },
-    });
-    functions.timer('slow', {
-      schedule: '* * * * * *',
-      handler: async () => {
-        running++;
-        maxConcurrent = Math.max(maxConcurrent, running);
-        const start = Date.now();
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        slowRuns.push({ start, end: Date.now() });
-        running--;
       },
     });
     functions.timer('onStartup', {
       schedule: '0 0 0 1 1 *', // once a year: only runOnStartup and the admin endpoint run it here
       runOnStartup: true,
       handler: (timer) => {
-        startupRuns.push({ timer, at: Date.now() });
+        startupRuns.push(timer);
+        waitingForStartup.shift()?.(timer);
       },
     });
-    host = await startTestLocalHost({ functions, settings: { TEST_TICK_SCHEDULE: '* * * * * *' } });
+    functions.timer('unresolved', { schedule: '%TEST_SCHEDULE_NOT_SET%', handler: () => undefined });
+    functions.timer('fiveFields', { schedule: '*/5 * * * *', handler: () => undefined });
+    delete process.env.TEST_SCHEDULE_NOT_SET;
+    host = await startTestLocalHost({ functions, clock, settings: { TEST_TICK_SCHEDULE: '0 * * * * *' } });
   });
   afterAll(async () => host.stop());
 
-  it('fires a %SETTING% schedule when due, on the second, with the timer argument shaped like the host’s', async () => {
-    await eventually(() => (ticks.length >= 2 ? true : undefined), 5000);
-    const [first, second] = ticks;
-    // Each tick fires at its due time (a whole second), not before, and not much after (the CPU is shared).
-    for (const tick of [first, second]) {
-      const due = Date.parse(tick.timer.scheduleStatus.next);
-      expect(due % 1000).toBe(0);
-      expect(tick.at - due).toBeGreaterThanOrEqual(-5);
-      expect(tick.at - due).toBeLessThan(800);
-    }
-    expect(second.timer).toEqual({
+  it('fires a %SETTING% schedule when due, with the timer argument shaped like the host’s', async () => {
+    const first = nextTick();
+    clock.advanceTo('2026-01-01T00:01:00.000Z');
+    expect(await first).toEqual({
       isPastDue: false,
       schedule: { adjustForDST: true },
-      // As the host hands it over: the status before this run (previous run, this occurrence).
       scheduleStatus: {
-        last: first.timer.scheduleStatus.next,
-        next: expect.stringMatching(/:\d\d\.000Z$/),
-        lastUpdated: first.timer.scheduleStatus.next,
+        last: '0001-01-01T00:00:00.000Z',
+        next: '2026-01-01T00:01:00.000Z',
+        lastUpdated: '2026-01-01T00:00:30.000Z',
       },
     });
-    expect(Date.parse(second.timer.scheduleStatus.next) - Date.parse(second.timer.scheduleStatus.last)).toBe(1000);
-    expect(host.logs.some((l) => /\[Information\] everySecond \([0-9a-f-]{36}\): tick/.test(l))).toBe(true);
+    const second = nextTick();
+    clock.advanceTo('2026-01-01T00:02:00.000Z');
+    expect((await second).scheduleStatus).toEqual({
+      last: '2026-01-01T00:01:00.000Z',
+      next: '2026-01-01T00:02:00.000Z',
+      lastUpdated: '2026-01-01T00:01:00.000Z',
+    });
+    expect(await host.logged(/\[Information\] everyMinute \([0-9a-f-]{36}\): tick/)).toBeDefined();
   });
 
-  it('runs through POST /admin/functions/{name} at once, ignoring the input', async () => {
-    const before = startupRuns.length;
+  it('puts a function whose schedule does not resolve in error, in the host’s words, and runs the others', async () => {
+    expect(host.logs).toContainEqual(
+      expect.stringContaining(
+        "[Error] The 'unresolved' function is in error: '%TEST_SCHEDULE_NOT_SET%' does not resolve to a value.",
+      ),
+    );
+    expect(host.logs).toContainEqual(
+      expect.stringMatching(
+        /\[Error\] The 'fiveFields' function is in error: The schedule expression '\*\/5 \* \* \* \*' was not recognized/,
+      ),
+    );
+    const run = await fetch(`${host.url}/admin/functions/unresolved`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(run.status).toBe(404);
+    await expect(host.runFunction('unresolved')).rejects.toThrow(/unknown or in error/);
+  });
+
+  it('runs on startup, and through POST /admin/functions/{name} at once, ignoring the input', async () => {
+    expect(startupRuns).toHaveLength(1); // the runOnStartup run, before anything else
+    expect(startupRuns[0].isPastDue).toBe(false);
+    const adminRun = nextStartupRun();
     const response = await fetch(`${host.url}/admin/functions/onStartup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: 'ignored' }),
     });
     expect(response.status).toBe(202);
-    const run = await eventually(() => startupRuns[before], 3000);
-    expect(run.timer.isPastDue).toBe(false);
-    expect(before).toBe(1); // the runOnStartup run came first
-  });
-
-  it('marks a tick that fires more than a second late as past due', async () => {
-    const blockedUntil = Date.now() + 2200;
-    while (Date.now() < blockedUntil) {
-      // Busy-wait on purpose: a stalled event loop is how a timer fires late in Node.
-    }
-    const late = await eventually(() => ticks.find((t) => t.at >= blockedUntil), 3000);
-    expect(late.timer.isPastDue).toBe(true);
-  });
-
-  it('never overlaps runs of one timer', async () => {
-    await eventually(() => (slowRuns.length >= 2 ? true : undefined), 6000);
-    expect(maxConcurrent).toBe(1);
-    expect(slowRuns[1].start).toBeGreaterThanOrEqual(slowRuns[0].end);
+    expect((await adminRun).isPastDue).toBe(false);
+    await expect(host.runFunction('onStartup')).resolves.toBeUndefined();
+    expect(startupRuns).toHaveLength(3);
   });
 
   it('answers 404 for an unknown function on the admin endpoint', async () => {
-    const response = await fetch(`${host.url}/admin/functions/doesNotExist`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${host.url}/admin/functions/doesNotExist`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(response.status).toBe(404);
   });
 });

@@ -2,61 +2,46 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadHostSettings, timeSpanMs } from '../../../dev/host/host-json';
-import { expandBraces, functionModulePaths } from '../../../dev/host/modules';
-import { parseSchedule, resolveSchedule } from '../../../dev/host/ncrontab';
-import { decodeMessageText, parseTriggerValue } from '../../../dev/host/queue-message';
-import { loadLocalSettings } from '../../../dev/host/settings';
+import { entryPointFiles } from '../../../dev/host/modules';
+import { decodeMessageText, parseTriggerValue } from '../../../dev/host/queue-listener';
+import { loadLocalSettings, resolveAppSettings } from '../../../dev/host/settings';
+import { ConfigError, loadConfig, parseNcrontab } from '../../../shared/config';
 
 const projectRoot = path.resolve(__dirname, '../../..');
 
-describe('function module discovery (package.json main)', () => {
+describe('the entry point (package.json main)', () => {
   it('maps the app’s bundle (main) back to the sources it is built from, index first', () => {
-    const files = functionModulePaths(projectRoot, true).map((f) => path.relative(projectRoot, f));
+    const files = entryPointFiles(projectRoot, true).map((f) => path.relative(projectRoot, f));
     expect(files[0]).toBe('functions/index.ts');
     expect(files).toEqual(expect.arrayContaining(['functions/health.ts', 'functions/pollUpgrades.ts']));
     expect(files.every((f) => /^functions\/[^/]+\.ts$/.test(f))).toBe(true);
   });
 
-  it('maps a compiled glob to the TypeScript sources; a bundle that main does not name is ignored', () => {
+  it('loads main itself when compiled, and says so in the worker’s words when it is missing', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'host-main-'));
     mkdirSync(path.join(root, 'functions'), { recursive: true });
     for (const f of ['functions/a.ts', 'functions/index.ts', 'functions/a.d.ts']) writeFileSync(path.join(root, f), '');
     const manifest = (main: string, functionsBundle?: unknown) =>
       writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main, functionsBundle }));
-    manifest('dist/functions/*.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
-    expect(functionModulePaths(root, true).map((f) => path.relative(root, f))).toEqual([
-      'functions/a.ts',
-      'functions/index.ts',
-    ]);
     manifest('./dist/main.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
-    expect(functionModulePaths(root, true).map((f) => path.relative(root, f))).toEqual([
+    expect(entryPointFiles(root, true).map((f) => path.relative(root, f))).toEqual([
       'functions/index.ts',
       'functions/a.ts',
     ]);
-    // Running the build: the bundle itself.
-    expect(() => functionModulePaths(root, false)).toThrow(/matches no file .*run the build/);
+    expect(() => entryPointFiles(root, false)).toThrow(
+      'Worker was unable to load entry point "./dist/main.js": File does not exist (run the build)',
+    );
+    mkdirSync(path.join(root, 'dist'));
+    writeFileSync(path.join(root, 'dist/main.js'), '');
+    expect(entryPointFiles(root, false)).toEqual([path.join(root, 'dist/main.js')]);
+    manifest('dist/other.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
+    expect(() => entryPointFiles(root, true)).toThrow(/"main" must be the "functionsBundle" outfile/);
     manifest('dist/main.js', { entry: 'functions/*.ts' });
-    expect(() => functionModulePaths(root, true)).toThrow(/"functionsBundle" needs "entry" and "outfile"/);
-  });
-
-  it('expands braces and stars like the Functions host glob', () => {
-    expect(expandBraces('dist/src/{index.js,functions/*.js}')).toEqual([
-      'dist/src/index.js',
-      'dist/src/functions/*.js',
-    ]);
-    const root = mkdtempSync(path.join(tmpdir(), 'host-main-'));
-    mkdirSync(path.join(root, 'dist/src/functions'), { recursive: true });
-    for (const f of ['dist/src/index.js', 'dist/src/functions/a.js', 'dist/src/functions/b.js', 'dist/src/x.js']) {
-      writeFileSync(path.join(root, f), '');
-    }
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main: 'dist/src/{index.js,functions/*.js}' }));
-    expect(functionModulePaths(root, false).map((f) => path.relative(root, f))).toEqual([
-      'dist/src/functions/a.js',
-      'dist/src/functions/b.js',
-      'dist/src/index.js',
-    ]);
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main: 'dist/none/*.js' }));
-    expect(() => functionModulePaths(root, false)).toThrow(/matches no file/);
+    expect(() => entryPointFiles(root, true)).toThrow(/"functionsBundle" needs "entry" and "outfile"/);
+    manifest('dist/main.js', { entry: 'functions/**/*.ts', outfile: 'dist/main.js' });
+    expect(() => entryPointFiles(root, true)).toThrow(/a folder and a file pattern with one "\*"/);
+    manifest('');
+    expect(() => entryPointFiles(root, false)).toThrow(/No job functions found: .* no "main"/);
   });
 });
 
@@ -88,20 +73,51 @@ describe('queue message decoding', () => {
   });
 });
 
-describe('NCRONTAB schedules', () => {
+describe('NCRONTAB schedules (read the same way by the app’s settings and the local host)', () => {
+  const next = (expression: string, after: string): string =>
+    new Date(parseNcrontab(expression).next(Date.parse(after))).toISOString();
+
   it('reads six fields, seconds first, in UTC', () => {
-    const schedule = parseSchedule('0 */5 * * * *');
-    expect(schedule.next(new Date('2026-01-01T10:04:59.999Z')).toISOString()).toBe('2026-01-01T10:05:00.000Z');
-    expect(schedule.next(new Date('2026-01-01T10:05:00.000Z')).toISOString()).toBe('2026-01-01T10:10:00.000Z');
-    expect(parseSchedule('30 0 9 * * 1-5').next(new Date('2026-11-21T12:00:00Z')).toISOString()).toBe(
-      '2026-11-23T09:00:30.000Z', // 21 Nov 2026 is a Saturday
-    );
+    expect(next('0 */5 * * * *', '2026-01-01T10:04:59.999Z')).toBe('2026-01-01T10:05:00.000Z');
+    expect(next('0 */5 * * * *', '2026-01-01T10:05:00.000Z')).toBe('2026-01-01T10:10:00.000Z');
+    // 21 Nov 2026 is a Saturday.
+    expect(next('30 0 9 * * 1-5', '2026-11-21T12:00:00Z')).toBe('2026-11-23T09:00:30.000Z');
+    expect(next('0 0 9 * * MON-FRI', '2026-11-21T12:00:00Z')).toBe('2026-11-23T09:00:00.000Z');
   });
-  it('refuses five-field and malformed expressions, and resolves %SETTING%', () => {
-    expect(() => parseSchedule('*/5 * * * *')).toThrow(/six-field/);
-    expect(() => parseSchedule('x * * * * *')).toThrow(/not a valid NCRONTAB/);
-    expect(resolveSchedule('%POLL_SCHEDULE%', { POLL_SCHEDULE: '0 * * * * *' })).toBe('0 * * * * *');
-    expect(() => resolveSchedule('%MISSING%', {})).toThrow(/MISSING/);
+
+  it('refuses five fields, values out of range and what NCRONTAB does not read, saying why', () => {
+    expect(() => parseNcrontab('*/5 * * * *')).toThrow(/5 fields, not six/);
+    expect(() => parseNcrontab('61 * * * * *')).toThrow(/61/);
+    expect(() => parseNcrontab('x * * * * *')).toThrow(/"x" is not an NCRONTAB field/);
+    expect(() => parseNcrontab('0 0 0 L * *')).toThrow(/"L" is not an NCRONTAB field/);
+    expect(() => parseNcrontab('0 0 0 ? * 1#2')).toThrow(/not an NCRONTAB field/);
+  });
+
+  it('fails the app’s start naming POLL_SCHEDULE when it is malformed', () => {
+    const base = {
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      PARTNER_CENTER_TENANT_ID: '11111111-2222-3333-4444-555555555555',
+      PARTNER_CENTER_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
+    };
+    expect(loadConfig({ ...base, POLL_SCHEDULE: '0 0 * * * *' }).poll.schedule).toBe('0 0 * * * *');
+    for (const schedule of ['0 */5 * * * 8', '0 0 0 L * *', '0 0 0 31 2 *']) {
+      let error: unknown;
+      try {
+        loadConfig({ ...base, POLL_SCHEDULE: schedule });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error).toMatchObject({ setting: 'POLL_SCHEDULE', message: expect.stringContaining('NCRONTAB') });
+    }
+  });
+
+  it('resolves %SETTING% anywhere in a binding property, in the host’s words when it cannot', () => {
+    expect(resolveAppSettings('%POLL_SCHEDULE%', { POLL_SCHEDULE: '0 * * * * *' })).toBe('0 * * * * *');
+    expect(resolveAppSettings('jobs-%ENV%-%KIND%', { ENV: 'dev', KIND: 'poison' })).toBe('jobs-dev-poison');
+    expect(resolveAppSettings('plain', {})).toBe('plain');
+    expect(() => resolveAppSettings('%MISSING%', {})).toThrow("'%MISSING%' does not resolve to a value.");
+    expect(() => resolveAppSettings('a-%B', { B: 'b' })).toThrow("The '%' at position 2 does not have a closing '%'");
   });
 });
 
