@@ -9,6 +9,13 @@ import {
 import { newUpgradeRecord } from '../../../shared/tracking/start-tracking';
 import { notificationEventId } from '../../../shared/tracking/notifications';
 
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const message = {
+  upgradeId: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+  customerId: '0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+  productFamily: 'Azure',
+};
+
 const item = (i: number, padding = 0): UpgradeLineItem => ({
   sourceProduct: { id: `src-${i}`, name: `Legacy subscription ${i}${'x'.repeat(padding)}` },
   targetProduct: { id: `dst-${i}`, name: 'Azure plan' },
@@ -18,7 +25,7 @@ const item = (i: number, padding = 0): UpgradeLineItem => ({
 describe('entity size rules', () => {
   it('splits line items over several properties and reads them back whole', () => {
     const items = Array.from({ length: 500 }, (_, i) => item(i, 100));
-    const record = { ...newUpgradeRecord(row()), lineItems: items, lineItemCount: items.length };
+    const record = { ...newUpgradeRecord(message, T0), lineItems: items, lineItemCount: items.length };
     const entity = upgradeToEntity(record);
     expect(Number(entity.lineItemChunks)).toBeGreaterThan(1);
     for (const [key, value] of Object.entries(entity)) {
@@ -36,7 +43,7 @@ describe('entity size rules', () => {
     expect(packed.truncated).toBe(true);
     expect(packed.chunks.length).toBeLessThanOrEqual(LINE_ITEM_MAX_CHUNKS);
     const back = upgradeFromEntity(
-      upgradeToEntity({ ...newUpgradeRecord(row()), lineItems: items, lineItemCount: 5000 }),
+      upgradeToEntity({ ...newUpgradeRecord(message, T0), lineItems: items, lineItemCount: 5000 }),
     );
     expect(back.lineItemsTruncated).toBe(true);
     expect(back.lineItemCount).toBe(5000);
@@ -53,15 +60,3 @@ describe('entity size rules', () => {
     expect(notificationEventId('3fa85f64-5717-4562-b3fc-2c963f66afa6', 'Failed')).not.toBe(a);
   });
 });
-
-function row() {
-  return {
-    shard: 's0',
-    rowKey: 'k',
-    dueAt: 0,
-    upgradeId: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
-    customerId: '0a1b2c3d-4e5f-6789-abcd-ef0123456789',
-    productFamily: 'Azure',
-    trackedAt: '2026-01-01T00:00:00.000Z',
-  };
-}
