@@ -126,10 +126,7 @@ class PollRun {
   private failed(error: unknown, upgradeId?: string): void {
     this.summary.errors++;
     const properties = { runId: this.runId, ...(upgradeId ? { upgradeId } : {}) };
-    this.options.telemetry.exception(
-      error instanceof Error ? error : new Error(describeError(error).text),
-      properties,
-    );
+    this.options.telemetry.exception(error instanceof Error ? error : new Error(describeError(error).text), properties);
   }
 
   async execute(): Promise<PollRunSummary> {

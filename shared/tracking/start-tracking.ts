@@ -86,7 +86,8 @@ export async function startTracking(input: unknown, deps: StartTrackingDeps): Pr
   return trackUpgrade(parsed.message, deps);
 }
 
-type Decided = { outcome: 'tracked'; record: UpgradeRecord; dueAt: number } | { outcome: 'known'; record: UpgradeRecord };
+type Decided =
+  { outcome: 'tracked'; record: UpgradeRecord; dueAt: number } | { outcome: 'known'; record: UpgradeRecord };
 
 /**
  * The tracking's first real work for a validated message: puts the upgrade into the poll schedule, due

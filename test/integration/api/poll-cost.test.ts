@@ -39,8 +39,7 @@ describe('poll run cost against the simulator', () => {
       dueIds.push(upgradeId);
       rows.push(tracked(upgradeId, customer.id, now - 60_000 - i * 1_000));
     }
-    for (let i = DUE; i < TRACKED; i++)
-      rows.push(tracked(randomUUID(), randomUUID(), now + 3_600_000 + i * 60_000));
+    for (let i = DUE; i < TRACKED; i++) rows.push(tracked(randomUUID(), randomUUID(), now + 3_600_000 + i * 60_000));
     await services.tracking.seedTracked(rows, 4);
     stack.sim.state.resetCounters();
 
@@ -68,5 +67,9 @@ describe('poll run cost against the simulator', () => {
 /** An upgrade as startTracking leaves it, tracked a day before it is due. */
 function tracked(upgradeId: string, customerId: string, dueAt: number): UpgradeRecord {
   const trackedAt = dueAt - 86_400_000;
-  return startedRecord(newUpgradeRecord({ upgradeId, customerId, productFamily: 'Azure' }, trackedAt), trackedAt, dueAt);
+  return startedRecord(
+    newUpgradeRecord({ upgradeId, customerId, productFamily: 'Azure' }, trackedAt),
+    trackedAt,
+    dueAt,
+  );
 }

@@ -20,7 +20,10 @@ describe('read side', () => {
       );
     }
     // someone else
-    await startTracking({ upgradeId: guid(), customerId: guid(), productFamily: 'Azure' }, { store, firstPollDelayMs: 0 });
+    await startTracking(
+      { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' },
+      { store, firstPollDelayMs: 0 },
+    );
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;

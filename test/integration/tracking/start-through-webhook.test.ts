@@ -57,7 +57,8 @@ describe('an upgrade started through POST /api/upgrades', () => {
   async function dueIds(at: number): Promise<string[]> {
     const ids: string[] = [];
     const store = services.tracking;
-    for (const shard of store.shards) for await (const entry of store.dueEntries(shard, at)) ids.push(entry.state.upgradeId);
+    for (const shard of store.shards)
+      for await (const entry of store.dueEntries(shard, at)) ids.push(entry.state.upgradeId);
     return ids;
   }
 

@@ -21,7 +21,8 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
 
   async function dueIds(at: number): Promise<string[]> {
     const ids: string[] = [];
-    for (const shard of store.shards) for await (const entry of store.dueEntries(shard, at)) ids.push(entry.state.upgradeId);
+    for (const shard of store.shards)
+      for await (const entry of store.dueEntries(shard, at)) ids.push(entry.state.upgradeId);
     return ids;
   }
 
