@@ -29,9 +29,8 @@ export type Accepted = ({ outcome: 'recorded'; record: UpgradeRecord } | { outco
  */
 export async function acceptUpgrade(deps: AcceptDeps, message: TrackingMessage): Promise<Accepted> {
   const { store } = deps;
-  const now = (deps.now ?? Date.now)();
-  const record = newUpgradeRecord(message, now);
-  const recorded = await store.insertAccepted(record, now);
+  const record = newUpgradeRecord(message, (deps.now ?? Date.now)());
+  const recorded = await store.insertAccepted(record);
   if (recorded) await store.ensureCustomerIndex(record);
   const accepted: Accepted = recorded ? { outcome: 'recorded', record } : { outcome: 'known' };
   try {

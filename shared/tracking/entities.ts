@@ -8,7 +8,6 @@ import {
   type HistoryEntry,
   type PollState,
   type ScheduleEntry,
-  type TrackingMessage,
   type UpgradeRecord,
 } from './records';
 import type { UpgradeStatus } from './state';
@@ -134,8 +133,9 @@ export function scheduleRowKey(dueAt: number, upgradeId: string): string {
   return joinKey(SCHEDULE_ROW, timeKey(dueAt), encodeKey(upgradeId));
 }
 
-export function acceptedRowKey(acceptedAt: number, upgradeId: string): string {
-  return joinKey(ACCEPTED_ROW, timeKey(acceptedAt), encodeKey(upgradeId));
+/** An accepted row is keyed by the time its upgrade was accepted: the upgrade row's `createdAt`. */
+export function acceptedRowKey(record: Pick<UpgradeRecord, 'upgradeId' | 'createdAt'>): string {
+  return joinKey(ACCEPTED_ROW, timeKey(Date.parse(record.createdAt)), encodeKey(record.upgradeId));
 }
 
 /** The RowKey range of the rows of one kind whose time is `before` or earlier (one range query per shard). */
@@ -291,17 +291,17 @@ export function scheduleFromEntity(entity: Record<string, unknown> & { etag: str
   };
 }
 
-/** The accepted (outbox) row: the tracking message to (re-)send until startTracking has run. */
-export function acceptedToEntity(message: TrackingMessage, acceptedAt: number): Entity {
+/** The accepted row of an accepted upgrade: its tracking message, to re-send until startTracking has run. */
+export function acceptedToEntity(record: UpgradeRecord): Entity {
   return {
-    partitionKey: shardOf(message.upgradeId),
-    rowKey: acceptedRowKey(acceptedAt, message.upgradeId),
+    partitionKey: shardOf(record.upgradeId),
+    rowKey: acceptedRowKey(record),
     ...defined({
-      upgradeId: message.upgradeId,
-      customerId: message.customerId,
-      productFamily: message.productFamily,
-      correlationId: message.correlationId && clip(message.correlationId, MAX_LABEL_CHARS),
-      source: message.source && clip(message.source, MAX_LABEL_CHARS),
+      upgradeId: record.upgradeId,
+      customerId: record.customerId,
+      productFamily: record.productFamily,
+      correlationId: record.correlationId && clip(record.correlationId, MAX_LABEL_CHARS),
+      source: record.source && clip(record.source, MAX_LABEL_CHARS),
       resends: 0,
       resendAfter: 0,
     }),

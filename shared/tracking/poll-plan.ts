@@ -115,6 +115,7 @@ function outcomeChanges(
   }
 }
 
+/** The plan for one poll of the upgrade whose schedule row carries `state`, after `outcome`, at `at` (epoch ms). */
 export function planPoll(
   state: PollState,
   outcome: PollOutcome,
@@ -149,20 +150,22 @@ export function planPoll(
     };
     upgrade.historySeq = history.sequence;
   }
-  const fields = {
-    upgrade,
+  const common = {
     history,
     from: state.status,
     statusChanged: transition.changed,
     becameFinal: isFinal(next.status) && !isFinal(state.status),
   };
   if (isFinal(next.status)) {
-    upgrade.completedAt = state.completedAt ?? iso(at);
-    upgrade.notifyEventId = notificationEventId(state.upgradeId, next.status);
-    upgrade.nextPollAt = undefined;
-    const after = nextState(state, upgrade);
+    const final: Partial<UpgradeRecord> = {
+      ...upgrade,
+      completedAt: state.completedAt ?? iso(at),
+      notifyEventId: notificationEventId(state.upgradeId, next.status),
+      nextPollAt: undefined,
+    };
+    const after = nextState(state, final);
     const notification = notificationFor({ ...after, status: next.status, updatedAt: iso(at) });
-    return { kind: 'finish', ...fields, state: after, notification };
+    return { kind: 'finish', ...common, upgrade: final, state: after, notification };
   }
   const dueAt = nextPollAt(
     at,
@@ -176,9 +179,12 @@ export function planPoll(
     config,
     random,
   );
-  upgrade.nextPollAt = iso(dueAt);
-  upgrade.scheduleKey = scheduleRowKey(dueAt, state.upgradeId);
-  return { kind: 'reschedule', ...fields, state: nextState(state, upgrade), dueAt };
+  const rescheduled: Partial<UpgradeRecord> = {
+    ...upgrade,
+    nextPollAt: iso(dueAt),
+    scheduleKey: scheduleRowKey(dueAt, state.upgradeId),
+  };
+  return { kind: 'reschedule', ...common, upgrade: rescheduled, state: nextState(state, rescheduled), dueAt };
 }
 
 /** The poll state after the upgrade's changes. */

@@ -33,7 +33,7 @@ export interface PollRunOptions {
   telemetry: Telemetry;
   /** Sends final-status notifications (production: `queueNotifier(upgrade-notifications queue)`). */
   notify: Notifier;
-  /** Re-sends a tracking message whose upgrade never started tracking (production: `queueTracker(upgrade-tracking)`). */
+  /** Re-sends the tracking message of an upgrade whose tracking never started (production: `queueTracker(...)`). */
   resend: TrackingSender;
   /** Wall clock for stored times and what is due (default Date.now). */
   now?: () => number;

@@ -97,6 +97,7 @@ export interface PollRunRecord {
   stale: number;
   notified: number;
   skipped: number;
+  /** Tracking messages re-sent for upgrades accepted long ago whose tracking had not started. */
   recovered: number;
   stoppedBy?: string;
 }

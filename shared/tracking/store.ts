@@ -1,7 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { conditionalUpdate } from '../storage/conditional-update';
-import type { Lease } from '../storage/lease';
-import { leaseFields } from '../storage/lease';
+import { leaseFields, type Lease } from '../storage/lease';
 import type { TableKey } from '../storage/names';
 import { isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
 import {
@@ -44,7 +43,7 @@ import type {
  *
  * | table             | PartitionKey                 | RowKey                                        |
  * |-------------------|------------------------------|-----------------------------------------------|
- * | Tracking          | shard 's0'..'s3' of the id   | 'u!' id · 'h!' id '!' seq · 't!' time '!' id · 'a!' time '!' id (entities.ts) |
+ * | Tracking          | shard 's0'..'s3' of the id   | 'u!' id, 'h!' id ! seq, 't!' time ! id, 'a!' time ! id |
  * | CustomerUpgrades  | enc(customerId)              | newestFirst(createdAt) ! enc(upgradeId)       |
  * | EligibilityChecks | enc(customerId)              | newestFirst(checkedAt) ! digest               |
  * | PollRuns          | 'run'                        | newestFirst(startedAt) ! enc(runId)           |
@@ -52,7 +51,8 @@ import type {
  *
  * An upgrade's rows share one partition, so each step of its tracking is one entity-group transaction: accepting it
  * (upgrade row + accepted row), starting its tracking (upgrade row + first schedule row − accepted row), and every
- * poll (schedule row moved, upgrade row merged, history row added). Other rows are insert-only.
+ * poll (schedule row moved, upgrade row merged, history row added). The other tables' rows are insert-only, but for
+ * the PollRuns heartbeat (insert, then ETag replace).
  */
 
 /** The part of `Tables` the store needs (tests wrap it to count reads). */
@@ -151,21 +151,15 @@ export class TrackingStore {
 
   /**
    * Records an accepted upgrade: its upgrade row and its accepted row (the tracking message to re-send until
-   * startTracking has run), in one transaction. False when the upgrade row is already there (accepted before).
+   * startTracking has run; keyed by the record's createdAt), in one transaction. False when the upgrade row is
+   * already there (accepted before).
    */
-  async insertAccepted(record: UpgradeRecord, acceptedAt: number): Promise<boolean> {
+  async insertAccepted(record: UpgradeRecord): Promise<boolean> {
     const client = await this.table();
-    const message = {
-      upgradeId: record.upgradeId,
-      customerId: record.customerId,
-      productFamily: record.productFamily,
-      correlationId: record.correlationId,
-      source: record.source,
-    };
     try {
       await client.submitTransaction([
         ['create', upgradeToEntity(record)],
-        ['create', acceptedToEntity(message, acceptedAt)],
+        ['create', acceptedToEntity(record)],
       ]);
       return true;
     } catch (error) {
@@ -175,8 +169,8 @@ export class TrackingStore {
   }
 
   /**
-   * startTracking's read → decide → write of an upgrade row (shared/storage/conditional-update.ts): on a conflict the
-   * row is read again and `decide` runs again. Returns the decision's result.
+   * startTracking's read → decide → write of an upgrade row (shared/storage/conditional-update.ts): on a conflict
+   * the row is read again and `decide` runs again. Returns the decision's result.
    */
   async scheduleFirstPoll<R>(upgradeId: string, decide: (current: UpgradeRecord | undefined) => TrackingStart<R>) {
     const client = await this.table();
@@ -190,10 +184,7 @@ export class TrackingStore {
         const { start, dueAt } = decision;
         const alongside: TransactionAction[] = [['create', scheduleToEntity(start, dueAt)]];
         if (found && !found.trackingStartedAt) {
-          alongside.push([
-            'delete',
-            { partitionKey: shardOf(upgradeId), rowKey: acceptedRowKey(Date.parse(found.createdAt), upgradeId) },
-          ]);
+          alongside.push(['delete', { partitionKey: shardOf(upgradeId), rowKey: acceptedRowKey(found) }]);
         }
         return { result: decision.result, write: upgradeToEntity(start), alongside };
       },

@@ -77,7 +77,7 @@ describe('the Tracking table rows of one upgrade', () => {
       upgradeKeys(message.upgradeId),
       historyKeys(message.upgradeId, 1),
       { partitionKey: shardOf(message.upgradeId), rowKey: scheduleRowKey(T0, message.upgradeId) },
-      { partitionKey: shardOf(message.upgradeId), rowKey: acceptedRowKey(T0, message.upgradeId) },
+      { partitionKey: shardOf(message.upgradeId), rowKey: acceptedRowKey(newUpgradeRecord(message, T0)) },
     ];
     expect(new Set(keys.map((k) => k.partitionKey))).toEqual(new Set([shardOf(message.upgradeId)]));
     expect(keys.map((k) => k.rowKey.slice(0, 2))).toEqual(['u!', 'h!', 't!', 'a!']);
