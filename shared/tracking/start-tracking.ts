@@ -104,11 +104,16 @@ export async function trackUpgrade(message: TrackingMessage, deps: StartTracking
   const now = (deps.now ?? Date.now)();
   const dueAt = firstPollAt(now, { firstDelayMs: deps.firstPollDelayMs });
   const decided = await store.scheduleFirstPoll<Decided>(message.upgradeId, (current) => {
-    const record = current ?? newUpgradeRecord(message, now);
-    if (current && (current.trackingStartedAt || current.customerId !== message.customerId)) {
+    if (!current) {
+      // No row: nothing vouches for the upgrade but the message itself. Any check of the message (against Partner
+      // Center, say) belongs here, before the upgrade is recorded and scheduled.
+      const start = startedRecord(newUpgradeRecord(message, now), now, dueAt);
+      return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
+    }
+    if (current.trackingStartedAt || current.customerId !== message.customerId) {
       return { result: { outcome: 'known', record: current } };
     }
-    const start = startedRecord(record, now, dueAt);
+    const start = startedRecord(current, now, dueAt);
     return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
   });
   const { record } = decided;
