@@ -21,6 +21,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
   context.log(
     `pollUpgrades: due ${summary.due}, polled ${summary.polled}, changed ${summary.changed}, throttled ${summary.throttled}, ` +
       `errors ${summary.errors}, outstanding ${summary.outstanding} in ${summary.durationMs} ms` +
+      (summary.recovered > 0 ? `, ${summary.recovered} tracking message(s) re-sent` : '') +
       (summary.stoppedBy ? ` (stopped: ${summary.stoppedBy})` : ''),
   );
 }
