@@ -6,7 +6,7 @@
 import { loadConfig } from '../shared/config';
 import { createServices } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
-import { pollDueUpgrades, queueNotifier, TrackingStore } from '../shared/tracking';
+import { pollDueUpgrades, queueNotifier, queueTracker, TrackingStore } from '../shared/tracking';
 import { CountingTables, TableOpCounter } from './counting';
 
 export interface PollWorkerResult {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     peakHeap = Math.max(peakHeap, usage.heapUsed);
   }, 25);
   // Create the tables and the notification queue before timing (a deployed app has them from infra).
-  for (const key of ['upgrades', 'pollSchedule', 'upgradeHistory', 'customerUpgrades', 'pollRuns'] as const) {
+  for (const key of ['tracking', 'customerUpgrades', 'pollRuns'] as const) {
     await tables.get(key);
   }
   await services.queues.upgradeNotifications.createIfNotExists();
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     config: config.poll,
     telemetry: services.telemetry,
     notify: queueNotifier(services.queues.upgradeNotifications),
+    resend: queueTracker(services.queues.upgradeTracking),
   });
   const durationMs = performance.now() - started;
   clearInterval(sampler);

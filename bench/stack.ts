@@ -5,10 +5,8 @@ import { CachedSecretStore, EnvironmentSecretStore } from '../shared/secrets';
 import { createServices, type Services } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
 import { Tables } from '../shared/storage/tables';
-import { upgradeToEntity } from '../shared/tracking/entities';
-import type { ScheduleRow } from '../shared/tracking/records';
-import { newUpgradeRecord } from '../shared/tracking/start-tracking';
-import { scheduleRowKey, shardOf, submitChunked, TrackingStore } from '../shared/tracking/store';
+import { newUpgradeRecord, startedRecord } from '../shared/tracking/start-tracking';
+import { TrackingStore } from '../shared/tracking/store';
 
 /** Placeholder signing secret for the benchmark's local host; not a real secret. */
 export const BENCH_SIGNING_SECRET = 'bench-webhook-signing-secret-local-only';
@@ -118,9 +116,10 @@ export interface TrackedUpgrade {
 }
 
 /**
- * Writes the tracking state `trackUpgrade` leaves behind (Upgrades row, PollSchedule row due at `dueAt`) for
- * many upgrades at once, in batch transactions: seeding 10,000 through `trackUpgrade`
- * one by one would take longer than the benchmark itself. The rows are built by the app's own functions.
+ * Writes the tracking state startTracking leaves behind (upgrade row started, schedule row due at `dueAt`) for many
+ * upgrades at once, in batch transactions: seeding 10,000 through the queue one by one would take longer than the
+ * benchmark itself. The rows are built by the app's own functions. No CustomerUpgrades rows: the poll run never
+ * touches that index.
  */
 export async function seedTracked(
   config: AppConfig,
@@ -128,24 +127,12 @@ export async function seedTracked(
   trackedAt: number,
   dueAt: number,
 ): Promise<void> {
-  const tables = new Tables(config);
-  const store = new TrackingStore(tables);
-  const rows: ScheduleRow[] = upgrades.map(({ upgradeId, customerId }) => ({
-    shard: shardOf(upgradeId),
-    rowKey: scheduleRowKey(dueAt, upgradeId),
-    dueAt,
-    upgradeId,
-    customerId,
-    productFamily: 'Azure',
-    trackedAt: new Date(trackedAt).toISOString(),
-  }));
-  await store.insertScheduleRows(rows);
-  await submitChunked(
-    await tables.get('upgrades'),
-    rows.map((row) => upgradeToEntity(newUpgradeRecord(row))),
+  const store = new TrackingStore(new Tables(config));
+  await store.seedTracked(
+    upgrades.map(({ upgradeId, customerId }) =>
+      startedRecord(newUpgradeRecord({ upgradeId, customerId, productFamily: 'Azure' }, trackedAt), trackedAt, dueAt),
+    ),
   );
-  // No CustomerUpgrades rows: the poll run inserts that index row on every first poll anyway (pollCount 0; an
-  // existing row is a 409 it accepts), so the request count per poll is the same with or without them.
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { getServices } from '../shared/services';
-import { pollDueUpgrades, queueNotifier } from '../shared/tracking';
+import { pollDueUpgrades, queueNotifier, queueTracker } from '../shared/tracking';
 
 /** Timer: poll what is due (never the whole history), within the run's time budget. A failed run is retried by the next tick. */
 export async function pollUpgrades(timer: Timer, context: InvocationContext): Promise<void> {
@@ -12,6 +12,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
     config: services.config.poll,
     telemetry: services.telemetry,
     notify: queueNotifier(services.queues.upgradeNotifications),
+    resend: queueTracker(services.queues.upgradeTracking),
   });
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
   await services.consent
@@ -20,6 +21,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
   context.log(
     `pollUpgrades: due ${summary.due}, polled ${summary.polled}, changed ${summary.changed}, throttled ${summary.throttled}, ` +
       `errors ${summary.errors}, outstanding ${summary.outstanding} in ${summary.durationMs} ms` +
+      (summary.recovered > 0 ? `, ${summary.recovered} tracking message(s) re-sent` : '') +
       (summary.stoppedBy ? ` (stopped: ${summary.stoppedBy})` : ''),
   );
 }

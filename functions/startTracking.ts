@@ -3,9 +3,16 @@ import { getServices } from '../shared/services';
 import { QUEUES } from '../shared/storage/names';
 import { startTracking as trackFromMessage } from '../shared/tracking';
 
-/** Queue trigger: record the upgrade named by the message, due for its first poll now. Storage errors throw (retry). */
+/**
+ * Queue trigger: start tracking the upgrade the message names — put it into the poll schedule, its first poll due
+ * after POLL_FIRST_DELAY_SECONDS. Storage errors throw (the queue retries).
+ */
 export async function startTracking(message: unknown, context: InvocationContext): Promise<void> {
-  const result = await trackFromMessage(message, { store: getServices().tracking });
+  const services = getServices();
+  const result = await trackFromMessage(message, {
+    store: services.tracking,
+    firstPollDelayMs: services.config.poll.firstDelayMs,
+  });
   if (result.outcome === 'rejected') {
     context.warn(`startTracking: message rejected (recorded in RejectedMessages, not retried): ${result.reason}`);
   } else if (result.outcome === 'conflict') {

@@ -80,10 +80,8 @@ var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-$
 // The host moves a message to `<queue>-poison` after maxDequeueCount failures; creating those queues up front lets
 // the poison-queue handler and the storage metrics see them from the first deployment.
 var appTables = [
-  'Upgrades'
+  'Tracking'
   'CustomerUpgrades'
-  'PollSchedule'
-  'UpgradeHistory'
   'EligibilityChecks'
   'PollRuns'
   'IdempotencyKeys'

@@ -1,6 +1,6 @@
 import type { Eligibility } from '../partner-center/types';
 import type { Services } from '../services';
-import { trackUpgrade, type EligibilityCheckRecord } from '../tracking';
+import { acceptUpgrade, queueTracker, type EligibilityCheckRecord } from '../tracking';
 import type { HttpResponseShape } from '../webhooks';
 import { dropUndefined } from './representation';
 import type { WebhookCall } from './webhook';
@@ -12,7 +12,7 @@ export interface EligibilityOutcome {
 }
 
 /**
- * Asks Partner Center, records the check, and starts tracking an upgrade Partner Center reports as existing (an
+ * Asks Partner Center, records the check, and accepts for tracking an upgrade Partner Center reports as existing (an
  * upgrade started elsewhere, e.g. in the portal, is followed too). Shared by both webhooks.
  */
 export async function checkAndRecordEligibility(
@@ -45,7 +45,8 @@ export async function checkAndRecordEligibility(
     }),
   );
   if (check.upgradeId) {
-    await trackUpgrade(
+    await acceptUpgrade(
+      { store: services.tracking, send: queueTracker(services.queues.upgradeTracking) },
       {
         upgradeId: check.upgradeId,
         customerId: call.body.customerId,
@@ -53,7 +54,6 @@ export async function checkAndRecordEligibility(
         correlationId: call.correlationId,
         source,
       },
-      { store: services.tracking },
     );
   }
   return { eligibility, check };

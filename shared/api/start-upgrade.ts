@@ -1,8 +1,7 @@
 import { problem } from '../http/problem';
 import { PartnerCenterError } from '../partner-center';
-import { sendQueueMessage } from '../queues/producer';
 import type { Services } from '../services';
-import { trackUpgrade, type TrackingMessage } from '../tracking';
+import { acceptUpgrade, queueTracker, type TrackingMessage, type UpgradeRecord } from '../tracking';
 import type { HttpResponseShape } from '../webhooks';
 import { checkAndRecordEligibility } from './eligibility';
 import { upgradeRepresentation } from './representation';
@@ -13,17 +12,28 @@ export function upgradeLocation(upgradeId: string): string {
 }
 
 /**
- * Records the upgrade (due for its first poll now) and enqueues its tracking message. The table write comes first
- * and is what makes the upgrade impossible to lose; the message is the design's wake-up signal for startTracking
- * and a duplicate of it changes nothing. A failed enqueue is only logged: the upgrade is already scheduled.
+ * Accepts the upgrade for tracking (shared/tracking/accept.ts): records it, so `GET /api/upgrades/{id}` answers at
+ * once, and sends its tracking message; startTracking, the queue trigger, puts it into the poll schedule. A failed
+ * send is only logged: the poll run re-sends the message of an upgrade whose tracking did not start. Returns the
+ * upgrade as recorded (read back only when it had been recorded before).
  */
-async function recordAndEnqueue(services: Services, message: TrackingMessage, log: (m: string) => void): Promise<void> {
-  await trackUpgrade(message, { store: services.tracking });
-  try {
-    await sendQueueMessage(services.queues.upgradeTracking, message);
-  } catch (error) {
-    log(`startUpgrade: tracking message for ${message.upgradeId} not enqueued (already scheduled): ${String(error)}`);
+async function accept(
+  services: Services,
+  message: TrackingMessage,
+  log: (m: string) => void,
+): Promise<UpgradeRecord | undefined> {
+  const accepted = await acceptUpgrade(
+    { store: services.tracking, send: queueTracker(services.queues.upgradeTracking) },
+    message,
+  );
+  if (accepted.sendError !== undefined) {
+    log(
+      `startUpgrade: tracking message for ${message.upgradeId} not sent (the poll run re-sends it): ` +
+        (accepted.sendError instanceof Error ? accepted.sendError.message : 'unknown error'),
+    );
   }
+  if (accepted.outcome === 'recorded') return accepted.record;
+  return (await services.tracking.readUpgrade(message.upgradeId))?.record;
 }
 
 function existingUpgrade(upgradeId: string, instance: string, detail: string): HttpResponseShape {
@@ -37,7 +47,8 @@ function existingUpgrade(upgradeId: string, instance: string, detail: string): H
 
 /**
  * POST /api/upgrades: eligibility first (not eligible → 422 with Partner Center's reason; an existing upgrade →
- * 409 pointing at it, tracked), then create, record, enqueue, 202 with Location.
+ * 409 pointing at it, accepted for tracking), then create, accept for tracking, 202 with Location and the upgrade as
+ * recorded.
  */
 export async function startUpgradeWebhook(
   services: Services,
@@ -73,7 +84,7 @@ export async function startUpgradeWebhook(
     // 900109: an upgrade started between our eligibility check and the create; Partner Center names it.
     if (error instanceof PartnerCenterError && error.category === 'conflict' && error.existingUpgradeId) {
       const existingId = error.existingUpgradeId.toLowerCase();
-      await recordAndEnqueue(
+      await accept(
         services,
         {
           upgradeId: existingId,
@@ -88,13 +99,13 @@ export async function startUpgradeWebhook(
     }
     throw error;
   }
-  await recordAndEnqueue(
+  const record = await accept(
     services,
     { upgradeId, customerId, productFamily, correlationId: call.correlationId, source: 'start-upgrade' },
     log,
   );
   services.telemetry.event('UpgradeStarted', { upgradeId, customerId, correlationId: call.correlationId });
-  const view = await services.tracking.getUpgrade(upgradeId);
+  if (!record) throw new Error(`upgrade ${upgradeId} was accepted but cannot be read back`);
   return {
     status: 202,
     headers: {
@@ -102,15 +113,6 @@ export async function startUpgradeWebhook(
       'cache-control': 'no-store',
       location: upgradeLocation(upgradeId),
     },
-    jsonBody: view
-      ? upgradeRepresentation(view)
-      : {
-          upgradeId,
-          customerId,
-          productFamily,
-          status: 'Pending',
-          isFinal: false,
-          createdAt: new Date().toISOString(),
-        },
+    jsonBody: upgradeRepresentation(record),
   };
 }

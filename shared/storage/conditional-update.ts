@@ -1,4 +1,4 @@
-import type { TableClient, TableEntity } from '@azure/data-tables';
+import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
 import { isConflict, isNotFound, isPreconditionFailed } from './tables';
 
 /**
@@ -27,10 +27,11 @@ export type StoredRow<E> = E & RowKeys & { etag: string };
 /**
  * What to do with the row: `write` stores the entity (an insert when there was no row, else a replace — or a merge —
  * conditional on the ETag read), `delete` removes the row read (conditional on its ETag), neither leaves it alone.
- * `result` is handed back to the caller either way.
+ * `result` is handed back to the caller either way. A write may carry `alongside`: writes to other rows of the same
+ * partition that must land with it or not at all (one entity-group transaction, still conditional on the ETag read).
  */
 export type Decision<E, R> =
-  | { result: R; write: E; mode?: 'Replace' | 'Merge' }
+  | { result: R; write: E; mode?: 'Replace' | 'Merge'; alongside?: TransactionAction[] }
   | { result: R; delete: true }
   | { result: R };
 
@@ -87,10 +88,21 @@ export async function conditionalUpdate<E extends object, R>(
     try {
       if ('write' in decision) {
         const entity = { ...decision.write, ...keys } as TableEntity<E>;
-        const response = current
-          ? await table.updateEntity(entity, decision.mode ?? 'Replace', { etag: current.etag })
-          : await table.createEntity(entity);
-        return { result: decision.result, row: decision.write, etag: response.etag, changed: true };
+        const mode = decision.mode ?? 'Replace';
+        let etag: string | undefined;
+        if (decision.alongside?.length) {
+          const own: TransactionAction = current
+            ? ['update', entity, mode, { etag: current.etag }]
+            : ['create', entity];
+          const response = await table.submitTransaction([own, ...decision.alongside]);
+          etag = response.subResponses[0]?.etag;
+        } else {
+          const response = current
+            ? await table.updateEntity(entity, mode, { etag: current.etag })
+            : await table.createEntity(entity);
+          etag = response.etag;
+        }
+        return { result: decision.result, row: decision.write, etag, changed: true };
       }
       if ('delete' in decision) {
         if (current) await table.deleteEntity(keys.partitionKey, keys.rowKey, { etag: current.etag });
@@ -98,7 +110,7 @@ export async function conditionalUpdate<E extends object, R>(
       }
       return { result: decision.result, row: current, etag: current?.etag, changed: false };
     } catch (error) {
-      // Another writer got there first: read again and decide again.
+      // Another writer got there first (on this row, or on a row written alongside): read again and decide again.
       const raced = isPreconditionFailed(error) || isConflict(error) || (current !== undefined && isNotFound(error));
       if (!raced) throw error;
     }

@@ -1,9 +1,8 @@
 /** Names of every table and queue the app uses (infra creates the same ones; a test cross-checks). */
 export const TABLES = {
-  upgrades: 'Upgrades',
+  /** Every upgrade's rows in its schedule shard's partition: the upgrade, its history, its schedule entry. */
+  tracking: 'Tracking',
   customerUpgrades: 'CustomerUpgrades',
-  pollSchedule: 'PollSchedule',
-  upgradeHistory: 'UpgradeHistory',
   eligibilityChecks: 'EligibilityChecks',
   pollRuns: 'PollRuns',
   idempotency: 'IdempotencyKeys',

@@ -1,7 +1,15 @@
 import type { TableEntity } from '@azure/data-tables';
 import type { PartnerCenterErrorDetails, UpgradeLineItem } from '../partner-center/types';
-import { digestKey, encodeKey } from './keys';
-import type { HistoryEntry, UpgradeRecord } from './records';
+import { leaseFields, leaseOf, type Lease } from '../storage/lease';
+import { encodeKey, joinKey, parseTimeKey, sequenceKey, timeKey } from './keys';
+import {
+  POLL_STATE_FIELDS,
+  type AcceptedEntry,
+  type HistoryEntry,
+  type PollState,
+  type ScheduleEntry,
+  type UpgradeRecord,
+} from './records';
 import type { UpgradeStatus } from './state';
 
 /**
@@ -65,59 +73,150 @@ function detailsText(value: PartnerCenterErrorDetails | undefined): string | und
   return value ? clip(JSON.stringify(value), MAX_DETAILS_CHARS) : undefined;
 }
 
+/**
+ * The Tracking table: one partition per schedule shard, holding every row of the upgrades of that shard, told apart
+ * by RowKey prefix, so all the writes of one poll fit one entity-group transaction:
+ *
+ * | row           | RowKey                                  |
+ * |---------------|-----------------------------------------|
+ * | upgrade       | `u!` enc(upgradeId)                     |
+ * | history       | `h!` enc(upgradeId) `!` sequence         |
+ * | schedule      | `t!` time(dueAt) `!` enc(upgradeId)      |
+ * | accepted      | `a!` time(acceptedAt) `!` enc(upgradeId) |
+ *
+ * `!` never occurs inside an encoded part, so each prefix is a clean RowKey range.
+ */
+export const SCHEDULE_SHARDS = 4;
+const UPGRADE_ROW = 'u';
+const HISTORY_ROW = 'h';
+const SCHEDULE_ROW = 't';
+const ACCEPTED_ROW = 'a';
+
+/** FNV-1a: a stable, cheap spread of upgrade ids over the shards (the partitions of the Tracking table). */
+export function shardOf(upgradeId: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < upgradeId.length; i++) {
+    hash ^= upgradeId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `s${hash % SCHEDULE_SHARDS}`;
+}
+
+export const SHARDS: readonly string[] = Array.from({ length: SCHEDULE_SHARDS }, (_, i) => `s${i}`);
+
+export interface RowKeys {
+  partitionKey: string;
+  rowKey: string;
+}
+
+export function upgradeKeys(upgradeId: string): RowKeys {
+  return { partitionKey: shardOf(upgradeId), rowKey: joinKey(UPGRADE_ROW, encodeKey(upgradeId)) };
+}
+
+export function historyKeys(upgradeId: string, sequence: number): RowKeys {
+  return {
+    partitionKey: shardOf(upgradeId),
+    rowKey: joinKey(HISTORY_ROW, encodeKey(upgradeId), sequenceKey(sequence)),
+  };
+}
+
+/** The RowKey range of an upgrade's history rows 1..`upTo` (both ends included). */
+export function historyRange(upgradeId: string, upTo: number): { partitionKey: string; after: string; upTo: string } {
+  return {
+    partitionKey: shardOf(upgradeId),
+    after: joinKey(HISTORY_ROW, encodeKey(upgradeId), ''),
+    upTo: historyKeys(upgradeId, upTo).rowKey,
+  };
+}
+
+export function scheduleRowKey(dueAt: number, upgradeId: string): string {
+  return joinKey(SCHEDULE_ROW, timeKey(dueAt), encodeKey(upgradeId));
+}
+
+/** An accepted row is keyed by the time its upgrade was accepted: the upgrade row's `createdAt`. */
+export function acceptedRowKey(record: Pick<UpgradeRecord, 'upgradeId' | 'createdAt'>): string {
+  return joinKey(ACCEPTED_ROW, timeKey(Date.parse(record.createdAt)), encodeKey(record.upgradeId));
+}
+
+/** The RowKey range of the rows of one kind whose time is `before` or earlier (one range query per shard). */
+function timeRange(kind: string, before: number): { from: string; below: string } {
+  return { from: joinKey(kind, ''), below: joinKey(kind, timeKey(before + 1)) };
+}
+
+/** Schedule rows due at `now` or earlier. */
+export const dueRange = (now: number) => timeRange(SCHEDULE_ROW, now);
+/** Accepted rows accepted at `before` or earlier. */
+export const acceptedRange = (before: number) => timeRange(ACCEPTED_ROW, before);
+
+function rowTime(rowKey: string): number {
+  return parseTimeKey(rowKey.slice(rowKey.indexOf('!') + 1));
+}
+
 /** Drops undefined values: a Replace then removes properties that no longer apply. */
 function defined(entity: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
 }
 
 /**
- * Upgrades rows: PartitionKey = a bucket of 256 (two hex digits of a digest of the id), RowKey = enc(upgradeId).
- * Still a point lookup by upgrade id, and rows can be written in bulk as transactions (seeding, migrations).
+ * The table properties of (some of) an upgrade's fields, with the size rules applied. For a Merge (`clear`), a field
+ * present but undefined is written as '' (read back as undefined), since a Merge cannot remove a property.
  */
-export function upgradeKeys(upgradeId: string): { partitionKey: string; rowKey: string } {
-  return { partitionKey: `u${digestKey(upgradeId, 2)}`, rowKey: encodeKey(upgradeId) };
+function upgradeProperties(fields: Partial<UpgradeRecord>, clear: boolean): Record<string, unknown> {
+  const has = (key: keyof UpgradeRecord) => Object.prototype.hasOwnProperty.call(fields, key);
+  const properties: Record<string, unknown> = {
+    upgradeId: fields.upgradeId,
+    customerId: fields.customerId,
+    productFamily: fields.productFamily,
+    correlationId: fields.correlationId && clip(fields.correlationId, MAX_LABEL_CHARS),
+    source: fields.source && clip(fields.source, MAX_LABEL_CHARS),
+    status: fields.status,
+    rawStatus: fields.rawStatus === undefined ? undefined : clip(fields.rawStatus, MAX_LABEL_CHARS),
+    statusRank: fields.statusRank,
+    observedAt: fields.observedAt,
+    createdAt: fields.createdAt,
+    updatedAt: fields.updatedAt,
+    completedAt: fields.completedAt,
+    lastPolledAt: fields.lastPolledAt,
+    attempts: fields.attempts,
+    pollCount: fields.pollCount,
+    unchangedPolls: fields.unchangedPolls,
+    lastError: fields.lastError && clip(fields.lastError, MAX_ERROR_CHARS),
+    lastErrorCategory: fields.lastErrorCategory,
+    lastErrorAt: fields.lastErrorAt,
+    nextPollAt: fields.nextPollAt,
+    trackingStartedAt: fields.trackingStartedAt,
+    scheduleKey: fields.scheduleKey,
+    lineItemCount: fields.lineItemCount,
+    lineItemsTruncated: fields.lineItemsTruncated,
+    lineItemsDigest: fields.lineItemsDigest,
+    errorDetails: has('errorDetails') ? (detailsText(fields.errorDetails) ?? (clear ? '' : undefined)) : undefined,
+    historySeq: fields.historySeq,
+    notifyEventId: fields.notifyEventId,
+    notifiedAt: fields.notifiedAt,
+  };
+  if (fields.lineItems !== undefined) {
+    const packed = packLineItems(fields.lineItems);
+    packed.chunks.forEach((chunk, i) => (properties[`lineItems${i}`] = chunk));
+    properties.lineItemChunks = packed.chunks.length;
+    properties.lineItemCount = Math.max(fields.lineItemCount ?? 0, fields.lineItems.length);
+    properties.lineItemsTruncated = (fields.lineItemsTruncated ?? false) || packed.truncated;
+  }
+  if (clear) {
+    for (const key of Object.keys(properties) as (keyof UpgradeRecord)[]) {
+      if (properties[key] === undefined && has(key)) properties[key] = '';
+    }
+  }
+  return defined(properties);
 }
 
+/** The whole upgrade row (insert or Replace). */
 export function upgradeToEntity(record: UpgradeRecord): Entity {
-  const packed = packLineItems(record.lineItems);
-  const chunks = Object.fromEntries(packed.chunks.map((chunk, i) => [`lineItems${i}`, chunk]));
-  return {
-    ...upgradeKeys(record.upgradeId),
-    ...defined({
-      upgradeId: record.upgradeId,
-      customerId: record.customerId,
-      productFamily: record.productFamily,
-      correlationId: record.correlationId && clip(record.correlationId, MAX_LABEL_CHARS),
-      source: record.source && clip(record.source, MAX_LABEL_CHARS),
-      status: record.status,
-      rawStatus: clip(record.rawStatus, MAX_LABEL_CHARS),
-      statusRank: record.statusRank,
-      observedAt: record.observedAt,
-      createdAt: record.createdAt,
-      updatedAt: record.updatedAt,
-      completedAt: record.completedAt,
-      lastPolledAt: record.lastPolledAt,
-      attempts: record.attempts,
-      pollCount: record.pollCount,
-      unchangedPolls: record.unchangedPolls,
-      lastError: record.lastError && clip(record.lastError, MAX_ERROR_CHARS),
-      lastErrorCategory: record.lastErrorCategory,
-      lastErrorAt: record.lastErrorAt,
-      nextPollAt: record.nextPollAt,
-      scheduleKey: record.scheduleKey,
-      leaseOwner: record.leaseOwner,
-      leaseUntil: record.leaseUntil,
-      lineItemChunks: packed.chunks.length,
-      lineItemCount: Math.max(record.lineItemCount, record.lineItems.length),
-      lineItemsTruncated: record.lineItemsTruncated || packed.truncated,
-      lineItemsDigest: record.lineItemsDigest,
-      errorDetails: detailsText(record.errorDetails),
-      historySeq: record.historySeq,
-      notifyEventId: record.notifyEventId,
-      notifiedAt: record.notifiedAt,
-    }),
-    ...chunks,
-  };
+  return { ...upgradeKeys(record.upgradeId), ...upgradeProperties(record, false) };
+}
+
+/** The fields of an upgrade row that changed, as a Merge entity (properties not named are left as they are). */
+export function upgradeChangesToEntity(upgradeId: string, changes: Partial<UpgradeRecord>): Entity {
+  return { ...upgradeKeys(upgradeId), ...upgradeProperties(changes, true) };
 }
 
 export function upgradeFromEntity(entity: Record<string, unknown>): UpgradeRecord {
@@ -126,45 +225,112 @@ export function upgradeFromEntity(entity: Record<string, unknown>): UpgradeRecor
   for (let i = 0; i < chunkCount; i++) json += str(entity[`lineItems${i}`]);
   const lineItems = json ? (JSON.parse(json) as UpgradeLineItem[]) : [];
   return {
-    upgradeId: String(entity.upgradeId),
-    customerId: String(entity.customerId),
-    productFamily: String(entity.productFamily),
+    ...pollStateFromEntity(entity),
     correlationId: optionalString(entity.correlationId),
     source: optionalString(entity.source),
-    status: String(entity.status) as UpgradeStatus,
-    rawStatus: str(entity.rawStatus),
-    statusRank: num(entity.statusRank),
-    observedAt: optionalString(entity.observedAt),
-    createdAt: String(entity.createdAt),
     updatedAt: String(entity.updatedAt),
-    completedAt: optionalString(entity.completedAt),
     lastPolledAt: optionalString(entity.lastPolledAt),
-    attempts: num(entity.attempts),
-    pollCount: num(entity.pollCount),
-    unchangedPolls: num(entity.unchangedPolls),
     lastError: optionalString(entity.lastError),
     lastErrorCategory: optionalString(entity.lastErrorCategory),
     lastErrorAt: optionalString(entity.lastErrorAt),
     nextPollAt: optionalString(entity.nextPollAt),
+    trackingStartedAt: optionalString(entity.trackingStartedAt),
     scheduleKey: str(entity.scheduleKey),
-    leaseOwner: optionalString(entity.leaseOwner),
-    leaseUntil: optionalString(entity.leaseUntil),
     lineItems,
-    lineItemCount: num(entity.lineItemCount),
     lineItemsTruncated: entity.lineItemsTruncated === true,
-    lineItemsDigest: str(entity.lineItemsDigest),
     errorDetails: details(entity.errorDetails),
-    historySeq: num(entity.historySeq),
     notifyEventId: optionalString(entity.notifyEventId),
     notifiedAt: optionalString(entity.notifiedAt),
   };
 }
 
-export function historyToEntity(partitionKey: string, rowKey: string, entry: HistoryEntry): Entity {
+function pollStateFromEntity(entity: Record<string, unknown>): PollState {
+  return {
+    upgradeId: String(entity.upgradeId),
+    customerId: String(entity.customerId),
+    productFamily: String(entity.productFamily),
+    status: String(entity.status) as UpgradeStatus,
+    rawStatus: str(entity.rawStatus),
+    statusRank: num(entity.statusRank),
+    observedAt: optionalString(entity.observedAt),
+    createdAt: String(entity.createdAt),
+    completedAt: optionalString(entity.completedAt),
+    attempts: num(entity.attempts),
+    pollCount: num(entity.pollCount),
+    unchangedPolls: num(entity.unchangedPolls),
+    historySeq: num(entity.historySeq),
+    lineItemCount: num(entity.lineItemCount),
+    lineItemsDigest: str(entity.lineItemsDigest),
+  };
+}
+
+/** The poll state of an upgrade (its schedule row carries exactly this). */
+export function pollStateOf(record: PollState): PollState {
+  return Object.fromEntries(POLL_STATE_FIELDS.map((key) => [key, record[key]])) as unknown as PollState;
+}
+
+/** A schedule row: the poll state, due at `dueAt`, optionally leased. */
+export function scheduleToEntity(state: PollState, dueAt: number, lease?: Lease): Entity {
+  return {
+    partitionKey: shardOf(state.upgradeId),
+    rowKey: scheduleRowKey(dueAt, state.upgradeId),
+    ...upgradeProperties(pollStateOf(state), false),
+    ...(lease ? leaseFields(lease) : {}),
+  };
+}
+
+export function scheduleFromEntity(entity: Record<string, unknown> & { etag: string }): ScheduleEntry {
+  const rowKey = String(entity.rowKey);
+  return {
+    shard: String(entity.partitionKey),
+    rowKey,
+    dueAt: rowTime(rowKey),
+    etag: entity.etag,
+    state: pollStateFromEntity(entity),
+    lease: leaseOf({ leaseOwner: entity.leaseOwner, leaseUntil: entity.leaseUntil }),
+  };
+}
+
+/** The accepted row of an accepted upgrade: its tracking message, to re-send until startTracking has run. */
+export function acceptedToEntity(record: UpgradeRecord): Entity {
+  return {
+    partitionKey: shardOf(record.upgradeId),
+    rowKey: acceptedRowKey(record),
+    ...defined({
+      upgradeId: record.upgradeId,
+      customerId: record.customerId,
+      productFamily: record.productFamily,
+      correlationId: record.correlationId && clip(record.correlationId, MAX_LABEL_CHARS),
+      source: record.source && clip(record.source, MAX_LABEL_CHARS),
+      resends: 0,
+      resendAfter: 0,
+    }),
+  };
+}
+
+export function acceptedFromEntity(entity: Record<string, unknown> & { etag: string }): AcceptedEntry {
+  const rowKey = String(entity.rowKey);
+  return {
+    shard: String(entity.partitionKey),
+    rowKey,
+    etag: entity.etag,
+    acceptedAt: rowTime(rowKey),
+    message: {
+      upgradeId: String(entity.upgradeId),
+      customerId: String(entity.customerId),
+      productFamily: String(entity.productFamily),
+      correlationId: optionalString(entity.correlationId),
+      source: optionalString(entity.source),
+    },
+    resends: num(entity.resends),
+    resendAfter: num(entity.resendAfter),
+  };
+}
+
+export function historyToEntity(upgradeId: string, entry: HistoryEntry): Entity {
   const json = entry.lineItems ? JSON.stringify(entry.lineItems) : undefined;
   return {
-    partitionKey,
-    rowKey,
+    ...historyKeys(upgradeId, entry.sequence),
     ...defined({
       sequence: entry.sequence,
       observedAt: entry.observedAt,
@@ -188,9 +354,4 @@ export function historyFromEntity(entity: Record<string, unknown>): HistoryEntry
     lineItemCount: num(entity.lineItemCount),
     errorDetails: details(entity.errorDetails),
   };
-}
-
-/** Same observation content (ignoring when it was seen): used to accept a history row written by a retry. */
-export function sameHistoryContent(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return a.status === b.status && a.rawStatus === b.rawStatus && (a.lineItems ?? '') === (b.lineItems ?? '');
 }

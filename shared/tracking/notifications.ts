@@ -26,7 +26,9 @@ export function notificationEventId(upgradeId: string, status: FinalStatus): str
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-export function notificationFor(record: UpgradeRecord & { status: FinalStatus }): UpgradeNotification {
+export function notificationFor(
+  record: Pick<UpgradeRecord, 'upgradeId' | 'customerId' | 'completedAt' | 'updatedAt'> & { status: FinalStatus },
+): UpgradeNotification {
   return {
     eventId: notificationEventId(record.upgradeId, record.status),
     event: eventFor(record.status),

@@ -1,7 +1,11 @@
 import type { PartnerCenterErrorDetails, UpgradeLineItem } from '../partner-center/types';
+import type { Lease } from '../storage/lease';
 import type { UpgradeStatus } from './state';
 
-/** One tracked upgrade as the domain sees it (the `Upgrades` row, decoded). Times are ISO-8601 UTC strings. */
+/**
+ * One tracked upgrade as the domain sees it (its upgrade row in the `Tracking` table, decoded). Times are ISO-8601
+ * UTC strings.
+ */
 export interface UpgradeRecord {
   upgradeId: string;
   customerId: string;
@@ -27,10 +31,10 @@ export interface UpgradeRecord {
   lastErrorCategory?: string;
   lastErrorAt?: string;
   nextPollAt?: string;
-  /** RowKey of this upgrade's live PollSchedule row; '' once it left the schedule. */
+  /** When startTracking put the upgrade into the poll schedule; undefined while it is accepted but not yet tracked. */
+  trackingStartedAt?: string;
+  /** RowKey of this upgrade's live schedule row; '' before tracking started and once it left the schedule. */
   scheduleKey: string;
-  leaseOwner?: string;
-  leaseUntil?: string;
   lineItems: UpgradeLineItem[];
   /** How many line items Partner Center sent (more than `lineItems.length` when truncated to fit the entity). */
   lineItemCount: number;
@@ -93,18 +97,61 @@ export interface PollRunRecord {
   stale: number;
   notified: number;
   skipped: number;
+  /** Tracking messages re-sent for upgrades accepted long ago whose tracking had not started. */
   recovered: number;
   stoppedBy?: string;
 }
 
-export interface ScheduleRow {
+/** The upgrade fields one poll needs: carried on the schedule row, so a poll never reads the upgrade row. */
+export const POLL_STATE_FIELDS = [
+  'upgradeId',
+  'customerId',
+  'productFamily',
+  'status',
+  'rawStatus',
+  'statusRank',
+  'observedAt',
+  'createdAt',
+  'completedAt',
+  'attempts',
+  'pollCount',
+  'unchangedPolls',
+  'historySeq',
+  'lineItemCount',
+  'lineItemsDigest',
+] as const satisfies readonly (keyof UpgradeRecord)[];
+
+export type PollState = Pick<UpgradeRecord, (typeof POLL_STATE_FIELDS)[number]>;
+
+/** One row of the poll schedule, as the due query returns it. */
+export interface ScheduleEntry {
   shard: string;
   rowKey: string;
+  /** Epoch ms the poll is due (from the RowKey). */
   dueAt: number;
+  /** ETag of the row as read: a claim is conditional on it. */
+  etag: string;
+  state: PollState;
+  lease?: Lease;
+}
+
+/** An accepted upgrade whose tracking has not started yet (its outbox row), as the sweep query returns it. */
+export interface AcceptedEntry {
+  shard: string;
+  rowKey: string;
+  etag: string;
+  message: TrackingMessage;
+  acceptedAt: number;
+  /** Times the poll run re-sent the tracking message, and the earliest time it may send it again (epoch ms). */
+  resends: number;
+  resendAfter: number;
+}
+
+/** The `upgrade-tracking` queue message: ids only; durable state lives in the tables. */
+export interface TrackingMessage {
   upgradeId: string;
   customerId: string;
   productFamily: string;
-  trackedAt: string;
   correlationId?: string;
   source?: string;
 }

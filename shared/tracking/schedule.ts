@@ -4,7 +4,7 @@ import type { UpgradeStatus } from './state';
 /**
  * When to poll an upgrade next. Pure: the caller passes the clock reading and a random source, so tests pin it.
  *
- * - first poll: `firstDelayMs` after tracking starts (startTracking passes 0: due now);
+ * - first poll: `firstDelayMs` (POLL_FIRST_DELAY_SECONDS) after tracking starts;
  * - then exponential backoff from `minIntervalMs`, doubling per poll that saw no change (and per failure), capped at
  *   `maxIntervalMs`; Pending upgrades back off one step ahead of InProgress ones (they change slowly at first);
  * - jitter takes up to `JITTER_RATIO` off the interval, so upgrades started together spread out and the cap holds;
@@ -18,12 +18,8 @@ export const JITTER_RATIO = 0.2;
 
 export type ScheduleConfig = Pick<PollConfig, 'firstDelayMs' | 'minIntervalMs' | 'maxIntervalMs' | 'maxAgeMs'>;
 
-export function firstPollAt(
-  trackedAt: number,
-  config: Pick<PollConfig, 'firstDelayMs'>,
-  delayMs = config.firstDelayMs,
-) {
-  return trackedAt + Math.max(0, delayMs);
+export function firstPollAt(trackedAt: number, config: Pick<PollConfig, 'firstDelayMs'>): number {
+  return trackedAt + Math.max(0, config.firstDelayMs);
 }
 
 export interface BackoffInput {

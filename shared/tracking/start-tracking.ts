@@ -1,20 +1,16 @@
+import type { QueueClient } from '@azure/storage-queue';
 import { AZURE_FAMILY } from '../http/validation';
 import { decodeJsonObjectMessage, guidFieldsProblem, messageText } from '../queues/message';
+import { sendQueueMessage } from '../queues/producer';
 import { QUEUES } from '../storage/names';
+import { scheduleRowKey } from './entities';
+import { digestKey } from './keys';
+import type { TrackingMessage, UpgradeRecord } from './records';
 import { firstPollAt } from './schedule';
-import { INITIAL_STATE, isFinal } from './state';
-import { scheduleRowKey, type TrackingStore } from './store';
-import { digestKey, parseTimeKey } from './keys';
-import type { ScheduleRow, UpgradeRecord } from './records';
+import { INITIAL_STATE } from './state';
+import type { TrackingStore } from './store';
 
-/** The `upgrade-tracking` queue message: ids only; durable state lives in the tables. */
-export interface TrackingMessage {
-  upgradeId: string;
-  customerId: string;
-  productFamily: string;
-  correlationId?: string;
-  source?: string;
-}
+export type { TrackingMessage } from './records';
 
 export type ParsedTrackingMessage = { ok: true; message: TrackingMessage } | { ok: false; reason: string };
 
@@ -59,9 +55,9 @@ export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
 
 export interface StartTrackingDeps {
   store: TrackingStore;
+  /** POLL_FIRST_DELAY_SECONDS: how long after tracking starts the first poll is due. */
+  firstPollDelayMs: number;
   now?: () => number;
-  /** Delay of the first poll; 0 (the default) = due now. */
-  firstPollDelayMs?: number;
 }
 
 export type StartTrackingResult =
@@ -90,74 +86,37 @@ export async function startTracking(input: unknown, deps: StartTrackingDeps): Pr
   return trackUpgrade(parsed.message, deps);
 }
 
+type Decided =
+  { outcome: 'tracked'; record: UpgradeRecord; dueAt: number } | { outcome: 'known'; record: UpgradeRecord };
+
 /**
- * Starts tracking a validated upgrade (the HTTP start path may call it directly before it enqueues, which closes
- * the write-then-enqueue gap). Order of writes, each idempotent, so a crash between any two is finished by a
- * replay of the message or by the poller:
- *   1. the PollSchedule row (due now): the durable intent — the poller recreates a missing Upgrades row from it;
- *   2. the Upgrades row, insert-only (409 → read back and compare);
- *   3. the CustomerUpgrades index row, insert-only (keyed by the stored createdAt, so replays hit the same row).
+ * The tracking's first real work for a validated message: puts the upgrade into the poll schedule, due
+ * `firstPollDelayMs` from now. One transaction, so a crash leaves all of it or none of it:
+ * - an accepted upgrade (its row written by `acceptUpgrade`, not scheduled yet): its row marked started (conditional
+ *   on the row read), its first schedule row, and its accepted row deleted;
+ * - an upgrade with no row (a message from a sender that does not record it first): its row, created started, and
+ *   its first schedule row;
+ * - an upgrade already scheduled: nothing (a duplicate); one recorded for another customer: a recorded conflict.
+ * Then the customer index row (insert-only, keyed by the stored createdAt, so a replay writes the same row).
  */
 export async function trackUpgrade(message: TrackingMessage, deps: StartTrackingDeps): Promise<StartTrackingResult> {
   const { store } = deps;
   const now = (deps.now ?? Date.now)();
-  const existing = await store.readUpgrade(message.upgradeId);
-  if (existing) return onKnownUpgrade(existing.record, message, deps, now);
-
-  const dueAt = firstPollAt(now, { firstDelayMs: deps.firstPollDelayMs ?? 0 });
-  const row: ScheduleRow = {
-    shard: store.shardOf(message.upgradeId),
-    rowKey: scheduleRowKey(dueAt, message.upgradeId),
-    dueAt,
-    trackedAt: new Date(now).toISOString(),
-    ...message,
-  };
-  await store.insertScheduleRow(row);
-  const outcome = await store.mutateUpgrade(message.upgradeId, (current) =>
-    current ? { result: current } : { write: newUpgradeRecord(row), result: undefined },
-  );
-  if (outcome.result) {
-    // Another delivery won the insert between our read and write: our schedule row is surplus.
-    if (outcome.result.scheduleKey !== row.rowKey) await store.deleteScheduleRow(row.shard, row.rowKey);
-    return onKnownUpgrade(outcome.result, message, deps, now);
-  }
-  await store.ensureCustomerIndex(outcome.record!);
-  return { outcome: 'tracked', upgradeId: message.upgradeId, nextPollAt: new Date(dueAt).toISOString() };
-}
-
-/** A fresh Upgrades row for a schedule row (used by startTracking and by the poller's recovery). */
-export function newUpgradeRecord(row: ScheduleRow): UpgradeRecord {
-  return {
-    upgradeId: row.upgradeId,
-    customerId: row.customerId,
-    productFamily: row.productFamily,
-    correlationId: row.correlationId,
-    source: row.source,
-    status: INITIAL_STATE.status,
-    rawStatus: INITIAL_STATE.rawStatus,
-    statusRank: INITIAL_STATE.rank,
-    createdAt: row.trackedAt,
-    updatedAt: row.trackedAt,
-    attempts: 0,
-    pollCount: 0,
-    unchangedPolls: 0,
-    nextPollAt: new Date(row.dueAt).toISOString(),
-    scheduleKey: row.rowKey,
-    lineItems: [],
-    lineItemCount: 0,
-    lineItemsTruncated: false,
-    lineItemsDigest: digestKey('[]'),
-    historySeq: 0,
-  };
-}
-
-async function onKnownUpgrade(
-  record: UpgradeRecord,
-  message: TrackingMessage,
-  deps: StartTrackingDeps,
-  now: number,
-): Promise<StartTrackingResult> {
-  const { store } = deps;
+  const dueAt = firstPollAt(now, { firstDelayMs: deps.firstPollDelayMs });
+  const decided = await store.scheduleFirstPoll<Decided>(message.upgradeId, (current) => {
+    if (!current) {
+      // No row: nothing vouches for the upgrade but the message itself. Any check of the message (against Partner
+      // Center, say) belongs here, before the upgrade is recorded and scheduled.
+      const start = startedRecord(newUpgradeRecord(message, now), now, dueAt);
+      return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
+    }
+    if (current.trackingStartedAt || current.customerId !== message.customerId) {
+      return { result: { outcome: 'known', record: current } };
+    }
+    const start = startedRecord(current, now, dueAt);
+    return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
+  });
+  const { record } = decided;
   if (record.customerId !== message.customerId) {
     const reason = `upgrade ${record.upgradeId} is tracked for customer ${record.customerId}, not ${message.customerId}`;
     await store.recordRejectedMessage({
@@ -169,20 +128,55 @@ async function onKnownUpgrade(
     });
     return { outcome: 'conflict', upgradeId: record.upgradeId, reason };
   }
-  // Finish what a crashed first delivery may have left undone; each step is a no-op when already done.
+  // Also for a duplicate: the delivery that started the tracking may have crashed before this row.
   await store.ensureCustomerIndex(record);
-  if (record.scheduleKey && !(isFinal(record.status) && record.notifiedAt)) {
-    await store.insertScheduleRow({
-      shard: store.shardOf(record.upgradeId),
-      rowKey: record.scheduleKey,
-      dueAt: parseTimeKey(record.scheduleKey),
-      upgradeId: record.upgradeId,
-      customerId: record.customerId,
-      productFamily: record.productFamily,
-      trackedAt: record.createdAt,
-      correlationId: record.correlationId,
-      source: record.source,
-    });
-  }
-  return { outcome: 'duplicate', upgradeId: record.upgradeId };
+  if (decided.outcome === 'known') return { outcome: 'duplicate', upgradeId: record.upgradeId };
+  return { outcome: 'tracked', upgradeId: record.upgradeId, nextPollAt: new Date(decided.dueAt).toISOString() };
+}
+
+/** A new upgrade as accepted: Pending, nothing observed, not in the poll schedule yet. */
+export function newUpgradeRecord(message: TrackingMessage, at: number): UpgradeRecord {
+  const createdAt = new Date(at).toISOString();
+  return {
+    upgradeId: message.upgradeId,
+    customerId: message.customerId,
+    productFamily: message.productFamily,
+    correlationId: message.correlationId,
+    source: message.source,
+    status: INITIAL_STATE.status,
+    rawStatus: INITIAL_STATE.rawStatus,
+    statusRank: INITIAL_STATE.rank,
+    createdAt,
+    updatedAt: createdAt,
+    attempts: 0,
+    pollCount: 0,
+    unchangedPolls: 0,
+    scheduleKey: '',
+    lineItems: [],
+    lineItemCount: 0,
+    lineItemsTruncated: false,
+    lineItemsDigest: digestKey('[]'),
+    historySeq: 0,
+  };
+}
+
+/** The same upgrade with its tracking started at `at`, first poll due at `dueAt`. */
+export function startedRecord(record: UpgradeRecord, at: number, dueAt: number): UpgradeRecord {
+  return {
+    ...record,
+    updatedAt: new Date(at).toISOString(),
+    trackingStartedAt: new Date(at).toISOString(),
+    nextPollAt: new Date(dueAt).toISOString(),
+    scheduleKey: scheduleRowKey(dueAt, record.upgradeId),
+  };
+}
+
+/** Sends one tracking message (production: `queueTracker(upgrade-tracking queue)`); throws when it could not. */
+export type TrackingSender = (message: TrackingMessage) => Promise<void>;
+
+/** The production sender: the `upgrade-tracking` queue through the one base64 producer. */
+export function queueTracker(queue: QueueClient): TrackingSender {
+  return async (message) => {
+    await sendQueueMessage(queue, message);
+  };
 }

@@ -1,24 +1,39 @@
-import { RestError, odata, type TableClient } from '@azure/data-tables';
-import { isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { conditionalUpdate } from '../storage/conditional-update';
+import { leaseFields, type Lease } from '../storage/lease';
 import type { TableKey } from '../storage/names';
+import { isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
 import {
   type Entity,
+  acceptedFromEntity,
+  acceptedRange,
+  acceptedRowKey,
+  acceptedToEntity,
   clip,
+  dueRange,
   historyFromEntity,
+  historyRange,
   historyToEntity,
-  sameHistoryContent,
+  scheduleFromEntity,
+  scheduleRowKey,
+  scheduleToEntity,
+  shardOf,
+  SHARDS,
+  upgradeChangesToEntity,
   upgradeFromEntity,
   upgradeKeys,
   upgradeToEntity,
   MAX_LABEL_CHARS,
 } from './entities';
-import { digestKey, encodeKey, joinKey, newestFirstKey, parseTimeKey, sequenceKey, timeKey } from './keys';
+import { digestKey, encodeKey, joinKey, newestFirstKey } from './keys';
 import type {
+  AcceptedEntry,
   CustomerUpgradeSummary,
   EligibilityCheckRecord,
   HistoryEntry,
   PollRunRecord,
-  ScheduleRow,
+  PollState,
+  ScheduleEntry,
   UpgradeRecord,
   UpgradeView,
 } from './records';
@@ -28,16 +43,16 @@ import type {
  *
  * | table             | PartitionKey                 | RowKey                                        |
  * |-------------------|------------------------------|-----------------------------------------------|
- * | Upgrades          | 'u' + 2 hex of sha256(id)    | enc(upgradeId)                                |
+ * | Tracking          | shard 's0'..'s3' of the id   | 'u!' id, 'h!' id ! seq, 't!' time ! id, 'a!' time ! id |
  * | CustomerUpgrades  | enc(customerId)              | newestFirst(createdAt) ! enc(upgradeId)       |
- * | PollSchedule      | shard 's0'..'s3'             | time(nextPollAt) ! enc(upgradeId)             |
- * | UpgradeHistory    | enc(upgradeId)               | sequence (10 digits, oldest first)            |
  * | EligibilityChecks | enc(customerId)              | newestFirst(checkedAt) ! digest               |
  * | PollRuns          | 'run'                        | newestFirst(startedAt) ! enc(runId)           |
  * | RejectedMessages  | enc(queue name)              | digest(message text)                          |
  *
- * Writes are insert-only, delete, or ETag-conditional replace; a 412 re-reads and re-applies, at most
- * `MAX_WRITE_ATTEMPTS` times. A create that meets 409 reads the row back and compares.
+ * An upgrade's rows share one partition, so each step of its tracking is one entity-group transaction: accepting it
+ * (upgrade row + accepted row), starting its tracking (upgrade row + first schedule row − accepted row), and every
+ * poll (schedule row moved, upgrade row merged, history row added). The other tables' rows are insert-only, but for
+ * the PollRuns heartbeat (insert, then ETag replace).
  */
 
 /** The part of `Tables` the store needs (tests wrap it to count reads). */
@@ -45,16 +60,10 @@ export interface TableSource {
   get(key: TableKey): Promise<TableClient>;
 }
 
-export const SCHEDULE_SHARDS = 4;
-export const MAX_WRITE_ATTEMPTS = 5;
-const TRANSACTION_LIMIT = 100;
+export { SCHEDULE_SHARDS, scheduleRowKey, shardOf } from './entities';
 
-export class WriteConflictError extends Error {
-  constructor(what: string) {
-    super(`${what}: still conflicting after ${MAX_WRITE_ATTEMPTS} attempts`);
-    this.name = 'WriteConflictError';
-  }
-}
+/** Upper bound on the entities of one entity-group transaction (the service's limit). */
+const TRANSACTION_LIMIT = 100;
 
 export class InvalidContinuationTokenError extends Error {
   constructor() {
@@ -63,86 +72,53 @@ export class InvalidContinuationTokenError extends Error {
   }
 }
 
-/** FNV-1a: a stable, cheap spread of upgrade ids over the schedule shards. */
-export function shardOf(upgradeId: string, shards = SCHEDULE_SHARDS): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < upgradeId.length; i++) {
-    hash ^= upgradeId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return `s${hash % shards}`;
-}
-
-export function scheduleRowKey(dueAt: number, upgradeId: string): string {
-  return joinKey(timeKey(dueAt), encodeKey(upgradeId));
-}
-
-export interface Mutation<R> {
-  /** The record to store; omit to leave the row as it is. */
-  write?: UpgradeRecord;
-  result: R;
-}
-
-export interface MutationOutcome<R> {
-  /** The record as stored after the call (undefined when there is none). */
-  record: UpgradeRecord | undefined;
-  result: R;
-  written: boolean;
-  /** ETag of the row this call wrote (undefined when it wrote nothing). */
-  etag?: string;
-}
-
 export interface Page<T> {
   items: T[];
   continuationToken?: string;
 }
 
-function scheduleEntity(row: ScheduleRow): Entity {
-  return {
-    partitionKey: row.shard,
-    rowKey: row.rowKey,
-    upgradeId: row.upgradeId,
-    customerId: row.customerId,
-    productFamily: row.productFamily,
-    trackedAt: row.trackedAt,
-    ...(row.correlationId ? { correlationId: clip(row.correlationId, MAX_LABEL_CHARS) } : {}),
-    ...(row.source ? { source: clip(row.source, MAX_LABEL_CHARS) } : {}),
-  };
-}
+/**
+ * What startTracking decided about an upgrade row (`decide` sees the row as stored, or undefined): leave it, or
+ * `start` it — write this record (insert, or replace conditional on the row read), insert its first schedule row
+ * (due at `dueAt`) and delete its accepted row, all in one transaction.
+ */
+export type TrackingStart<R> = { result: R } | { result: R; start: UpgradeRecord; dueAt: number };
 
-function scheduleFromEntity(entity: Record<string, unknown> & { partitionKey?: string; rowKey?: string }): ScheduleRow {
-  const rowKey = String(entity.rowKey);
-  return {
-    shard: String(entity.partitionKey),
-    rowKey,
-    dueAt: parseTimeKey(rowKey),
-    upgradeId: String(entity.upgradeId),
-    customerId: String(entity.customerId),
-    productFamily: String(entity.productFamily),
-    trackedAt: String(entity.trackedAt),
-    correlationId: typeof entity.correlationId === 'string' ? entity.correlationId : undefined,
-    source: typeof entity.source === 'string' ? entity.source : undefined,
-  };
+/** Where a poll leaves the upgrade's schedule row. */
+export type ScheduleMove =
+  /** Due again at `dueAt`, with this state: the row is replaced by a new one. */
+  | { kind: 'move'; dueAt: number; state: PollState }
+  /** Due again now, with this state (e.g. a notification still to send): the row stays, its lease dropped. */
+  | { kind: 'keep'; state: PollState }
+  /** Out of the schedule: the row is deleted. */
+  | { kind: 'leave' };
+
+/** The writes of one poll: one transaction in the upgrade's partition. */
+export interface PollCommit {
+  upgradeId: string;
+  /** The upgrade row's fields that change (merged: the rest stays as it is). */
+  upgrade: Partial<UpgradeRecord>;
+  history?: HistoryEntry;
+  schedule: ScheduleMove;
 }
 
 export class TrackingStore {
-  readonly shards: readonly string[];
+  readonly shards: readonly string[] = SHARDS;
 
-  constructor(
-    private readonly tables: TableSource,
-    shardCount = SCHEDULE_SHARDS,
-  ) {
-    this.shards = Array.from({ length: shardCount }, (_, i) => `s${i}`);
-  }
+  constructor(private readonly tables: TableSource) {}
 
   shardOf(upgradeId: string): string {
-    return shardOf(upgradeId, this.shards.length);
+    return shardOf(upgradeId);
   }
 
-  // ---- Upgrades -------------------------------------------------------------------------------------------------
+  private table(): Promise<TableClient> {
+    return this.tables.get('tracking');
+  }
+
+  // ---- Upgrade rows ---------------------------------------------------------------------------------------------
 
   async readUpgrade(upgradeId: string): Promise<{ record: UpgradeRecord; etag: string } | undefined> {
-    const client = await this.tables.get('upgrades');
+    const client = await this.table();
     try {
       const { partitionKey, rowKey } = upgradeKeys(upgradeId);
       const entity = await client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
@@ -153,49 +129,88 @@ export class TrackingStore {
     }
   }
 
-  /**
-   * Read-modify-write of one upgrade row: `decide` sees the current record (or undefined) and says what to store.
-   * A missing row is created (insert-only), an existing one replaced with its ETag; on 409/412 the row is read
-   * again and `decide` runs again, at most MAX_WRITE_ATTEMPTS times. `known` (the row and ETag from a write just
-   * made) saves the first read; if it is out of date the write meets a 412 and the loop reads afresh.
-   */
-  async mutateUpgrade<R>(
-    upgradeId: string,
-    decide: (current: UpgradeRecord | undefined) => Mutation<R> | Promise<Mutation<R>>,
-    known?: { record: UpgradeRecord; etag: string },
-  ): Promise<MutationOutcome<R>> {
-    const client = await this.tables.get('upgrades');
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const current = attempt === 1 && known ? known : await this.readUpgrade(upgradeId);
-      const mutation = await decide(current?.record);
-      if (!mutation.write) return { record: current?.record, result: mutation.result, written: false };
-      const entity = upgradeToEntity(mutation.write);
-      try {
-        const response = current
-          ? await client.updateEntity(entity, 'Replace', { etag: current.etag })
-          : await client.createEntity(entity);
-        return { record: mutation.write, result: mutation.result, written: true, etag: response.etag };
-      } catch (error) {
-        const raced = isPreconditionFailed(error) || isConflict(error) || (current !== undefined && isNotFound(error));
-        if (!raced) throw error;
-      }
-    }
-    throw new WriteConflictError(`upgrade ${upgradeId}`);
+  async getUpgrade(upgradeId: string): Promise<UpgradeView | undefined> {
+    const found = await this.readUpgrade(upgradeId);
+    if (!found) return undefined;
+    const history = await this.listHistory(upgradeId, found.record.historySeq);
+    return { ...found.record, history };
   }
 
-  // ---- PollSchedule ---------------------------------------------------------------------------------------------
+  /** History of one upgrade, oldest first: rows 1..`committedSeq` (no query when there are none). */
+  async listHistory(upgradeId: string, committedSeq: number): Promise<HistoryEntry[]> {
+    if (committedSeq < 1) return [];
+    const client = await this.table();
+    const range = historyRange(upgradeId, committedSeq);
+    const filter = odata`PartitionKey eq ${range.partitionKey} and RowKey gt ${range.after} and RowKey le ${range.upTo}`;
+    const entries: HistoryEntry[] = [];
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      entries.push(historyFromEntity(entity));
+    }
+    return entries;
+  }
 
   /**
-   * Every schedule row of `shard` due at `now` or earlier, oldest first, page by page (one RowKey range query). The
-   * next page is requested as soon as the current one arrives, so the poll run's workers never stand idle waiting for
-   * a page while the request gate's slots go by.
+   * Records an accepted upgrade: its upgrade row and its accepted row (the tracking message to re-send until
+   * startTracking has run; keyed by the record's createdAt), in one transaction. False when the upgrade row is
+   * already there (accepted before).
    */
-  async *dueRows(shard: string, now: number, signal?: AbortSignal): AsyncGenerator<ScheduleRow> {
-    const client = await this.tables.get('pollSchedule');
-    const upper = timeKey(now + 1);
+  async insertAccepted(record: UpgradeRecord): Promise<boolean> {
+    const client = await this.table();
+    try {
+      await client.submitTransaction([
+        ['create', upgradeToEntity(record)],
+        ['create', acceptedToEntity(record)],
+      ]);
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * startTracking's read → decide → write of an upgrade row (shared/storage/conditional-update.ts): on a conflict
+   * the row is read again and `decide` runs again. Returns the decision's result.
+   */
+  async scheduleFirstPoll<R>(upgradeId: string, decide: (current: UpgradeRecord | undefined) => TrackingStart<R>) {
+    const client = await this.table();
+    const outcome = await conditionalUpdate<Entity, R>(
+      client,
+      upgradeKeys(upgradeId),
+      (current) => {
+        const found = current ? upgradeFromEntity(current) : undefined;
+        const decision = decide(found);
+        if (!('start' in decision)) return { result: decision.result };
+        const { start, dueAt } = decision;
+        const alongside: TransactionAction[] = [['create', scheduleToEntity(start, dueAt)]];
+        if (found && !found.trackingStartedAt) {
+          alongside.push(['delete', { partitionKey: shardOf(upgradeId), rowKey: acceptedRowKey(found) }]);
+        }
+        return { result: decision.result, write: upgradeToEntity(start), alongside };
+      },
+      { what: `upgrade ${upgradeId}` },
+    );
+    return outcome.result;
+  }
+
+  // ---- Poll schedule --------------------------------------------------------------------------------------------
+
+  /**
+   * The rows of one kind in `shard` within a RowKey range, oldest first, page by page (one range query). The next page
+   * is requested as soon as the current one arrives, so the poll run's workers never stand idle waiting for a page
+   * while the request gate's slots go by.
+   */
+  private async *range(
+    shard: string,
+    range: { from: string; below: string },
+    signal?: AbortSignal,
+  ): AsyncGenerator<Record<string, unknown> & { etag: string }> {
+    const client = await this.table();
     const pages = client
       .listEntities<Record<string, unknown>>({
-        queryOptions: { filter: odata`PartitionKey eq ${shard} and RowKey lt ${upper}` },
+        queryOptions: {
+          filter: odata`PartitionKey eq ${shard} and RowKey ge ${range.from} and RowKey lt ${range.below}`,
+        },
         abortSignal: signal,
       })
       .byPage({ maxPageSize: 1000 });
@@ -207,106 +222,109 @@ export class TrackingStore {
         next = pages.next();
         // A read-ahead nobody awaits (the run stopped early) must not fail the process as an unhandled rejection.
         next.catch(() => undefined);
-        for (const entity of page.value) yield scheduleFromEntity(entity);
+        for (const entity of page.value) yield entity;
       }
     } finally {
       await pages.return?.(undefined).catch(() => undefined);
     }
   }
 
-  /** Inserts a schedule row; one already there (same key = same upgrade and time) is success. */
-  async insertScheduleRow(row: ScheduleRow): Promise<void> {
-    const client = await this.tables.get('pollSchedule');
-    try {
-      await client.createEntity(scheduleEntity(row));
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+  /** Every schedule row of `shard` due at `now` or earlier, oldest first (one RowKey range query). */
+  async *dueEntries(shard: string, now: number, signal?: AbortSignal): AsyncGenerator<ScheduleEntry> {
+    for await (const entity of this.range(shard, dueRange(now), signal)) yield scheduleFromEntity(entity);
   }
-
-  /** Deletes a schedule row; one already gone is success (schedule rows never change, so no ETag is needed). */
-  async deleteScheduleRow(shard: string, rowKey: string): Promise<void> {
-    const client = await this.tables.get('pollSchedule');
-    try {
-      await client.deleteEntity(shard, rowKey);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-
-  /** Moves an upgrade in the schedule: delete + insert in one transaction (same shard), each step idempotent. */
-  async moveScheduleRow(from: ScheduleRow, toRowKey: string): Promise<void> {
-    if (from.rowKey === toRowKey) return;
-    const to: ScheduleRow = { ...from, rowKey: toRowKey, dueAt: parseTimeKey(toRowKey) };
-    const client = await this.tables.get('pollSchedule');
-    try {
-      await client.submitTransaction([
-        ['delete', { partitionKey: from.shard, rowKey: from.rowKey }],
-        ['create', scheduleEntity(to)],
-      ]);
-    } catch (error) {
-      // A racing run already did part of it (row gone, or target there): finish each step on its own.
-      if (!(error instanceof RestError) || (error.statusCode !== 404 && error.statusCode !== 409)) throw error;
-      await this.insertScheduleRow(to);
-      await this.deleteScheduleRow(from.shard, from.rowKey);
-    }
-  }
-
-  /** Bulk insert of schedule rows, chunked by partition and by 100 (for seeding and tests). */
-  async insertScheduleRows(rows: ScheduleRow[], parallel = 1): Promise<void> {
-    const client = await this.tables.get('pollSchedule');
-    await submitChunked(
-      client,
-      rows.map((row) => scheduleEntity(row)),
-      parallel,
-    );
-  }
-
-  // ---- UpgradeHistory -------------------------------------------------------------------------------------------
 
   /**
-   * Writes history row `entry.sequence`, before the upgrade row commits it (historySeq). A row already there with
-   * the same content is a retry of ours; one with other content and a sequence not yet committed is a leftover of
-   * a crashed poll and is replaced (ETag-conditional).
+   * Claims a schedule row for one poll: merges the lease onto it, conditional on the ETag the due query returned.
+   * Returns the row's new ETag, or undefined when another run got there first (it claimed or committed the row).
    */
-  async writeHistory(upgradeId: string, entry: HistoryEntry, committedSeq: number): Promise<void> {
-    const client = await this.tables.get('upgradeHistory');
-    const entity = historyToEntity(encodeKey(upgradeId), sequenceKey(entry.sequence), entry);
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      try {
-        await client.createEntity(entity);
-        return;
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-      }
-      let existing: Record<string, unknown> & { etag: string };
-      try {
-        existing = await client.getEntity<Record<string, unknown>>(entity.partitionKey, entity.rowKey);
-      } catch (error) {
-        if (isNotFound(error)) continue;
-        throw error;
-      }
-      if (sameHistoryContent(existing, entity)) return;
-      if (entry.sequence <= committedSeq) throw new WriteConflictError(`history ${upgradeId}#${entry.sequence}`);
-      try {
-        await client.updateEntity(entity, 'Replace', { etag: existing.etag });
-        return;
-      } catch (error) {
-        if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
-      }
+  async claim(entry: ScheduleEntry, lease: Lease): Promise<string | undefined> {
+    const client = await this.table();
+    try {
+      const response = await client.updateEntity(
+        { partitionKey: entry.shard, rowKey: entry.rowKey, ...leaseFields(lease) },
+        'Merge',
+        { etag: entry.etag },
+      );
+      return response.etag ?? '*';
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error)) return undefined;
+      throw error;
     }
-    throw new WriteConflictError(`history ${upgradeId}#${entry.sequence}`);
   }
 
-  /** History of one upgrade, oldest first, only the committed rows. */
-  async listHistory(upgradeId: string, committedSeq: number): Promise<HistoryEntry[]> {
-    const client = await this.tables.get('upgradeHistory');
-    const entries: HistoryEntry[] = [];
-    const filter = odata`PartitionKey eq ${encodeKey(upgradeId)} and RowKey le ${sequenceKey(committedSeq)}`;
-    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      entries.push(historyFromEntity(entity));
+  /**
+   * The writes of one claimed poll, as one transaction: the schedule row moved, kept or deleted, the upgrade row
+   * merged, a history row added. The schedule row's presence (and, when kept, its ETag from the claim) guards it all:
+   * it is deleted or replaced by every commit, so of two runs that polled the same row only the first commit lands.
+   * Returns false when another run committed first.
+   */
+  async commitPoll(entry: ScheduleEntry, claimEtag: string, commit: PollCommit): Promise<boolean> {
+    const client = await this.table();
+    const current = { partitionKey: entry.shard, rowKey: entry.rowKey };
+    let schedule = commit.schedule;
+    if (schedule.kind === 'move' && scheduleRowKey(schedule.dueAt, commit.upgradeId) === entry.rowKey) {
+      schedule = { kind: 'keep', state: schedule.state };
     }
-    return entries;
+    const actions: TransactionAction[] = [];
+    switch (schedule.kind) {
+      case 'move':
+        actions.push(['delete', current], ['create', scheduleToEntity(schedule.state, schedule.dueAt)]);
+        break;
+      case 'keep':
+        actions.push(['update', scheduleToEntity(schedule.state, entry.dueAt), 'Replace', { etag: claimEtag }]);
+        break;
+      case 'leave':
+        actions.push(['delete', current]);
+        break;
+    }
+    actions.push(['update', upgradeChangesToEntity(commit.upgradeId, commit.upgrade), 'Merge']);
+    if (commit.history) actions.push(['create', historyToEntity(commit.upgradeId, commit.history)]);
+    try {
+      await client.submitTransaction(actions);
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || isPreconditionFailed(error) || isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  // ---- Accepted rows (tracking not started yet) ------------------------------------------------------------------
+
+  /** Accepted rows of `shard` accepted at `before` or earlier, oldest first (one RowKey range query). */
+  async *acceptedEntries(shard: string, before: number, signal?: AbortSignal): AsyncGenerator<AcceptedEntry> {
+    for await (const entity of this.range(shard, acceptedRange(before), signal)) yield acceptedFromEntity(entity);
+  }
+
+  /**
+   * Records a re-send of an accepted row's tracking message (conditional on the ETag read). False when the row
+   * changed meanwhile: another run re-sent it, or startTracking has run and deleted it.
+   */
+  async recordResend(entry: AcceptedEntry, resendAfter: number): Promise<boolean> {
+    const client = await this.table();
+    try {
+      await client.updateEntity(
+        { partitionKey: entry.shard, rowKey: entry.rowKey, resends: entry.resends + 1, resendAfter },
+        'Merge',
+        { etag: entry.etag },
+      );
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Bulk-writes tracked upgrades as startTracking leaves them (upgrade row + schedule row due at each record's
+   * `nextPollAt`), as transactions grouped by partition, up to `parallel` in flight: for seeding tests and benchmarks.
+   */
+  async seedTracked(records: readonly UpgradeRecord[], parallel = 1): Promise<void> {
+    const entities = records.flatMap((record) => [
+      upgradeToEntity(record),
+      scheduleToEntity(record, Date.parse(record.nextPollAt ?? record.createdAt)),
+    ]);
+    await submitChunked(await this.table(), entities, parallel);
   }
 
   // ---- CustomerUpgrades -----------------------------------------------------------------------------------------
@@ -363,13 +381,6 @@ export class TrackingStore {
       return { items, continuationToken: page.continuationToken };
     }
     return { items: [] };
-  }
-
-  async getUpgrade(upgradeId: string): Promise<UpgradeView | undefined> {
-    const found = await this.readUpgrade(upgradeId);
-    if (!found) return undefined;
-    const history = await this.listHistory(upgradeId, found.record.historySeq);
-    return { ...found.record, history };
   }
 
   // ---- EligibilityChecks ----------------------------------------------------------------------------------------
@@ -527,7 +538,7 @@ function isContinuationToken(token: string): boolean {
  * Submits entity creations as transactions: grouped by partition, at most 100 per transaction, up to `parallel`
  * transactions in flight (they touch different partitions or follow each other within one).
  */
-export async function submitChunked(client: TableClient, entities: Entity[], parallel = 1): Promise<void> {
+async function submitChunked(client: TableClient, entities: Entity[], parallel = 1): Promise<void> {
   const byPartition = new Map<string, Entity[]>();
   for (const entity of entities) {
     const group = byPartition.get(entity.partitionKey) ?? [];

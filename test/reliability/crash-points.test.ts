@@ -8,9 +8,9 @@ import { Rig, type WebhookResult } from './rig';
 
 /**
  * Crash points across the whole life of one upgrade, through the real functions: the start webhook (idempotency
- * reservation, eligibility record, Partner Center create, PollSchedule row, Upgrades row, CustomerUpgrades row,
- * tracking enqueue, stored answer), startTracking, the poll runs (heartbeat, claim, status write, history, schedule
- * move, notification enqueue, notified mark, schedule delete) and the callback job. Every side effect is counted;
+ * reservation, eligibility record, Partner Center create, the acceptance transaction, CustomerUpgrades row, tracking
+ * enqueue, stored answer), startTracking (its one transaction), the poll runs (heartbeat, claim, commit transaction,
+ * notification enqueue) and the callback job. Every side effect is counted;
  * for each k the k-th one "crashes" (throws right after it landed), and the world replays as it would: the billing
  * system retries the webhook with the same Idempotency-Key, the queue redelivers, the timer runs again. The end
  * state is the one without a crash: one upgrade in Partner Center, tracked once, final as the simulator says, history
@@ -62,15 +62,22 @@ function crashingPartnerCenter(inner: ProductUpgrades): ProductUpgrades {
   };
 }
 
+/** Tracking messages the queue accepts and then loses (never delivered), counted down. */
+const lose = { trackingMessages: 0 };
+
 function crashingQueue(queue: QueueClient): QueueClient {
   return new Proxy(queue, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (property !== 'sendMessage' || typeof value !== 'function') return value;
       return (...args: unknown[]) =>
-        crash.effect(`enqueue ${target.name}`, () =>
-          (value as (...a: unknown[]) => Promise<unknown>).apply(target, args),
-        );
+        crash.effect(`enqueue ${target.name}`, () => {
+          if (target.name.endsWith('-track') && lose.trackingMessages > 0) {
+            lose.trackingMessages--;
+            return Promise.resolve({});
+          }
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        });
     },
   });
 }
@@ -114,7 +121,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
   });
   afterAll(async () => rig?.stop());
 
-  async function life(crashAt: number | undefined): Promise<Outcome> {
+  async function life(crashAt: number | undefined, tracking: { duplicate?: number } = {}): Promise<Outcome> {
     const customerId = randomUUID();
     rig.sim.state.addCustomer({ id: customerId, durations: { pendingSeconds: 60, inProgressSeconds: 600 } });
     crash.count = 0;
@@ -135,7 +142,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
           wallClockOffset += IDEMPOTENCY_LEASE_MS + 1_000;
         }
       }
-      await rig.pumpTracking();
+      await rig.pumpTracking(tracking);
       await rig.runToEnd(8);
     } finally {
       crash.armed = false;
@@ -201,5 +208,18 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
       const point = `crash after #${crashAt} (${crashed.names[crashAt - 1] ?? '?'}); webhook answers ${crashed.webhookStatuses.join(',')}`;
       expect({ point, state: endState(crashed) }).toEqual({ point, state: expected });
     }
+  });
+
+  it('a tracking message lost after it was sent, or delivered twice, ends as no crash too', async () => {
+    const expected = endState(await life(undefined));
+    // Lost: the upgrade waits, accepted, until a poll run re-sends its message; startTracking then starts it.
+    lose.trackingMessages = 1;
+    const runsBefore = rig.runs.length;
+    const lost = await life(undefined);
+    expect(lose.trackingMessages).toBe(0);
+    expect(endState(lost)).toEqual(expected);
+    expect(rig.runs.slice(runsBefore).reduce((n, run) => n + run.recovered, 0)).toBe(1);
+    // Duplicated: the second delivery finds the tracking started and changes nothing.
+    expect(endState(await life(undefined, { duplicate: 1 }))).toEqual(expected);
   });
 });

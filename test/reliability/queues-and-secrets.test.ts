@@ -65,19 +65,17 @@ describe('queue messages: duplicated, reordered, poison', () => {
       seed: 1,
       // Table Storage refuses every write about one upgrade: its message can never be handled (transient, 503)
       wrapTables: (tables) =>
-        wrapTables(tables, (key, client) =>
-          key !== 'upgrades' && key !== 'pollSchedule'
+        wrapTables(tables, (key, client) => {
+          const busy = () => Promise.reject(Object.assign(new Error('Server busy'), { statusCode: 503 }));
+          const about = (entity: unknown) => (entity as Record<string, unknown>).upgradeId === failingUpgrade;
+          return key !== 'tracking'
             ? client
             : overrideMethods(client, {
-                createEntity: (original, args) => {
-                  const entity = args[0] as Record<string, unknown>;
-                  if (entity.upgradeId === failingUpgrade) {
-                    return Promise.reject(Object.assign(new Error('Server busy'), { statusCode: 503 }));
-                  }
-                  return original(...args);
-                },
-              }),
-        ),
+                createEntity: (original, args) => (about(args[0]) ? busy() : original(...args)),
+                submitTransaction: (original, args) =>
+                  (args[0] as [string, unknown][]).some(([, entity]) => about(entity)) ? busy() : original(...args),
+              });
+        }),
     });
     try {
       await startAll(rig);

@@ -5,7 +5,7 @@ import type { ProductUpgrades } from '../../shared/partner-center';
 import type { TableKey } from '../../shared/storage/names';
 import { Tables } from '../../shared/storage/tables';
 import { noTelemetry } from '../../shared/telemetry/telemetry';
-import { pollDueUpgrades, startTracking, TrackingStore, type TableSource } from '../../shared/tracking';
+import { acceptUpgrade, pollDueUpgrades, startTracking, TrackingStore, type TableSource } from '../../shared/tracking';
 import type { UpgradeNotification } from '../../shared/tracking/records';
 import { prng, seedFor, type Prng } from './prng';
 import type { CustomerSpec } from '../../dev/simulator';
@@ -13,9 +13,10 @@ import { Rig, virtualGate } from './rig';
 
 /**
  * Races: two poll runs at once plus concurrent startTracking deliveries (each message delivered 1–3 times) of the
- * same upgrades, with every table operation and Partner Center call delayed by a seeded random amount, so each
- * fast-check run is a different interleaving. After every step the upgrades and their history equal those of a
- * single sequential run at the same simulated time; at the end every table does (the schedule included), and the
+ * same upgrades — half of them accepted first (as the start webhook does, the acceptance racing the deliveries), half
+ * known only from the message — with every table operation and Partner Center call delayed by a seeded random
+ * amount, so each fast-check run is a different interleaving. After every step the Tracking table (upgrades, history,
+ * schedule) equals that of a single sequential run at the same simulated time; at the end every table does, and the
  * same notifications were sent (by event id).
  */
 jest.setTimeout(240_000);
@@ -142,6 +143,7 @@ describe('races: overlapping poll runs and duplicate queue deliveries, randomize
                 sent.push(n);
                 return Promise.resolve();
               },
+              resend: () => Promise.resolve(),
               now,
               random: () => 0.5,
               gate: virtual.gate,
@@ -149,16 +151,21 @@ describe('races: overlapping poll runs and duplicate queue deliveries, randomize
             });
           };
           rig.syncClock();
-          for (const message of messages) await startTracking(message, { store: sequential, now });
+          const track = { firstPollDelayMs: 0, now };
+          const accepted = messages.filter((_, i) => i % 2 === 0);
+          const accept = (store: TrackingStore) =>
+            Promise.all(accepted.map((m) => acceptUpgrade({ store, send: () => Promise.resolve(), now }, m)));
+          await accept(sequential);
+          for (const message of messages) await startTracking(message, { store: sequential, ...track });
           const deliver = () =>
             Promise.all(
               messages.flatMap((message, i) =>
-                Array.from({ length: deliveries[i] }, () => startTracking(message, { store: racing, now })),
+                Array.from({ length: deliveries[i] }, () => startTracking(message, { store: racing, ...track })),
               ),
             );
-          // first deliveries race each other; then duplicates keep arriving while two runs overlap (a poll that
-          // starts before any delivery could not see the upgrade at all, in either world)
-          await deliver();
+          // acceptances and first deliveries race each other; then duplicates keep arriving while two runs overlap
+          // (a poll that starts before any delivery could not see the upgrade at all, in either world)
+          await Promise.all([accept(racing), deliver()]);
           await Promise.all([deliver(), run(racing, racingPc, sentRacing), run(racing, racingPc, sentRacing)]);
           // the sequential twin of that first step: one poll after tracking
           await run(sequential, pc, sentSequential);
@@ -166,18 +173,18 @@ describe('races: overlapping poll runs and duplicate queue deliveries, randomize
             rig.clock.advance(STEP_MS);
             await run(sequential, pc, sentSequential);
             await Promise.all([run(racing, racingPc, sentRacing), run(racing, racingPc, sentRacing), deliver()]);
-            const perStep: TableKey[] = ['upgrades', 'upgradeHistory'];
+            const perStep: TableKey[] = ['tracking'];
             expect({ delaySeed, step, actual: await state(racingTables, perStep) }).toEqual({
               delaySeed,
               step,
               actual: await state(sequentialTables, perStep),
             });
           }
-          // a last pair of runs sweeps any surplus schedule row a late duplicate delivery left behind
+          // a last pair of runs, then every table
           rig.clock.advance(STEP_MS);
           await run(sequential, pc, sentSequential);
           await Promise.all([run(racing, racingPc, sentRacing), run(racing, racingPc, sentRacing)]);
-          const keys: TableKey[] = ['upgrades', 'upgradeHistory', 'customerUpgrades', 'pollSchedule'];
+          const keys: TableKey[] = ['tracking', 'customerUpgrades'];
           const expected = await state(sequentialTables, keys);
           const actual = await state(racingTables, keys);
           const ids = (sent: UpgradeNotification[]) => [...new Set(sent.map((n) => n.eventId))].sort();

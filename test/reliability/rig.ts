@@ -27,6 +27,7 @@ import { RecordingTelemetry } from '../../shared/telemetry/telemetry';
 import {
   pollDueUpgrades,
   queueNotifier,
+  queueTracker,
   RequestGate,
   type PollRunSummary,
   type TableSource,
@@ -474,6 +475,7 @@ export class Rig {
       config: this.config.poll,
       telemetry: this.telemetry,
       notify: queueNotifier(this.services.queues.upgradeNotifications),
+      resend: queueTracker(this.services.queues.upgradeTracking),
       now: () => this.clock.now(),
       gate: virtual.gate,
       clock: virtual.clock,
@@ -503,8 +505,9 @@ export class Rig {
   }
 
   /**
-   * Advances time, polls and delivers callbacks until every upgrade is final in our tables and the simulator, or
-   * `maxRounds` passes. Faults stay as set: runs that fail are simply followed by the next one (the timer's way).
+   * Advances time, polls and delivers callbacks (and tracking messages a run re-sent) until every upgrade is final in
+   * our tables and the simulator, or `maxRounds` passes. Faults stay as set: runs that fail are simply followed by the
+   * next one (the timer's way).
    */
   async runToEnd(maxRounds = 12, stepMs = 31 * 60_000): Promise<{ rounds: number; polls: PollRunSummary[] }> {
     const polls: PollRunSummary[] = [];
@@ -514,6 +517,7 @@ export class Rig {
       } catch {
         // a run that fails as a whole (storage down) is retried by the next tick
       }
+      await this.pumpTracking();
       await this.pumpNotifications();
       const views = await this.observe();
       const truths = this.sim.state.listUpgrades();
@@ -548,10 +552,12 @@ export class Rig {
       } catch {
         // the next tick runs again
       }
+      await this.pumpTracking(pump);
       await this.pumpNotifications(pump);
       if (process.env.RELIABILITY_DEBUG) console.log(`[reliability] round ${round}: ${JSON.stringify(summary)}`);
       const simDone = this.sim.state.listUpgrades().every((t) => t.status === 'Completed' || t.status === 'Failed');
-      if (simDone && summary && summary.due === 0 && summary.errors === 0) return { rounds: round, polls };
+      const quiet = summary && summary.due === 0 && summary.errors === 0 && summary.recovered === 0;
+      if (simDone && quiet) return { rounds: round, polls };
       this.clock.advance(stepMs);
     }
     return { rounds: maxRounds, polls };

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateScenario } from '../../../dev/simulator';
 import { getServices } from '../../../shared/services';
-import { upgradeToEntity } from '../../../shared/tracking/entities';
-import type { ScheduleRow } from '../../../shared/tracking/records';
-import { newUpgradeRecord } from '../../../shared/tracking/start-tracking';
-import { scheduleRowKey, submitChunked } from '../../../shared/tracking/store';
+import type { UpgradeRecord } from '../../../shared/tracking/records';
+import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { startApiStack, type ApiStack } from './stack';
 
 const TRACKED = 10_000;
@@ -34,21 +32,15 @@ describe('poll run cost against the simulator', () => {
     // ids are unknown to the simulator, so polling any of them would show up as a 404 there).
     const now = Date.now();
     const dueIds: string[] = [];
-    const rows: ScheduleRow[] = [];
+    const rows: UpgradeRecord[] = [];
     for (const [i, customer] of scenario.customers.entries()) {
       const created = await services.partnerCenter.createUpgrade({ customerId: customer.id, productFamily: 'Azure' });
       const upgradeId = created.upgradeId.toLowerCase();
       dueIds.push(upgradeId);
-      rows.push(scheduleRow(upgradeId, customer.id, now - 60_000 - i * 1_000));
+      rows.push(tracked(upgradeId, customer.id, now - 60_000 - i * 1_000));
     }
-    for (let i = DUE; i < TRACKED; i++)
-      rows.push(scheduleRow(randomUUID(), randomUUID(), now + 3_600_000 + i * 60_000));
-    await services.tracking.insertScheduleRows(rows);
-    await submitChunked(
-      await services.tables.get('upgrades'),
-      rows.map((row) => upgradeToEntity(newUpgradeRecord(row))),
-      4,
-    );
+    for (let i = DUE; i < TRACKED; i++) rows.push(tracked(randomUUID(), randomUUID(), now + 3_600_000 + i * 60_000));
+    await services.tracking.seedTracked(rows, 4);
     stack.sim.state.resetCounters();
 
     await stack.host.runFunction('pollUpgrades');
@@ -72,14 +64,12 @@ describe('poll run cost against the simulator', () => {
   }, 120_000);
 });
 
-function scheduleRow(upgradeId: string, customerId: string, dueAt: number): ScheduleRow {
-  return {
-    shard: getServices().tracking.shardOf(upgradeId),
-    rowKey: scheduleRowKey(dueAt, upgradeId),
+/** An upgrade as startTracking leaves it, tracked a day before it is due. */
+function tracked(upgradeId: string, customerId: string, dueAt: number): UpgradeRecord {
+  const trackedAt = dueAt - 86_400_000;
+  return startedRecord(
+    newUpgradeRecord({ upgradeId, customerId, productFamily: 'Azure' }, trackedAt),
+    trackedAt,
     dueAt,
-    upgradeId,
-    customerId,
-    productFamily: 'Azure',
-    trackedAt: new Date(dueAt - 86_400_000).toISOString(),
-  };
+  );
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eventually } from '../../helpers/local-host';
 import { eligible } from './customers';
 import {
   expectDocumented,
@@ -27,7 +28,7 @@ describe('read API', () => {
   let base: string;
 
   beforeAll(async () => {
-    stack = await startApiStack({ tablePrefix: 'apiread' });
+    stack = await startApiStack({ tablePrefix: 'apiread', settings: { POLL_FIRST_DELAY_SECONDS: '0' } });
     base = `${stack.host.url}/api`;
   });
   afterAll(async () => stack?.stop());
@@ -49,6 +50,10 @@ describe('read API', () => {
     const started = await postJson(base, '/upgrades', { customerId: eligible(1) });
     expect(started.status).toBe(202);
     const upgradeId = (started.body as UpgradeItem).upgradeId;
+    // The queue trigger starts its tracking (first poll due at once here), then a run polls it.
+    await eventually(() =>
+      stack.host.logs.some((l) => l.includes(`startTracking: upgrade ${upgradeId} tracked`)) ? true : undefined,
+    );
     await stack.host.runFunction('pollUpgrades');
     const response = await read(`/upgrades/${upgradeId.toUpperCase()}`);
     expect(response.status).toBe(200);

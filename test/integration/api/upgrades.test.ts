@@ -89,9 +89,9 @@ describe('eligibility and start-upgrade webhooks', () => {
     const detail = await read(response.headers.location.replace(/^\/api/, ''));
     expect(detail.status).toBe(200);
     expect(detail.body).toMatchObject({ upgradeId: body.upgradeId, customerId, status: 'Pending', attempts: 0 });
-    // The queue trigger (startTracking) consumed the tracking message: nothing left behind, nothing rejected.
+    // The queue trigger (startTracking) consumed the tracking message and started the upgrade's tracking.
     await eventually(() =>
-      stack.host.logs.some((l) => l.includes(`startTracking: upgrade ${body.upgradeId}`)) ? true : undefined,
+      stack.host.logs.some((l) => l.includes(`startTracking: upgrade ${body.upgradeId} tracked`)) ? true : undefined,
     );
     const list = await read(`/customers/${customerId}/upgrades`);
     expect(list.status).toBe(200);

@@ -46,7 +46,7 @@ describe('processCallbackMessage (Azurite)', () => {
     };
     const upgradeId = randomUUID();
     const customerId = randomUUID();
-    await trackUpgrade({ upgradeId, customerId, productFamily: 'Azure' }, { store: tracking });
+    await trackUpgrade({ upgradeId, customerId, productFamily: 'Azure' }, { store: tracking, firstPollDelayMs: 0 });
     const message = {
       eventId: randomUUID(),
       event: 'upgrade.completed',

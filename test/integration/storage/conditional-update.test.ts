@@ -17,7 +17,7 @@ interface Counter {
 
 let table: TableClient;
 beforeAll(async () => {
-  table = await tables.get('upgrades');
+  table = await tables.get('tracking');
 });
 
 const keys = () => ({ partitionKey: 'p', rowKey: randomUUID() });
@@ -73,6 +73,31 @@ describe('conditionalUpdate on real Table Storage (Azurite)', () => {
     // The first decision saw the stale row and chose to write; its 412 made the second one see the real row.
     expect(seen).toEqual([1, 5]);
     expect(outcome).toMatchObject({ result: 'enough', changed: false });
+  });
+
+  it('writes alongside rows in one transaction: all land, or none and it decides again', async () => {
+    const key = keys();
+    const other = (count: number) => ({ partitionKey: key.partitionKey, rowKey: `${key.rowKey}-${count}` });
+    await table.createEntity({ ...key, count: 0 });
+    const stale = (await readRow<Counter>(table, key))!;
+    await table.updateEntity({ ...key, count: 1 }, 'Replace', { etag: stale.etag });
+    const seen: number[] = [];
+    const outcome = await conditionalUpdate<Counter, void>(
+      table,
+      key,
+      (current) => {
+        seen.push(Number(current?.count));
+        const count = Number(current?.count) + 1;
+        return { result: undefined, write: { count }, alongside: [['create', { ...other(count), count }]] };
+      },
+      { known: stale },
+    );
+    // The stale decision's transaction failed as a whole (412 on the row): its alongside row was not written.
+    expect(seen).toEqual([0, 1]);
+    expect(outcome).toMatchObject({ changed: true, row: { count: 2 } });
+    expect(outcome.etag).toBe((await readRow<Counter>(table, key))?.etag);
+    expect(await readRow(table, other(1))).toBeUndefined();
+    expect((await readRow<Counter>(table, other(2)))?.count).toBe(2);
   });
 
   it('deletes only the row it decided on', async () => {

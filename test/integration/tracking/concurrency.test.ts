@@ -1,7 +1,7 @@
 import { noTelemetry } from '../../../shared/telemetry/telemetry';
 import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
 import { startTracking } from '../../../shared/tracking/start-tracking';
-import { MAX_WRITE_ATTEMPTS, WriteConflictError, type TrackingStore } from '../../../shared/tracking/store';
+import type { TrackingStore } from '../../../shared/tracking/store';
 import type { TableKey } from '../../../shared/storage/names';
 import type { Tables } from '../../../shared/storage/tables';
 import {
@@ -9,48 +9,15 @@ import {
   guid,
   pollConfig,
   RecordingNotifier,
+  RecordingTracker,
   ScriptedPartnerCenter,
   snapshot,
   testStore,
+  trackingRows,
   type ScriptStep,
 } from './helpers';
 
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
-
-describe('ETag-conditional writes (412 → re-read, bounded)', () => {
-  const { store } = testStore('trketag');
-
-  it('concurrent read-modify-writes of one upgrade all land (none lost to a 412)', async () => {
-    const upgradeId = guid();
-    await startTracking({ upgradeId, customerId: guid(), productFamily: 'Azure' }, { store, now: () => T0 });
-    let decisions = 0;
-    await Promise.all(
-      Array.from({ length: MAX_WRITE_ATTEMPTS }, () =>
-        store.mutateUpgrade(upgradeId, (current) => {
-          decisions++;
-          return { result: undefined, write: { ...current!, pollCount: current!.pollCount + 1 } };
-        }),
-      ),
-    );
-    expect((await store.readUpgrade(upgradeId))!.record.pollCount).toBe(MAX_WRITE_ATTEMPTS);
-    expect(decisions).toBeGreaterThan(MAX_WRITE_ATTEMPTS); // some writers did meet a 412 and re-applied
-  });
-
-  it('gives up with WriteConflictError after the bounded number of attempts', async () => {
-    const upgradeId = guid();
-    await startTracking({ upgradeId, customerId: guid(), productFamily: 'Azure' }, { store, now: () => T0 });
-    let decisions = 0;
-    const attempt = store.mutateUpgrade(upgradeId, async (current) => {
-      decisions++;
-      // someone else writes the row between our read and our write, every time
-      await store.mutateUpgrade(upgradeId, (c) => ({ result: undefined, write: { ...c!, attempts: c!.attempts + 1 } }));
-      return { result: undefined, write: { ...current!, source: 'loser' } };
-    });
-    await expect(attempt).rejects.toThrow(WriteConflictError);
-    expect(decisions).toBe(MAX_WRITE_ATTEMPTS);
-    expect((await store.readUpgrade(upgradeId))!.record.source).toBeUndefined();
-  });
-});
 
 /** The same population of upgrades, with scripts that answer the same whatever the call count. */
 function population(count: number) {
@@ -75,7 +42,7 @@ async function seed(store: TrackingStore, upgrades: ReturnType<typeof population
     upgrades.map((u) =>
       startTracking(
         { upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' },
-        { store, now: () => T0 },
+        { store, firstPollDelayMs: 0, now: () => T0 },
       ),
     ),
   );
@@ -90,7 +57,7 @@ function partnerCenterFor(upgrades: ReturnType<typeof population>, delayMs: numb
 
 async function tableState(tables: Tables) {
   const state: Partial<Record<TableKey, unknown[]>> = {};
-  for (const key of ['upgrades', 'pollSchedule', 'upgradeHistory', 'customerUpgrades'] as TableKey[]) {
+  for (const key of ['tracking', 'customerUpgrades'] as TableKey[]) {
     const rows = await snapshot(tables, key);
     state[key] = rows.sort((a, b) =>
       `${String(a.partitionKey)}|${String(a.rowKey)}`.localeCompare(`${String(b.partitionKey)}|${String(b.rowKey)}`),
@@ -107,7 +74,13 @@ describe('two overlapping poll runs', () => {
     await seed(single.store, upgrades);
     await seed(double.store, upgrades);
     const now = () => T0 + 1_000;
-    const common = { config: pollConfig({ concurrency: 4 }), telemetry: noTelemetry, now, random: () => 0.5 };
+    const common = {
+      config: pollConfig({ concurrency: 4 }),
+      telemetry: noTelemetry,
+      resend: new RecordingTracker().send,
+      now,
+      random: () => 0.5,
+    };
 
     const oneNotifier = new RecordingNotifier();
     await pollDueUpgrades({
@@ -142,11 +115,21 @@ describe('queue handlers interleaved with poll runs', () => {
     await seed(store, upgrades);
     const pc = partnerCenterFor(upgrades, 2);
     const now = () => T0 + 1_000;
-    const common = { store, config: pollConfig({ concurrency: 3 }), telemetry: noTelemetry, now, partnerCenter: pc };
+    const common = {
+      store,
+      config: pollConfig({ concurrency: 3 }),
+      telemetry: noTelemetry,
+      resend: new RecordingTracker().send,
+      now,
+      partnerCenter: pc,
+    };
     const redeliver = () =>
       Promise.all(
         upgrades.map((u) =>
-          startTracking({ upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' }, { store, now }),
+          startTracking(
+            { upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' },
+            { store, firstPollDelayMs: 0, now },
+          ),
         ),
       );
     await Promise.all([
@@ -162,13 +145,12 @@ describe('queue handlers interleaved with poll runs', () => {
       expect(view.history.map((h) => h.status)).toEqual(['InProgress']);
       expect(pc.callsFor(u.upgradeId)).toBe(1);
     }
-    // a later run sweeps any row a duplicate re-inserted behind a move; then one live row per upgrade remains
+    // one live schedule row per upgrade, the one it names, also after a later run
     const later = () => T0 + 1_000 + 30 * 60_000;
     await pollDueUpgrades({ ...common, now: later, notify: new RecordingNotifier().notify });
-    const schedule = await snapshot(tables, 'pollSchedule');
     for (const u of upgrades) {
       const { record } = (await store.readUpgrade(u.upgradeId))!;
-      expect(schedule.filter((r) => r.upgradeId === u.upgradeId).map((r) => r.rowKey)).toEqual([record.scheduleKey]);
+      expect((await trackingRows(tables, 't', u.upgradeId)).map((r) => r.rowKey)).toEqual([record.scheduleKey]);
     }
   });
 });

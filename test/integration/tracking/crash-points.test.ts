@@ -1,8 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
 import type { TableKey } from '../../../shared/storage/names';
 import { noTelemetry } from '../../../shared/telemetry/telemetry';
+import { acceptUpgrade } from '../../../shared/tracking/accept';
 import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
-import type { UpgradeNotification } from '../../../shared/tracking/records';
+import type { TrackingMessage, UpgradeNotification } from '../../../shared/tracking/records';
 import { rankOf, type KnownStatus } from '../../../shared/tracking/state';
 import { startTracking } from '../../../shared/tracking/start-tracking';
 import { TrackingStore, type TableSource } from '../../../shared/tracking/store';
@@ -11,7 +12,7 @@ import type {
   UpgradeStatusResult,
   NormalizedUpgradeStatus,
 } from '../../../shared/partner-center/types';
-import { guid, pollConfig, snapshot, testTables } from './helpers';
+import { guid, pollConfig, testTables, trackingRows } from './helpers';
 
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');
 const MINUTE = 60_000;
@@ -70,8 +71,10 @@ function timedPartnerCenter(clock: () => number): ProductUpgrades & { calls: num
 }
 
 /**
- * One upgrade from the queue message to its notification, on a timer every 10 minutes, crashing once. Scenarios
- * share one set of tables: each leaves its upgrade final and out of the schedule, so the next sees only its own.
+ * One upgrade from its acceptance to its notification, on a timer every 10 minutes, crashing once. The caller of
+ * acceptUpgrade (the start webhook's caller) retries a failure; the queue redelivers a message whose handler threw;
+ * the poll runs re-send the message of an upgrade whose tracking has not started. Scenarios share one set of tables:
+ * each leaves its upgrade final and out of the schedule, so the next sees only its own.
  */
 const tables = testTables('trkcrash');
 async function scenario(crashAt: number | undefined) {
@@ -81,17 +84,31 @@ async function scenario(crashAt: number | undefined) {
   const clock = () => now;
   const sent: UpgradeNotification[] = [];
   const notify = (n: UpgradeNotification) => crash.effect(async () => void sent.push(n));
+  const queue: TrackingMessage[] = [];
+  const send = (m: TrackingMessage) => crash.effect(async () => void queue.push(m));
   const upgradeId = guid();
   const customerId = guid();
-  // the queue redelivers a message whose handler threw
-  for (let delivery = 0; delivery < 3; delivery++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await startTracking({ upgradeId, customerId, productFamily: 'Azure' }, { store, now: clock });
+      await acceptUpgrade({ store, send, now: clock }, { upgradeId, customerId, productFamily: 'Azure' });
       break;
     } catch {
       now += 1_000;
     }
   }
+  const deliver = async () => {
+    for (let message = queue.shift(); message; message = queue.shift()) {
+      for (let delivery = 0; delivery < 5; delivery++) {
+        try {
+          await startTracking(message, { store, firstPollDelayMs: 0, now: clock });
+          break;
+        } catch {
+          now += 1_000;
+        }
+      }
+    }
+  };
+  await deliver();
   const partnerCenter = timedPartnerCenter(clock);
   for (let tick = 0; tick < 40; tick++) {
     try {
@@ -101,14 +118,16 @@ async function scenario(crashAt: number | undefined) {
         config: pollConfig({ minIntervalMs: MINUTE, timeBudgetMs: 30_000 }),
         telemetry: noTelemetry,
         notify,
+        resend: send,
         now: clock,
         random: () => 0,
       });
     } catch {
       // a crash while writing the run's own heartbeat row: the next tick runs again
     }
+    await deliver();
     const view = await store.getUpgrade(upgradeId);
-    const rows = (await snapshot(tables, 'pollSchedule')).filter((r) => r.upgradeId === upgradeId);
+    const rows = await trackingRows(tables, 't', upgradeId);
     if (view?.notifiedAt && view.scheduleKey === '' && rows.length === 0) break;
     now += 10 * MINUTE;
   }
@@ -116,14 +135,15 @@ async function scenario(crashAt: number | undefined) {
     effects: crash.count,
     view: await store.getUpgrade(upgradeId),
     sent,
-    schedule: (await snapshot(tables, 'pollSchedule')).filter((r) => r.upgradeId === upgradeId),
+    schedule: await trackingRows(tables, 't', upgradeId),
+    accepted: await trackingRows(tables, 'a', upgradeId),
     index: (await store.listCustomerUpgrades(customerId)).items,
     upgradeId,
   };
 }
 
 function expectInvariants(result: Awaited<ReturnType<typeof scenario>>) {
-  const { view, sent, schedule, index, upgradeId } = result;
+  const { view, sent, schedule, accepted, index, upgradeId } = result;
   expect(view).toMatchObject({ status: 'Completed', scheduleKey: '' });
   expect(view!.completedAt).toBeDefined();
   expect(view!.notifiedAt).toBeDefined();
@@ -136,8 +156,9 @@ function expectInvariants(result: Awaited<ReturnType<typeof scenario>>) {
   expect(sent.length).toBeGreaterThanOrEqual(1);
   expect(new Set(sent.map((n) => n.eventId)).size).toBe(1);
   expect(sent[0]).toMatchObject({ event: 'upgrade.completed', upgradeId });
-  // left the schedule, listed once for its customer
+  // left the schedule (and its accepted row long before), listed once for its customer
   expect(schedule).toEqual([]);
+  expect(accepted).toEqual([]);
   expect(index.map((i) => i.upgradeId)).toEqual([upgradeId]);
 }
 

@@ -12,7 +12,7 @@ import type {
 } from '../../../shared/partner-center/types';
 import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
-import type { UpgradeNotification } from '../../../shared/tracking/records';
+import type { TrackingMessage, UpgradeNotification } from '../../../shared/tracking/records';
 import { TrackingStore, type TableSource } from '../../../shared/tracking/store';
 
 /** Tables on the Azurite of the global setup, under a prefix no other test file uses. */
@@ -142,11 +142,31 @@ export class RecordingNotifier {
   };
 }
 
-/** Counts what the store reads from each table: queries, rows returned by them, and point reads. */
+/** Records the tracking messages sent (by acceptUpgrade, or re-sent by a poll run); can lose the next few. */
+export class RecordingTracker {
+  readonly sent: TrackingMessage[] = [];
+  lostLeft = 0;
+  readonly send = (message: TrackingMessage): Promise<void> => {
+    if (this.lostLeft > 0) {
+      this.lostLeft--;
+      return Promise.reject(new Error('queue unavailable'));
+    }
+    this.sent.push(message);
+    return Promise.resolve();
+  };
+}
+
+const WRITE_METHODS = ['createEntity', 'updateEntity', 'upsertEntity', 'deleteEntity', 'submitTransaction'];
+
+/**
+ * Counts what the store does with each table: queries, rows returned by them, point reads, and write requests by
+ * method (a transaction is one request).
+ */
 export class CountingTables implements TableSource {
   readonly queries = new Map<TableKey, string[]>();
   readonly rowsRead = new Map<TableKey, number>();
   readonly pointReads = new Map<TableKey, string[]>();
+  readonly writes = new Map<TableKey, Record<string, number>>();
 
   constructor(private readonly inner: TableSource) {}
 
@@ -154,6 +174,7 @@ export class CountingTables implements TableSource {
     this.queries.clear();
     this.rowsRead.clear();
     this.pointReads.clear();
+    this.writes.clear();
   }
 
   async get(key: TableKey): Promise<TableClient> {
@@ -161,6 +182,14 @@ export class CountingTables implements TableSource {
     const count = (n: number) => this.rowsRead.set(key, (this.rowsRead.get(key) ?? 0) + n);
     return new Proxy(client, {
       get: (target, property, receiver) => {
+        if (typeof property === 'string' && WRITE_METHODS.includes(property)) {
+          return (...args: unknown[]) => {
+            const counts = this.writes.get(key) ?? {};
+            counts[property] = (counts[property] ?? 0) + 1;
+            this.writes.set(key, counts);
+            return (Reflect.get(target, property, target) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
         if (property === 'getEntity') {
           return (partitionKey: string, rowKey: string, options?: object) => {
             this.pointReads.set(key, [...(this.pointReads.get(key) ?? []), `${partitionKey}/${rowKey}`]);
@@ -205,4 +234,15 @@ export async function snapshot(tables: TableSource, key: TableKey): Promise<Reco
     rows.push(rest);
   }
   return rows;
+}
+
+/** The Tracking table's rows of one kind (`t!` schedule, `a!` accepted, `u!` upgrade, `h!` history), of one upgrade. */
+export async function trackingRows(
+  tables: TableSource,
+  kind: 'u' | 'h' | 't' | 'a',
+  upgradeId?: string,
+): Promise<Record<string, unknown>[]> {
+  return (await snapshot(tables, 'tracking')).filter(
+    (row) => String(row.rowKey).startsWith(`${kind}!`) && (upgradeId === undefined || row.upgradeId === upgradeId),
+  );
 }

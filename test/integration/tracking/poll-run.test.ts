@@ -8,9 +8,10 @@ import {
   guid,
   pollConfig,
   RecordingNotifier,
+  RecordingTracker,
   ScriptedPartnerCenter,
-  snapshot,
   testStore,
+  trackingRows,
 } from './helpers';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -24,7 +25,7 @@ function wallClock(start = T0) {
 
 async function track(store: TrackingStore, at: number, customerId = guid()) {
   const upgradeId = guid();
-  await startTracking({ upgradeId, customerId, productFamily: 'Azure' }, { store, now: () => at });
+  await startTracking({ upgradeId, customerId, productFamily: 'Azure' }, { store, firstPollDelayMs: 0, now: () => at });
   return { upgradeId, customerId };
 }
 
@@ -42,6 +43,7 @@ describe('pollDueUpgrades against Azurite', () => {
       config: pollConfig(),
       telemetry: new RecordingTelemetry(),
       notify: new RecordingNotifier().notify,
+      resend: new RecordingTracker().send,
       random: () => 0,
       ...overrides,
     });
@@ -89,7 +91,7 @@ describe('pollDueUpgrades against Azurite', () => {
     expect(notifier.sent).toEqual([
       expect.objectContaining({ event: 'upgrade.completed', upgradeId, customerId, status: 'Completed' }),
     ]);
-    expect((await snapshot(tables, 'pollSchedule')).filter((r) => r.upgradeId === upgradeId)).toEqual([]);
+    expect(await trackingRows(tables, 't', upgradeId)).toEqual([]);
     expect(telemetry.events.map((e) => e.name)).toEqual(
       expect.arrayContaining(['UpgradeStatusChanged', 'UpgradeCompleted', 'PollRunCompleted']),
     );

@@ -1,5 +1,6 @@
+import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { startTracking } from '../../../shared/tracking/start-tracking';
-import { InvalidContinuationTokenError } from '../../../shared/tracking/store';
+import { InvalidContinuationTokenError, scheduleRowKey } from '../../../shared/tracking/store';
 import { guid, testStore } from './helpers';
 
 const T0 = Date.parse('2026-02-01T00:00:00.000Z');
@@ -13,9 +14,16 @@ describe('read side', () => {
     for (let i = 0; i < 7; i++) {
       const upgradeId = guid();
       ids.push(upgradeId);
-      await startTracking({ upgradeId, customerId, productFamily: 'Azure' }, { store, now: () => T0 + i * 1_000 });
+      await startTracking(
+        { upgradeId, customerId, productFamily: 'Azure' },
+        { store, firstPollDelayMs: 0, now: () => T0 + i * 1_000 },
+      );
     }
-    await startTracking({ upgradeId: guid(), customerId: guid(), productFamily: 'Azure' }, { store }); // someone else
+    // someone else
+    await startTracking(
+      { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' },
+      { store, firstPollDelayMs: 0 },
+    );
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;
@@ -73,22 +81,47 @@ describe('entity size limits on the real service', () => {
 
   it('stores an upgrade with an oversized line-item array, truncated safely with its real count', async () => {
     const upgradeId = guid();
-    await startTracking({ upgradeId, customerId: guid(), productFamily: 'Azure' }, { store, now: () => T0 });
+    await startTracking(
+      { upgradeId, customerId: guid(), productFamily: 'Azure' },
+      { store, firstPollDelayMs: 0, now: () => T0 },
+    );
     const lineItems = Array.from({ length: 4000 }, (_, i) => ({
       sourceProduct: { id: `legacy-${i}`, name: `Legacy subscription ${i} ${'x'.repeat(150)}` },
       targetProduct: { id: 'DZH318Z0BCZC', name: 'Azure plan' },
       status: 'completed',
       errorDetails: { code: '0', description: 'd'.repeat(50) },
     }));
-    await store.mutateUpgrade(upgradeId, (current) => ({
-      result: undefined,
-      write: { ...current!, lineItems, lineItemCount: lineItems.length, lastError: 'e'.repeat(100_000) },
-    }));
+    // The poll's own write: a claim, then the commit merging the observation onto the upgrade row.
+    const poll = async (upgrade: Partial<UpgradeRecord>, at: number) => {
+      const [entry] = await collect(store.dueEntries(store.shardOf(upgradeId), at));
+      const claim = await store.claim(entry, { owner: 'test', until: at + 60_000 });
+      const dueAt = at + 60_000;
+      expect(
+        await store.commitPoll(entry, claim!, {
+          upgradeId,
+          upgrade: { ...upgrade, scheduleKey: scheduleRowKey(dueAt, upgradeId) },
+          schedule: { kind: 'move', dueAt, state: entry.state },
+        }),
+      ).toBe(true);
+      return dueAt;
+    };
+    const next = await poll({ lineItems, lineItemCount: lineItems.length, lastError: 'e'.repeat(100_000) }, T0);
     const view = (await store.getUpgrade(upgradeId))!;
     expect(view.lineItemsTruncated).toBe(true);
     expect(view.lineItemCount).toBe(4000);
     expect(view.lineItems.length).toBeGreaterThan(500); // ~240,000 characters of ~390-character items
     expect(view.lineItems).toEqual(lineItems.slice(0, view.lineItems.length));
     expect(view.lastError!.length).toBeLessThanOrEqual(1_000);
+
+    // A later, smaller observation replaces them whole (a merge leaves the extra chunks, which are no longer read).
+    await poll({ lineItems: lineItems.slice(0, 2), lineItemCount: 2, lineItemsTruncated: false }, next);
+    const smaller = (await store.getUpgrade(upgradeId))!;
+    expect(smaller).toMatchObject({ lineItems: lineItems.slice(0, 2), lineItemCount: 2, lineItemsTruncated: false });
   });
 });
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}

@@ -1,44 +1,39 @@
 import { noTelemetry } from '../../../shared/telemetry/telemetry';
-import { upgradeKeys, upgradeToEntity } from '../../../shared/tracking/entities';
 import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
-import type { ScheduleRow } from '../../../shared/tracking/records';
-import { newUpgradeRecord } from '../../../shared/tracking/start-tracking';
-import { scheduleRowKey, submitChunked, TrackingStore } from '../../../shared/tracking/store';
-import { CountingTables, guid, pollConfig, RecordingNotifier, ScriptedPartnerCenter, testTables } from './helpers';
+import type { UpgradeRecord } from '../../../shared/tracking/records';
+import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
+import { TrackingStore } from '../../../shared/tracking/store';
+import {
+  CountingTables,
+  guid,
+  pollConfig,
+  RecordingNotifier,
+  RecordingTracker,
+  ScriptedPartnerCenter,
+  testTables,
+} from './helpers';
 
 const NOW = Date.parse('2026-05-01T12:00:00.000Z');
 const TRACKED = 10_000;
 const DUE = 100;
 
-/** A schedule row as tracking writes it, for an upgrade tracked a day before NOW. */
-function scheduleRow(store: TrackingStore, upgradeId: string, dueAt: number): ScheduleRow {
-  return {
-    shard: store.shardOf(upgradeId),
-    rowKey: scheduleRowKey(dueAt, upgradeId),
-    dueAt,
-    upgradeId,
-    customerId: guid(),
-    productFamily: 'Azure',
-    trackedAt: new Date(NOW - 86_400_000).toISOString(),
-  };
+/** An upgrade as startTracking leaves it, tracked a day before NOW, due at `dueAt`. */
+function tracked(upgradeId: string, dueAt: number): UpgradeRecord {
+  const trackedAt = NOW - 86_400_000;
+  const accepted = newUpgradeRecord({ upgradeId, customerId: guid(), productFamily: 'Azure' }, trackedAt);
+  return startedRecord(accepted, trackedAt, dueAt);
 }
 
 describe('poll run cost is O(what is due)', () => {
   it(`with ${TRACKED} upgrades tracked and ${DUE} due, reads and polls only those ${DUE}`, async () => {
     const tables = testTables('trkscale');
-    const seeding = new TrackingStore(tables);
     // the first DUE are due now or earlier; the rest between 1 minute and ~1 week ahead
     const rows = Array.from({ length: TRACKED }, (_, i) =>
-      scheduleRow(seeding, guid(), i < DUE ? NOW - i * 1_000 : NOW + 60_000 + i * 60_000),
+      tracked(guid(), i < DUE ? NOW - i * 1_000 : NOW + 60_000 + i * 60_000),
     );
-    // Seed fast: transactions grouped by partition, 100 per batch (schedule shards; Upgrades buckets). The customer
-    // index is left out: the poller never reads it, and the counting wrapper below proves that.
-    await seeding.insertScheduleRows(rows, 4);
-    await submitChunked(
-      await tables.get('upgrades'),
-      rows.map((row) => upgradeToEntity(newUpgradeRecord(row))),
-      8,
-    );
+    // Seed fast: transactions grouped by partition, 100 per batch. The customer index is left out: the poller never
+    // reads it, and the counting wrapper below proves that.
+    await new TrackingStore(tables).seedTracked(rows, 8);
     const counting = new CountingTables(tables);
     const store = new TrackingStore(counting);
     const partnerCenter = new ScriptedPartnerCenter();
@@ -51,6 +46,7 @@ describe('poll run cost is O(what is due)', () => {
       config: pollConfig({ concurrency: 16 }),
       telemetry: noTelemetry,
       notify: new RecordingNotifier().notify,
+      resend: new RecordingTracker().send,
       now: () => NOW,
     });
 
@@ -58,17 +54,19 @@ describe('poll run cost is O(what is due)', () => {
     // Partner Center: exactly the due upgrades, once each
     expect(partnerCenter.calls).toHaveLength(DUE);
     expect(new Set(partnerCenter.calls.map((c) => c.upgradeId))).toEqual(dueIds);
-    // Table reads: one range query per schedule shard returning only the due rows ...
-    expect(counting.queries.get('pollSchedule')).toHaveLength(store.shards.length);
-    expect(counting.rowsRead.get('pollSchedule')).toBe(DUE);
-    // ... point reads of the due upgrades only, and no query of Upgrades, history or the customer index
-    const pointReads = counting.pointReads.get('upgrades') ?? [];
-    expect(new Set(pointReads)).toEqual(
-      new Set([...dueIds].map((id) => upgradeKeys(id).partitionKey + '/' + upgradeKeys(id).rowKey)),
-    );
-    expect(counting.queries.get('upgrades')).toBeUndefined();
-    expect(counting.queries.get('upgradeHistory')).toBeUndefined();
+    // Table reads: per shard, one range query of the due schedule rows and one of the accepted rows left waiting,
+    // returning only the due rows ...
+    const queries = counting.queries.get('tracking') ?? [];
+    expect(queries.filter((q) => q.includes("RowKey ge 't!'"))).toHaveLength(store.shards.length);
+    expect(queries.filter((q) => q.includes("RowKey ge 'a!'"))).toHaveLength(store.shards.length);
+    expect(queries).toHaveLength(2 * store.shards.length);
+    expect(counting.rowsRead.get('tracking')).toBe(DUE);
+    // ... and not a single point read: a poll never reads the upgrade row (its schedule row carries what it needs)
+    expect(counting.pointReads.get('tracking')).toBeUndefined();
     expect(counting.queries.get('customerUpgrades')).toBeUndefined();
+    // Writes: two per poll, the claim and the commit transaction; none to the customer index.
+    expect(counting.writes.get('tracking')).toEqual({ updateEntity: DUE, submitTransaction: DUE });
+    expect(counting.writes.get('customerUpgrades')).toBeUndefined();
 
     // and the due ones moved forward in the schedule: a second run at the same time finds nothing
     counting.reset();
@@ -78,10 +76,11 @@ describe('poll run cost is O(what is due)', () => {
       config: pollConfig(),
       telemetry: noTelemetry,
       notify: new RecordingNotifier().notify,
+      resend: new RecordingTracker().send,
       now: () => NOW,
     });
     expect(again).toMatchObject({ due: 0, polled: 0 });
-    expect(counting.rowsRead.get('pollSchedule') ?? 0).toBe(0);
+    expect(counting.rowsRead.get('tracking') ?? 0).toBe(0);
   }, 120_000);
 });
 
@@ -89,21 +88,21 @@ describe('due rows of one shard over several pages', () => {
   it('reads every due row once, oldest first, across page boundaries; stopping early leaves nothing behind', async () => {
     const store = new TrackingStore(testTables('trkpages'));
     const shard = store.shards[0];
-    const rows: ScheduleRow[] = [];
+    const rows: UpgradeRecord[] = [];
     while (rows.length < 2_300) {
       const upgradeId = guid();
       if (store.shardOf(upgradeId) !== shard) continue;
-      rows.push(scheduleRow(store, upgradeId, NOW - 3_000_000 + rows.length * 1_000));
+      rows.push(tracked(upgradeId, NOW - 3_000_000 + rows.length * 1_000));
     }
-    await store.insertScheduleRows(rows, 4);
+    await store.seedTracked(rows, 4);
     const read: string[] = [];
-    for await (const row of store.dueRows(shard, NOW)) read.push(row.rowKey);
-    expect(read).toEqual(rows.map((r) => r.rowKey).sort());
+    for await (const entry of store.dueEntries(shard, NOW)) read.push(entry.rowKey);
+    expect(read).toEqual(rows.map((r) => r.scheduleKey).sort());
 
     // A consumer that stops after a few rows (a run out of budget) ends the query, read-ahead included.
     const early: string[] = [];
-    for await (const row of store.dueRows(shard, NOW)) {
-      early.push(row.rowKey);
+    for await (const entry of store.dueEntries(shard, NOW)) {
+      early.push(entry.rowKey);
       if (early.length === 5) break;
     }
     expect(early).toEqual(read.slice(0, 5));

@@ -12,7 +12,7 @@ import { pollDueUpgrades } from '../../../shared/tracking/poll-run';
 import { RequestGate } from '../../../shared/tracking/request-gate';
 import { trackUpgrade } from '../../../shared/tracking/start-tracking';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
-import { pollConfig, RecordingNotifier, testStore } from './helpers';
+import { pollConfig, RecordingNotifier, RecordingTracker, testStore } from './helpers';
 
 const UPGRADES = 40;
 /** The simulator's per-partner limit: 10 requests/s, burst 5; every 429 carries Retry-After: 1. */
@@ -49,7 +49,7 @@ describe('poll run over the rate limit, against the simulator through the real c
     for (const customer of sim.scenario.customers) {
       const request = { customerId: customer.id, productFamily: 'Azure' };
       const { upgradeId } = await partnerCenter.createUpgrade(request);
-      await trackUpgrade({ ...request, upgradeId }, { store });
+      await trackUpgrade({ ...request, upgradeId }, { store, firstPollDelayMs: 0 });
       upgradeIds.push(upgradeId);
     }
     sim.setRateLimits({ perPartner: LIMIT });
@@ -62,6 +62,7 @@ describe('poll run over the rate limit, against the simulator through the real c
       config: pollConfig({ ratePerSecond: CONFIGURED_RATE, concurrency: 8 }),
       telemetry: noTelemetry,
       notify: new RecordingNotifier().notify,
+      resend: new RecordingTracker().send,
       gate,
     });
 

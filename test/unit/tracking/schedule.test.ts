@@ -23,7 +23,7 @@ const noJitter = () => 0;
 describe('poll schedule', () => {
   it('polls first after the configured delay, or now when asked for 0', () => {
     expect(firstPollAt(1_000, config)).toBe(31_000);
-    expect(firstPollAt(1_000, config, 0)).toBe(1_000);
+    expect(firstPollAt(1_000, { ...config, firstDelayMs: 0 })).toBe(1_000);
   });
 
   it('doubles from 1 minute to a 30 minute cap while nothing changes (InProgress)', () => {
