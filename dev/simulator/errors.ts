@@ -50,6 +50,11 @@ export const INELIGIBILITY: Record<IneligibilityReason, { code: number; text: st
     code: 900130,
     text: 'The customer purchased Azure subscriptions recently. Try the upgrade again later.',
   },
+  // No specific code is documented; 900120 is the generic "can't process the upgrade" (see README, Choices).
+  noCustomerAgreement: {
+    code: 900120,
+    text: 'The customer has not accepted the Microsoft Customer Agreement, which an Azure plan requires.',
+  },
 };
 
 export const PC_ERRORS = {
@@ -71,6 +76,8 @@ export const PC_ERRORS = {
   busy: () => pcError(503, 800003, 'The service is busy. Try again later.'),
   timeout: () => pcError(408, 800003, 'The request timed out.'),
   notFoundRoute: () => pcError(404, 800002, 'The resource was not found.'),
+  // Microsoft's bulk tool reads HTTP 400 with code 2000 after the last page as "all records fetched".
+  endOfRecords: () => pcError(400, 2000, 'All records have been fetched; there is no next page.'),
   methodNotAllowed: () => pcError(405, 800002, 'The HTTP method is not allowed on this resource.'),
 };
 
