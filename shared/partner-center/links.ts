@@ -18,15 +18,15 @@ const ROOTED_V1 = /^\/v1(?=[/?#]|$)/i;
 /**
  * The URL to request for a link Partner Center sent. `apiRoot` is the API's base URL (PARTNER_CENTER_API_URL, a path
  * prefix allowed). A URI starting with `/v1/` resolves against the API root; any other relative URI against the
- * `/v1` base; an absolute one is taken as it is — but only on the API's own origin, since the request carries the
- * partner's bearer token. Runs of `/` in the path collapse to one: the path never contains `//`. The fragment is
- * dropped; the query is kept byte for byte.
+ * `/v1` base; an absolute one (with a scheme) is taken as it is — but only on the API's own origin, since the request
+ * carries the partner's bearer token. Runs of `/` in the path collapse to one, so the path never contains `//` (and a
+ * leading `//` is a doubled slash, not another host). The fragment is dropped; the query is kept byte for byte.
  */
 export function resolveLink(apiRoot: string, uri: string): URL {
   const root = new URL(apiRoot);
   const trimmed = uri.trim();
   if (trimmed === '') throw new LinkError('the link is empty');
-  if (SCHEME.test(trimmed) || trimmed.startsWith('//')) {
+  if (SCHEME.test(trimmed)) {
     let absolute: URL;
     try {
       absolute = new URL(trimmed, root);
@@ -41,13 +41,13 @@ export function resolveLink(apiRoot: string, uri: string): URL {
     return absolute;
   }
   const cut = trimmed.search(/[?#]/);
-  const path = cut === -1 ? trimmed : trimmed.slice(0, cut);
+  const path = collapseSlashes(`/${cut === -1 ? trimmed : trimmed.slice(0, cut)}`);
   const rest = cut === -1 ? '' : trimmed.slice(cut).replace(/#.*$/, '');
   const prefix = root.pathname.replace(/\/+$/, '');
-  const full = ROOTED_V1.test(path) ? `${prefix}/${path}` : `${prefix}/v1/${path}`;
+  const full = ROOTED_V1.test(path) ? `${prefix}${path}` : `${prefix}/v1${path}`;
   let resolved: URL;
   try {
-    resolved = new URL(`${root.origin}${collapseSlashes(full)}${rest}`);
+    resolved = new URL(`${root.origin}${full}${rest}`);
   } catch {
     throw new LinkError('the link is not a valid URL');
   }
