@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { INELIGIBILITY } from './errors';
+import { INELIGIBILITY, PC_ERRORS, pcError, type PartnerCenterErrorBody, type SimResponse } from './errors';
 import type { CustomerSpec, IneligibilityReason, Relationship } from './scenario';
 import type { UpgradeRecord, UpgradeStatusValue } from './upgrades';
 
@@ -74,18 +74,27 @@ export function decideEligibility(
   return { kind: 'eligible' };
 }
 
-/** The Partner Center error code a create would answer (none when eligible). */
-export function decisionCode(decision: EligibilityDecision): number | undefined {
+/** What a create answers for a customer that cannot be upgraded now; undefined when it can be. */
+export function createRefusal(decision: EligibilityDecision): SimResponse | undefined {
   switch (decision.kind) {
     case 'eligible':
       return undefined;
     case 'noRelationship':
-      return 20002;
+      return PC_ERRORS.noRelationship();
     case 'upgradeExists':
-      return decision.status === 'Completed' ? 900110 : 900109;
-    case 'ineligible':
-      return INELIGIBILITY[decision.reason].code;
+      return decision.status === 'Completed'
+        ? PC_ERRORS.upgradeCompleted(decision.upgradeId)
+        : PC_ERRORS.upgradeInProgress(decision.upgradeId);
+    case 'ineligible': {
+      const { code, text } = INELIGIBILITY[decision.reason];
+      return pcError(403, code, text);
+    }
   }
+}
+
+/** The Partner Center error code a create would answer (none when eligible). */
+export function decisionCode(decision: EligibilityDecision): number | undefined {
+  return (createRefusal(decision)?.body as PartnerCenterErrorBody | undefined)?.code;
 }
 
 /** A name for the decision: the ineligibility reason, or what stands in the way. */

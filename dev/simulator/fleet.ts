@@ -1,14 +1,5 @@
 import { formatPartnerCenterDate, type SimulatorClock } from './clock';
-import {
-  decisionCode,
-  decisionReason,
-  derivedGuid,
-  legacyCount,
-  relationshipOf,
-  stableInt,
-  type AzurePlanFact,
-  type LegacySubscriptionFact,
-} from './customers';
+import { decisionCode, decisionReason, derivedGuid, legacyCount, relationshipOf, stableInt } from './customers';
 import { PC_ERRORS, type SimResponse } from './errors';
 import { isGuid } from './prng';
 import {
@@ -371,8 +362,8 @@ export class FleetApi {
     const facts = this.store.facts(customer);
     const key = customer.spec.id.toLowerCase();
     const items = [
-      ...facts.legacy.map((fact) => legacyView(fact)),
-      ...facts.azurePlans.map((plan) => planView(plan)),
+      ...facts.legacy.map((fact) => azureView(LEGACY_OFFER, fact)),
+      ...facts.azurePlans.map((plan) => azureView(AZURE_PLAN_OFFER, { ...plan, status: 'active' })),
       ...Array.from({ length: customer.spec.otherSubscriptions ?? 0 }, (_, i) =>
         otherView(key, i, this.store.startedAt),
       ),
@@ -473,14 +464,18 @@ export class FleetApi {
   }
 }
 
-function legacyView(fact: LegacySubscriptionFact): Record<string, unknown> & { partnerId?: string } {
+/** A usage-billed Azure subscription: a legacy one (with its entitlement) or an Azure plan. */
+function azureView(
+  offer: { id: string; name: string },
+  fact: { id: string; entitlementId?: string; status: string; partnerId?: string; createdAt: number },
+): Record<string, unknown> & { partnerId?: string } {
   const created = formatPartnerCenterDate(fact.createdAt);
   return {
     id: fact.id,
-    entitlementId: fact.entitlementId,
-    offerId: LEGACY_OFFER.id,
-    offerName: LEGACY_OFFER.name,
-    friendlyName: LEGACY_OFFER.name,
+    ...(fact.entitlementId ? { entitlementId: fact.entitlementId } : {}),
+    offerId: offer.id,
+    offerName: offer.name,
+    friendlyName: offer.name,
     quantity: 1,
     unitType: 'Usage-based',
     creationDate: created,
@@ -492,28 +487,6 @@ function legacyView(fact: LegacySubscriptionFact): Record<string, unknown> & { p
     billingType: 'usage',
     contractType: 'subscription',
     ...(fact.partnerId ? { partnerId: fact.partnerId } : {}),
-    attributes: { objectType: 'Subscription' },
-  };
-}
-
-function planView(plan: AzurePlanFact): Record<string, unknown> & { partnerId?: string } {
-  const created = formatPartnerCenterDate(plan.createdAt);
-  return {
-    id: plan.id,
-    offerId: AZURE_PLAN_OFFER.id,
-    offerName: AZURE_PLAN_OFFER.name,
-    friendlyName: AZURE_PLAN_OFFER.name,
-    quantity: 1,
-    unitType: 'Usage-based',
-    creationDate: created,
-    effectiveStartDate: created,
-    commitmentEndDate: '9999-12-14T00:00:00Z',
-    status: 'active',
-    autoRenewEnabled: false,
-    isTrial: false,
-    billingType: 'usage',
-    contractType: 'subscription',
-    ...(plan.partnerId ? { partnerId: plan.partnerId } : {}),
     attributes: { objectType: 'Subscription' },
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { formatPartnerCenterDate, type SimulatorClock } from './clock';
 import {
   azurePlanId,
+  createRefusal,
   customerFacts,
   decideEligibility,
   derivedGuid,
@@ -221,21 +222,8 @@ export class UpgradeStore {
     if (replayed) return accepted(replayed);
     const customer = this.customers.get(key);
     if (!customer) return PC_ERRORS.noRelationship();
-    const decision = this.decision(customer);
-    switch (decision.kind) {
-      case 'eligible':
-        break;
-      case 'noRelationship':
-        return PC_ERRORS.noRelationship();
-      case 'upgradeExists':
-        return decision.status === 'Completed'
-          ? PC_ERRORS.upgradeCompleted(decision.upgradeId)
-          : PC_ERRORS.upgradeInProgress(decision.upgradeId);
-      case 'ineligible': {
-        const { code, text } = INELIGIBILITY[decision.reason];
-        return { status: 403, body: { code, description: text, data: [], source: 'PartnerFD' } };
-      }
-    }
+    const refused = createRefusal(this.decision(customer));
+    if (refused) return refused;
     const record = this.newUpgrade(customer, { createdAt: this.clock.now(), requestId, correlationId });
     if (replayKey) this.byRequestId.set(replayKey, record.id);
     this.onChange();

@@ -26,6 +26,9 @@ export function resolveLink(apiRoot: string, uri: string): URL {
   const root = new URL(apiRoot);
   const trimmed = uri.trim();
   if (trimmed === '') throw new LinkError('the link is empty');
+  // URL parsing drops tabs and newlines silently; a link holding control characters is refused instead.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new LinkError('the link holds control characters');
   if (SCHEME.test(trimmed)) {
     let absolute: URL;
     try {
@@ -41,7 +44,8 @@ export function resolveLink(apiRoot: string, uri: string): URL {
     return absolute;
   }
   const cut = trimmed.search(/[?#]/);
-  const path = collapseSlashes(`/${cut === -1 ? trimmed : trimmed.slice(0, cut)}`);
+  // URL parsing reads `\` as `/` in http(s) paths: read it so first, or `\v1\…` would escape the /v1 rule.
+  const path = collapseSlashes(`/${cut === -1 ? trimmed : trimmed.slice(0, cut)}`.replace(/\\/g, '/'));
   const rest = cut === -1 ? '' : trimmed.slice(cut).replace(/#.*$/, '');
   const prefix = root.pathname.replace(/\/+$/, '');
   const full = ROOTED_V1.test(path) ? `${prefix}${path}` : `${prefix}/v1${path}`;
@@ -51,6 +55,7 @@ export function resolveLink(apiRoot: string, uri: string): URL {
   } catch {
     throw new LinkError('the link is not a valid URL');
   }
+  resolved.pathname = collapseSlashes(resolved.pathname);
   // `..` segments could climb out of the API root: refuse what URL normalisation moved outside it.
   if (!resolved.pathname.startsWith(`${prefix}/`)) throw new LinkError('the link leaves the API root');
   return resolved;

@@ -9,7 +9,6 @@ import {
 } from '../../../dev/simulator';
 import {
   PartnerCenterClient,
-  PartnerCenterError,
   SecureAppModelCredential,
   type Customer,
   type Page,
@@ -20,6 +19,7 @@ import {
 import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { recordingProxy, type RecordingProxy, type WireRequest } from './recording-proxy';
+import { failure } from '../../unit/partner-center/failure';
 
 /**
  * The customer directory against the simulator over loopback HTTP, through a recording proxy that shows what the
@@ -69,15 +69,6 @@ async function listAll(
   const pages: Page<Customer>[] = [];
   for await (const page of client.listCustomers(options)) pages.push(page);
   return { ids: pages.flatMap((p) => p.items.map((c) => c.id)), pages };
-}
-
-async function failure(promise: Promise<unknown>): Promise<PartnerCenterError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PartnerCenterError);
-  return error as PartnerCenterError;
 }
 
 const since = (start: number): WireRequest[] => proxy.requests.slice(start);

@@ -1,5 +1,6 @@
-import { PartnerCenterClient, PartnerCenterError, type Page, type PageCursor } from '../../../shared/partner-center';
+import { PartnerCenterClient, type Page, type PageCursor } from '../../../shared/partner-center';
 import { CountingCredential, json, loopback, type Handler, type Loopback } from './loopback';
+import { failure } from './failure';
 
 /**
  * The customer directory on the wire, for what the simulator does not produce: answers a correct service never
@@ -42,15 +43,6 @@ async function drain<T>(pages: AsyncIterable<Page<T>>): Promise<Page<T>[]> {
   const out: Page<T>[] = [];
   for await (const p of pages) out.push(p);
   return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<PartnerCenterError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PartnerCenterError);
-  return error as PartnerCenterError;
 }
 
 describe('paging the service gets wrong', () => {
