@@ -38,7 +38,7 @@ export interface LineItemView {
   errorDetails?: ErrorDetailsSpec;
 }
 
-/** The wire shape of the status operation (reference §2). */
+/** The wire shape of the status operation. */
 export interface UpgradeStatusView {
   id: string;
   productFamily: string;
