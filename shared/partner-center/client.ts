@@ -113,7 +113,10 @@ interface OutgoingRequest {
 interface CollectionSpec<T> {
   list: PagedList;
   operation: Operation;
+  /** Path of the first page, without `size`. */
   firstPath: string;
+  /** `size` of the first page (checked when the listing starts; a resumed listing keeps its link's). */
+  pageSize?: number;
   readItem: (value: unknown) => T | undefined;
 }
 
@@ -217,12 +220,12 @@ export class PartnerCenterClient implements ProductUpgrades, CustomerDirectory {
   }
 
   listCustomers(options: ListOptions = {}): AsyncIterableIterator<Page<Customer>> {
-    const size = this.pageSize('listCustomers', options.pageSize ?? MAX_PAGE_SIZE);
     return this.pages(
       {
         list: 'customers',
         operation: 'listCustomers',
-        firstPath: `${FLEET_PATHS.customers}?size=${size}`,
+        firstPath: FLEET_PATHS.customers,
+        pageSize: options.pageSize ?? MAX_PAGE_SIZE,
         readItem: readCustomer,
       },
       options,
@@ -230,12 +233,12 @@ export class PartnerCenterClient implements ProductUpgrades, CustomerDirectory {
   }
 
   listUsageRecords(options: ListOptions = {}): AsyncIterableIterator<Page<CustomerUsageRecord>> {
-    const size = options.pageSize === undefined ? undefined : this.pageSize('listUsageRecords', options.pageSize);
     return this.pages(
       {
         list: 'usageRecords',
         operation: 'listUsageRecords',
-        firstPath: size === undefined ? FLEET_PATHS.usageRecords : `${FLEET_PATHS.usageRecords}?size=${size}`,
+        firstPath: FLEET_PATHS.usageRecords,
+        pageSize: options.pageSize,
         readItem: readUsageRecord,
       },
       options,
@@ -303,7 +306,8 @@ export class PartnerCenterClient implements ProductUpgrades, CustomerDirectory {
       url = this.follow(operation, previous);
       headers = previous.headers;
     } else {
-      url = `${this.baseUrl}${spec.firstPath}`;
+      const size = spec.pageSize === undefined ? '' : `?size=${this.pageSize(operation, spec.pageSize)}`;
+      url = `${this.baseUrl}${spec.firstPath}${size}`;
     }
     for (;;) {
       const ids: CallIds = { requestId: newGuid(), correlationId };

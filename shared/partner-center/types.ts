@@ -186,12 +186,20 @@ export interface Page<T> {
 }
 
 export interface ListOptions extends CallOptions {
-  /** Items per page (`size`), 1–500. Customers default to 500; usage records send no size unless given. */
+  /**
+   * Items per page (`size`), 1–500. Customers default to 500; usage records send no size unless given. A resumed
+   * listing keeps the size its next link carries.
+   */
   pageSize?: number;
   /** Continue a listing from a stored cursor instead of its first page. */
   resumeFrom?: PageCursor;
 }
 
+/**
+ * Every failure comes out as a PartnerCenterError (or a credential error) with the usual categories — from the call,
+ * or from the iteration for the lists. A list fails a page it cannot read or follow before yielding it, so the last
+ * cursor a caller stored always resumes.
+ */
 export interface CustomerDirectory {
   /** Every customer of the partner, a page at a time, following the continuation to the end. */
   listCustomers(options?: ListOptions): AsyncIterableIterator<Page<Customer>>;

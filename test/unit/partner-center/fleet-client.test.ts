@@ -219,8 +219,10 @@ describe('checks before anything is sent', () => {
       category: 'invalid-input',
     });
     for (const pageSize of [0, 501, 2.5]) {
-      expect(() => client.listCustomers({ pageSize })).toThrow(/pageSize/);
+      const error = await failure(drain(client.listCustomers({ pageSize })));
+      expect(error).toMatchObject({ category: 'invalid-input', description: expect.stringMatching(/pageSize/) });
     }
+    expect(await failure(drain(client.listUsageRecords({ pageSize: 0 })))).toMatchObject({ category: 'invalid-input' });
     expect(server.requests).toHaveLength(0);
   });
 
