@@ -371,6 +371,20 @@ describe('simulator fleet routes', () => {
       expect(counters.throttled.byRoute).toEqual({ subscriptions: 1, customers: 1 });
     });
 
+    it('under a burst of concurrent calls on every fleet route, no more than the configured rate gets through', async () => {
+      sim.setRateLimits({ perPartner: { ratePerSecond: 4, burst: 4 } });
+      sim.state.resetCounters();
+      const paths = ['/v1/customers', '/v1/customers/usagerecords', `/v1/customers/${ELIGIBLE}/subscriptions`];
+      const started = performance.now();
+      const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => get(paths[i % 3]).then((r) => r.status)));
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      const passed = statuses.filter((status) => status === 200).length;
+      expect(passed).toBeGreaterThanOrEqual(4);
+      expect(passed).toBeLessThanOrEqual(4 + Math.ceil(4 * elapsedSeconds));
+      expect(statuses.filter((status) => status === 429)).toHaveLength(60 - passed);
+      expect(sim.state.counters().throttled.total).toBe(60 - passed);
+    });
+
     it('faults on the fleet routes: 503 with the Partner Center body, a truncated page, a route of its own', async () => {
       sim.setFaults('customers', { status503: 1 });
       const failed = await get('/v1/customers');
