@@ -4,6 +4,15 @@ import { FAULT_ROUTES, ScenarioError, type CustomerSpec, type FaultRoute } from 
 import type { SimulatorState } from './state';
 
 const ok = (body: unknown, status = 200): SimResponse => ({ status, body });
+
+/** `offset` and `limit` (at most 10,000) of a listing; a bad value takes the default. */
+function window(query: URLSearchParams): { offset: number; limit: number } {
+  const int = (name: string, fallback: number): number => {
+    const value = Number(query.get(name) ?? fallback);
+    return Number.isInteger(value) && value >= 0 ? value : fallback;
+  };
+  return { offset: int('offset', 0), limit: Math.min(int('limit', 100), 10000) };
+}
 const fail = (status: number, error: string): SimResponse => ({ status, body: { error } });
 
 /**
@@ -84,12 +93,7 @@ export class AdminApi {
         break;
       case 'customers':
         if (is('GET', 1)) {
-          const int = (name: string, fallback: number): number => {
-            const value = Number(query.get(name) ?? fallback);
-            return Number.isInteger(value) && value >= 0 ? value : fallback;
-          };
-          const offset = int('offset', 0);
-          const limit = Math.min(int('limit', 100), 10000);
+          const { offset, limit } = window(query);
           return ok({ total: state.customerCount, offset, customers: state.listCustomers(offset, limit) });
         }
         if (is('GET', 2)) {
@@ -113,6 +117,24 @@ export class AdminApi {
           return ok(state.faults());
         }
         if (parts.length === 2) return fail(400, `fault routes: ${FAULT_ROUTES.join(', ')}`);
+        break;
+      case 'fleet':
+        if (is('GET', 1)) return ok(state.fleetSummary());
+        if (is('GET', 2) && second === 'customers') {
+          const { offset, limit } = window(query);
+          return ok({ total: state.customerCount, offset, customers: state.customerTruths(offset, limit) });
+        }
+        if (is('GET', 3) && second === 'customers') {
+          const truth = state.customerTruth(third);
+          return truth ? ok(truth) : fail(404, `no customer ${third}`);
+        }
+        break;
+      case 'paging':
+        if (is('GET', 1)) return ok(state.paging());
+        if (is('PUT', 1)) {
+          state.setPaging(body ?? {});
+          return ok(state.paging());
+        }
         break;
       case 'rate-limits':
         if (is('GET', 1)) return ok(state.rateLimits());

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util';
-import { defaultScenario, generateScenario } from './generator';
+import { defaultScenario, generateFleetScenario, generateScenario } from './generator';
 import { startSimulator } from './index';
 import { loadScenario, type Scenario } from './scenario';
 
 const USAGE = `Partner Center simulator (local, not a real service)
 
-  npm run simulator -- [--port 8090] [--host 127.0.0.1] [--scenario file.json | --generate 10000 [--seed 1]] [--speed 60]
-                       [--rate-limit N] [--customer-rate-limit N] [--client-secret S] [--refresh-token T] [--state-file F] [--quiet]
+  npm run simulator -- [--port 8090] [--host 127.0.0.1] [--scenario file.json | --generate 10000 [--seed 1] [--fleet]]
+                       [--speed 60] [--rate-limit N] [--customer-rate-limit N] [--client-secret S] [--refresh-token T]
+                       [--state-file F] [--quiet]
 
   --generate N           a generated scenario of N customers (deterministic by --seed)
+  --fleet                with --generate: a whole customer base (on an Azure plan, legacy, no Azure, advisors,
+                         no customer agreement, upgrades running, resellers of record) instead of legacy customers only
   --speed N              simulated time runs N times faster than real time (default: the scenario's, else 1)
   --rate-limit N         N requests/s per partner tenant (burst N); --customer-rate-limit per partner + customer
   --client-secret, --refresh-token
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
       scenario: { type: 'string' },
       generate: { type: 'string' },
       seed: { type: 'string' },
+      fleet: { type: 'boolean', default: false },
       speed: { type: 'string' },
       'rate-limit': { type: 'string' },
       'customer-rate-limit': { type: 'string' },
@@ -46,11 +50,13 @@ async function main(): Promise<void> {
     return;
   }
   if (values.scenario && values.generate) throw new Error('give --scenario or --generate, not both');
+  if (values.fleet && !values.generate) throw new Error('--fleet goes with --generate N');
   const generate = positive('generate', values.generate);
+  const generator = values.fleet ? generateFleetScenario : generateScenario;
   const scenario: Scenario = values.scenario
     ? loadScenario(values.scenario)
     : generate
-      ? generateScenario({ customers: Math.floor(generate), seed: Number(values.seed ?? 1) })
+      ? generator({ customers: Math.floor(generate), seed: Number(values.seed ?? 1) })
       : defaultScenario();
   const speed = positive('speed', values.speed) ?? scenario.speed ?? 1;
   const partnerRate = positive('rate-limit', values['rate-limit']);

@@ -1,5 +1,16 @@
 /** Route names as counted; `admin` routes are never counted. */
-export type CountedRoute = 'eligibility' | 'create' | 'status' | 'token' | 'authorize' | 'devicecode' | 'unknown';
+export type CountedRoute =
+  | 'eligibility'
+  | 'create'
+  | 'status'
+  | 'customers'
+  | 'usageRecords'
+  | 'subscriptions'
+  | 'agreements'
+  | 'token'
+  | 'authorize'
+  | 'devicecode'
+  | 'unknown';
 
 export interface CountersSnapshot {
   /** Since the simulator started or since the last reset (ISO, simulated time). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IneligibilityReason } from './scenario';
 
-/** Partner Center's error body for any 4xx/5xx except 429 (reference §5): `code` is an integer. */
+/** Partner Center's error body for any 4xx/5xx except 429: `code` is an integer. */
 export interface PartnerCenterErrorBody {
   code: number;
   description: string;
@@ -21,7 +21,7 @@ export function pcError(status: number, code: number, description: string): SimR
   return { status, body };
 }
 
-/** The 429 body is a different shape (reference §5 / §6): statusCode + message, and Retry-After in seconds. */
+/** The 429 body is a different shape: statusCode + message, and Retry-After in seconds. */
 export function throttled(retryAfterSeconds: number): SimResponse {
   return {
     status: 429,
@@ -31,8 +31,8 @@ export function throttled(retryAfterSeconds: number): SimResponse {
 }
 
 /**
- * How ineligibility surfaces (a choice, the docs do not say it outright): the reference's table (§5) lists these
- * codes as 403s whose wording is about starting an upgrade, and the eligibility shape (§2) has `isEligible` plus a
+ * How ineligibility surfaces (a choice, the docs do not say it outright): Partner Center's error-code table lists
+ * these codes as 403s whose wording is about starting an upgrade, and the eligibility shape has `isEligible` plus a
  * free-text `reason`. So eligibility answers 200 with `isEligible: false` and the code's text as `reason`, and
  * create answers the 403 with that code.
  */
@@ -50,13 +50,18 @@ export const INELIGIBILITY: Record<IneligibilityReason, { code: number; text: st
     code: 900130,
     text: 'The customer purchased Azure subscriptions recently. Try the upgrade again later.',
   },
+  // No specific code is documented; 900120 is the generic "can't process the upgrade" (see README, Choices).
+  noCustomerAgreement: {
+    code: 900120,
+    text: 'The customer has not accepted the Microsoft Customer Agreement, which an Azure plan requires.',
+  },
 };
 
 export const PC_ERRORS = {
   tokenMissing: () => pcError(401, 800001, 'Partner token missing or invalid.'),
   tokenExpired: () => pcError(401, 800001, 'The partner token has expired.'),
   appOnly: () => pcError(403, 900329, 'This resource does not support app-only authentication.'),
-  // Reported outside Microsoft's docs (reference §5): App+User calls without MFA, enforced from 2026.
+  // Reported outside Microsoft's docs: App+User calls without MFA, enforced from 2026.
   mfaRequired: () =>
     pcError(401, 900421, 'Multi-factor authentication is required for App+User access; the token has no MFA claim.'),
   invalidInput: (detail: string) => pcError(400, 800002, `Invalid request input: ${detail}`),
@@ -71,6 +76,8 @@ export const PC_ERRORS = {
   busy: () => pcError(503, 800003, 'The service is busy. Try again later.'),
   timeout: () => pcError(408, 800003, 'The request timed out.'),
   notFoundRoute: () => pcError(404, 800002, 'The resource was not found.'),
+  // Microsoft's bulk tool reads HTTP 400 with code 2000 after the last page as "all records fetched".
+  endOfRecords: () => pcError(400, 2000, 'All records have been fetched; there is no next page.'),
   methodNotAllowed: () => pcError(405, 800002, 'The HTTP method is not allowed on this resource.'),
 };
 

@@ -10,11 +10,31 @@ import {
 
 /** Share of customers per kind; normalized, so any positive weights work. Given, it replaces the default mix. */
 export interface CustomerMix {
+  /** Legacy subscriptions, eligible: an upgrade can be started. */
   eligible?: number;
   suspendedSubscriptions?: number;
+  /** No Azure at all (other offers only). */
   noAzureSubscriptions?: number;
   azurePartnerSharedServices?: number;
   boughtRecently?: number;
+  /** Legacy subscriptions, but no attested Microsoft Customer Agreement. */
+  noCustomerAgreement?: number;
+  /** Upgraded before the scenario starts: an Azure plan, the legacy subscriptions suspended. */
+  onAzurePlan?: number;
+  /** An upgrade already running at the start. */
+  upgradeRunning?: number;
+  /** An advisor relationship: listed, but nothing can be transacted. */
+  advisor?: number;
+}
+
+/** Resellers of record (indirect model) for customers with Azure. */
+export interface ResellerMix {
+  /** Share of customers with Azure whose subscriptions belong to resellers. */
+  share: number;
+  /** Of those, the share with two or three resellers of record. */
+  severalShare: number;
+  /** How many distinct resellers the partner works with. */
+  pool: number;
 }
 
 /** Share of eligible customers per outcome. */
@@ -36,22 +56,56 @@ export interface GenerateOptions {
   inProgressSeconds?: { min: number; max: number };
   speed?: number;
   name?: string;
+  /** Resellers of record; default none (every subscription the direct partner's own). */
+  resellers?: ResellerMix;
+  /** Subscriptions of other offers per customer, uniform in [min, max]; default none. */
+  otherSubscriptions?: { min: number; max: number };
 }
 
-const DEFAULT_MIX: Required<CustomerMix> = {
+/** The product-upgrade mix (generateScenario's default): every customer a reseller customer still on legacy Azure. */
+export const UPGRADE_MIX: Required<CustomerMix> = {
   eligible: 0.8,
   suspendedSubscriptions: 0.05,
   noAzureSubscriptions: 0.05,
   azurePartnerSharedServices: 0.05,
   boughtRecently: 0.05,
+  noCustomerAgreement: 0,
+  onAzurePlan: 0,
+  upgradeRunning: 0,
+  advisor: 0,
 };
+
+/**
+ * A partner's whole customer base late in the transition (generateFleetScenario's default): most customers with
+ * Azure already on an Azure plan, a quarter still legacy and eligible, many with no Azure at all, and the cases a
+ * scan must explain.
+ */
+export const FLEET_MIX: Required<CustomerMix> = {
+  onAzurePlan: 0.4,
+  eligible: 0.25,
+  noAzureSubscriptions: 0.15,
+  suspendedSubscriptions: 0.04,
+  noCustomerAgreement: 0.05,
+  advisor: 0.04,
+  upgradeRunning: 0.03,
+  boughtRecently: 0.03,
+  azurePartnerSharedServices: 0.01,
+};
+
+export const DEFAULT_RESELLERS: ResellerMix = { share: 0.3, severalShare: 0.15, pool: 12 };
 const DEFAULT_OUTCOMES: Required<OutcomeMix> = { Completed: 0.85, Failed: 0.05, PartiallyFailed: 0.1 };
+// Key order matters: quotas() walks the keys in this order, so a mix of the first five kinds draws exactly as it
+// did before the fleet kinds existed (same seed, same scenario).
 const ZERO_MIX: Required<CustomerMix> = {
   eligible: 0,
   suspendedSubscriptions: 0,
   noAzureSubscriptions: 0,
   azurePartnerSharedServices: 0,
   boughtRecently: 0,
+  noCustomerAgreement: 0,
+  onAzurePlan: 0,
+  upgradeRunning: 0,
+  advisor: 0,
 };
 const ZERO_OUTCOMES: Required<OutcomeMix> = { Completed: 0, Failed: 0, PartiallyFailed: 0 };
 
@@ -88,15 +142,23 @@ const FAILURE_DETAILS = [
   { code: 'InternalError', message: 'An internal error occurred while upgrading the subscription.' },
 ];
 
-/** A deterministic scenario of `customers` customers (10,000 and more is fine). */
+/**
+ * A deterministic scenario of `customers` customers (10,000 and more is fine). The default mix is the
+ * product-upgrade one; generateFleetScenario() gives a whole customer base.
+ */
 export function generateScenario(options: GenerateOptions): Scenario {
   const seed = options.seed ?? 1;
   const prng = createPrng(seed);
+  // Reseller and other-offer draws come from a stream of their own, so they never shift the draws above.
+  const extras = createPrng((seed ^ 0x9e3779b9) >>> 0);
+  const resellerPool = options.resellers
+    ? Array.from({ length: Math.max(1, options.resellers.pool) }, () => String(extras.int(1_000_000, 9_999_999)))
+    : [];
   const legacy = options.legacySubscriptions ?? { min: 1, max: 5 };
   const pending = options.pendingSeconds ?? { min: 30, max: 300 };
   const inProgress = options.inProgressSeconds ?? { min: 300, max: 3600 };
   // A given mix replaces the default one: kinds it leaves out get no customers.
-  const kinds = quotas({ ...ZERO_MIX, ...(options.mix ?? DEFAULT_MIX) }, options.customers, prng);
+  const kinds = quotas({ ...ZERO_MIX, ...(options.mix ?? UPGRADE_MIX) }, options.customers, prng);
   const eligibleCount = kinds.filter((kind) => kind === 'eligible').length;
   const outcomes = quotas({ ...ZERO_OUTCOMES, ...(options.outcomes ?? DEFAULT_OUTCOMES) }, eligibleCount, prng);
   let nextOutcome = 0;
@@ -112,15 +174,30 @@ export function generateScenario(options: GenerateOptions): Scenario {
       legacySubscriptions,
       durations,
     };
-    if (kind !== 'eligible') {
-      customer.ineligibleReason = kind;
-      return customer;
+    addExtras(customer, kind, options, extras, resellerPool);
+    switch (kind) {
+      case 'eligible':
+        break;
+      case 'onAzurePlan':
+        customer.existingUpgrade = 'completed';
+        customer.outcome = 'Completed';
+        return customer;
+      case 'upgradeRunning':
+        customer.existingUpgrade = 'running';
+        customer.outcome = 'Completed';
+        return customer;
+      case 'advisor':
+        customer.relationship = 'advisor';
+        return customer;
+      default:
+        customer.ineligibleReason = kind;
+        return customer;
     }
     const outcome: UpgradeOutcome = outcomes[nextOutcome++] ?? 'Completed';
     customer.outcome = outcome;
     if (outcome === 'PartiallyFailed') {
       // A partial failure needs one success and one failure at least.
-      customer.legacySubscriptions = Math.max(2, legacySubscriptions);
+      customer.legacySubscriptions = Math.max(2, customer.legacySubscriptions ?? legacySubscriptions);
       customer.failedLineItems = prng.int(1, customer.legacySubscriptions - 1);
     }
     if (outcome !== 'Completed') customer.errorDetails = FAILURE_DETAILS[index % FAILURE_DETAILS.length];
@@ -133,6 +210,50 @@ export function generateScenario(options: GenerateOptions): Scenario {
     partner: { tenantId: DEFAULT_TENANT_ID, clientId: DEFAULT_CLIENT_ID, domain: 'contoso-partner.onmicrosoft.com' },
     customers,
   };
+}
+
+/** Resellers of record and other offers, from their own PRNG stream (see generateScenario). */
+function addExtras(
+  customer: CustomerSpec,
+  kind: keyof CustomerMix,
+  options: GenerateOptions,
+  extras: Prng,
+  resellerPool: string[],
+): void {
+  const other = options.otherSubscriptions;
+  if (other) {
+    // A customer with no Azure at all holds something else, or it would not be a customer.
+    const count = extras.int(other.min, other.max);
+    const atLeast = kind === 'noAzureSubscriptions' ? Math.max(1, count) : count;
+    if (atLeast > 0) customer.otherSubscriptions = atLeast;
+  }
+  const resellers = options.resellers;
+  if (!resellers || kind === 'noAzureSubscriptions' || kind === 'advisor') return;
+  const indirect = extras.next() < resellers.share;
+  const several = extras.next() < resellers.severalShare;
+  if (!indirect) return;
+  const count = several ? extras.int(2, 3) : 1;
+  const chosen = new Set<string>();
+  while (chosen.size < Math.min(count, resellerPool.length)) {
+    chosen.add(resellerPool[extras.int(0, resellerPool.length - 1)]);
+  }
+  customer.resellers = [...chosen];
+  // Every reseller of record holds at least one subscription.
+  customer.legacySubscriptions = Math.max(customer.legacySubscriptions ?? 1, chosen.size);
+}
+
+/**
+ * A whole customer base: FLEET_MIX, resellers of record for about a third of the customers with Azure (several for
+ * some), zero to three subscriptions of other offers each. Deterministic by seed; ids are stable.
+ */
+export function generateFleetScenario(options: GenerateOptions): Scenario {
+  return generateScenario({
+    mix: FLEET_MIX,
+    resellers: DEFAULT_RESELLERS,
+    otherSubscriptions: { min: 0, max: 3 },
+    name: `fleet-${options.customers}-seed-${options.seed ?? 1}`,
+    ...options,
+  });
 }
 
 function fixed(index: number): string {

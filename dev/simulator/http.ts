@@ -57,7 +57,7 @@ export function writeResponse(
   res.end(payload);
 }
 
-/** JSON property lookup ignoring case: the .NET SDKs send PascalCase, Java camelCase (reference §2). */
+/** JSON property lookup ignoring case: Microsoft's .NET SDKs send PascalCase, its Java SDK camelCase. */
 export function caseInsensitive(body: Record<string, unknown>): (name: string) => unknown {
   const lowered = new Map<string, unknown>();
   for (const [key, value] of Object.entries(body)) lowered.set(key.toLowerCase(), value);

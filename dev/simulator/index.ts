@@ -5,6 +5,7 @@ import { AdminApi } from './admin';
 import { acceleratedClock, type SimulatorClock } from './clock';
 import { Counters } from './counters';
 import { FaultInjector } from './faults';
+import { FleetApi, PagingSettings } from './fleet';
 import { defaultScenario } from './generator';
 import { RateLimiter } from './rate-limit';
 import {
@@ -15,6 +16,7 @@ import {
   validateScenario,
   type FaultRoute,
   type FaultSpec,
+  type PagingSpec,
   type RateLimitSpec,
   type Scenario,
 } from './scenario';
@@ -26,23 +28,37 @@ import { UpgradeStore } from './upgrades';
 
 export { acceleratedClock, steppedClock, formatPartnerCenterDate, isSteppedClock } from './clock';
 export type { SimulatorClock, SteppedClock } from './clock';
-export { defaultScenario, generateScenario } from './generator';
-export type { CustomerMix, GenerateOptions, OutcomeMix } from './generator';
+export {
+  defaultScenario,
+  generateScenario,
+  generateFleetScenario,
+  UPGRADE_MIX,
+  FLEET_MIX,
+  DEFAULT_RESELLERS,
+} from './generator';
+export type { CustomerMix, GenerateOptions, OutcomeMix, ResellerMix } from './generator';
 export { loadScenario, validateScenario, ScenarioError, DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID } from './scenario';
 export type {
   BucketSpec,
+  ContinuationPlacement,
   CustomerSpec,
   DurationSpec,
   ErrorDetailsSpec,
+  ExistingUpgrade,
   FaultRoute,
   FaultSpec,
   IneligibilityReason,
+  NextLinkForm,
+  PagingSpec,
   PartnerSpec,
   RateLimitSpec,
+  Relationship,
   Scenario,
   TokenSpec,
   UpgradeOutcome,
 } from './scenario';
+export { DEFAULT_PAGING, LEGACY_OFFER, AZURE_PLAN_OFFER } from './fleet';
+export type { CustomerTruth, FleetSummary } from './fleet';
 export { SimulatorState } from './state';
 export type { CountersSnapshot } from './counters';
 export type { SimulatorCredentials, TokenSettings } from './tokens';
@@ -84,6 +100,8 @@ export interface RunningSimulator {
   scenario: Scenario;
   setFaults(route: FaultRoute, faults: FaultSpec | null): void;
   setRateLimits(spec: RateLimitSpec): void;
+  /** Replaces the paging switches of the customer and usage-record lists. */
+  setPaging(spec: PagingSpec): void;
   close(): Promise<void>;
 }
 
@@ -120,7 +138,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const authority = new TokenAuthority(clock, tokenSettings, credentials, counters);
   const faults = new FaultInjector(scenario.seed ?? 1, scenario.faults);
   const limiter = new RateLimiter(options.rateLimits ?? scenario.rateLimits);
-  const state = new SimulatorState(clock, store, authority, counters, faults, limiter);
+  const paging = new PagingSettings(scenario.paging);
+  const fleet = new FleetApi(store, clock, paging);
+  const state = new SimulatorState(clock, store, authority, counters, faults, limiter, paging, fleet);
   const persistence = options.stateFile ? new StatePersistence(options.stateFile, clock, store, authority) : undefined;
   persistence?.restore(saved);
   const instanceId = randomUUID();
@@ -138,7 +158,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const log = options.quiet === false ? (options.log ?? ((line: string) => console.log(line))) : undefined;
   const server: Server = createServer(
     { keepAlive: true },
-    createRequestHandler({ clock, store, authority, counters, faults, limiter, admin, log }),
+    createRequestHandler({ clock, store, authority, counters, faults, limiter, admin, fleet, log }),
   );
   // Tracked so close() does not wait for idle keep-alive connections of clients that never hang up.
   const sockets = new Set<Socket>();
@@ -166,6 +186,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     scenario,
     setFaults: (route, spec) => state.setFaults(route, spec),
     setRateLimits: (spec) => state.setRateLimits(spec),
+    setPaging: (spec) => state.setPaging(spec),
     close: () =>
       new Promise<void>((resolve, reject) => {
         persistence?.saveNow();

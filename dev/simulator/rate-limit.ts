@@ -9,9 +9,9 @@ export type RateDecision =
   { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: 'partner' | 'customer' };
 
 /**
- * Token buckets per partner tenant and per partner + customer (reference §6: both scopes exist and no numbers are
- * published, so both are settings). Buckets refill on REAL time: clients wait Retry-After in real seconds, whatever
- * the speed of the simulated clock.
+ * Token buckets per partner tenant and per partner + customer (Partner Center's throttling guidance: both scopes
+ * exist and no numbers are published, so both are settings). Buckets refill on REAL time: clients wait Retry-After in
+ * real seconds, whatever the speed of the simulated clock.
  */
 export class RateLimiter {
   private spec: RateLimitSpec = {};

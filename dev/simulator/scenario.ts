@@ -6,7 +6,14 @@ export type IneligibilityReason =
   | 'suspendedSubscriptions' // 900105
   | 'noAzureSubscriptions' // 900108
   | 'azurePartnerSharedServices' // 900119
-  | 'boughtRecently'; // 900130
+  | 'boughtRecently' // 900130
+  | 'noCustomerAgreement'; // 900120: no attested Microsoft Customer Agreement (a prerequisite of an Azure plan)
+
+/** The partner's relationship to the customer: only a reseller relationship can transact. */
+export type Relationship = 'reseller' | 'advisor';
+
+/** An upgrade made before the scenario starts: still running, or completed (the customer is on an Azure plan). */
+export type ExistingUpgrade = 'running' | 'completed';
 
 /** How an upgrade ends. `PartiallyFailed`: top-level Failed, some line items Completed and the rest Failed. */
 export type UpgradeOutcome = 'Completed' | 'Failed' | 'PartiallyFailed';
@@ -39,10 +46,53 @@ export interface CustomerSpec {
   errorDetails?: ErrorDetailsSpec;
   /** Overrides the scenario's default durations. */
   durations?: DurationSpec;
+  /** Default reseller. An advisor customer is listed, but nothing can be transacted (403 20002). */
+  relationship?: Relationship;
+  /** The customer's primary domain; default derived from the name. */
+  domain?: string;
+  /** MPN ids of the resellers of record (indirect model): legacy subscription i belongs to resellers[i % n]. */
+  resellers?: string[];
+  /** Subscriptions of other offers (Microsoft 365 and the like) listed beside the Azure ones. Default 0. */
+  otherSubscriptions?: number;
+  /** An upgrade that exists when the scenario starts. */
+  existingUpgrade?: ExistingUpgrade;
 }
 
-export type FaultRoute = 'eligibility' | 'create' | 'status' | 'token' | '*';
-export const FAULT_ROUTES: readonly FaultRoute[] = ['eligibility', 'create', 'status', 'token', '*'];
+export type FaultRoute =
+  'eligibility' | 'create' | 'status' | 'customers' | 'usageRecords' | 'subscriptions' | 'agreements' | 'token' | '*';
+export const FAULT_ROUTES: readonly FaultRoute[] = [
+  'eligibility',
+  'create',
+  'status',
+  'customers',
+  'usageRecords',
+  'subscriptions',
+  'agreements',
+  'token',
+  '*',
+];
+
+/** Next-link forms seen from Partner Center: `/v1/customers?…`, `/customers?…`, `customers?…`, `http://host/v1/customers?…`. */
+export type NextLinkForm = 'v1' | 'root' | 'relative' | 'absolute';
+export const NEXT_LINK_FORMS: readonly NextLinkForm[] = ['v1', 'root', 'relative', 'absolute'];
+
+/** Where the continuation token travels: in `links.next.headers`, there and as a top-level body field, or only there. */
+export type ContinuationPlacement = 'header' | 'headerAndBody' | 'bodyOnly';
+export const CONTINUATION_PLACEMENTS: readonly ContinuationPlacement[] = ['header', 'headerAndBody', 'bodyOnly'];
+
+/** How the paged lists (customers, usage records) page: each pitfall a switch. */
+export interface PagingSpec {
+  /** A larger `size` is served at this size (default 500). */
+  maxPageSize?: number;
+  /** Page size when the request has no `size` (default 100). */
+  defaultPageSize?: number;
+  /** Form of `links.next.uri` (and `links.self.uri`); default `v1`. */
+  nextLink?: NextLinkForm;
+  /** Default `header`. */
+  continuation?: ContinuationPlacement;
+  /** true: the last page still has a next link, and following it answers HTTP 400 with code 2000. Default false. */
+  endWithError2000?: boolean;
+}
 
 /** Probabilities are per request in [0, 1]; latencies are real milliseconds. */
 export interface FaultSpec {
@@ -119,6 +169,8 @@ export interface Scenario {
   durations?: DurationSpec;
   rateLimits?: RateLimitSpec;
   faults?: Partial<Record<FaultRoute, FaultSpec>>;
+  /** Paging of the customer and usage-record lists. */
+  paging?: PagingSpec;
   customers: CustomerSpec[];
 }
 
@@ -131,7 +183,11 @@ const REASONS: readonly IneligibilityReason[] = [
   'noAzureSubscriptions',
   'azurePartnerSharedServices',
   'boughtRecently',
+  'noCustomerAgreement',
 ];
+const RELATIONSHIPS: readonly Relationship[] = ['reseller', 'advisor'];
+const EXISTING_UPGRADES: readonly ExistingUpgrade[] = ['running', 'completed'];
+const MPN_ID = /^\d{1,12}$/;
 const OUTCOMES: readonly UpgradeOutcome[] = ['Completed', 'Failed', 'PartiallyFailed'];
 
 export class ScenarioError extends Error {
@@ -244,7 +300,60 @@ export function validateCustomer(value: unknown, where: string): CustomerSpec {
   if (value.errorDetails !== undefined && !isRecord(value.errorDetails)) {
     throw new ScenarioError(`${where}.errorDetails must be an object`);
   }
+  if (value.relationship !== undefined && !RELATIONSHIPS.includes(value.relationship as Relationship)) {
+    throw new ScenarioError(`${where}.relationship must be one of ${RELATIONSHIPS.join(', ')}`);
+  }
+  if (value.domain !== undefined && (typeof value.domain !== 'string' || !/^[a-z0-9.-]{1,253}$/i.test(value.domain))) {
+    throw new ScenarioError(`${where}.domain must be a domain name`);
+  }
+  if (value.resellers !== undefined) {
+    const resellers = value.resellers;
+    if (
+      !Array.isArray(resellers) ||
+      resellers.length > 20 ||
+      !resellers.every((r) => typeof r === 'string' && MPN_ID.test(r))
+    ) {
+      throw new ScenarioError(`${where}.resellers must be a list of at most 20 MPN ids (strings of digits)`);
+    }
+  }
+  checkNumber(value.otherSubscriptions, `${where}.otherSubscriptions`, 0, 100);
+  if (value.existingUpgrade !== undefined) {
+    if (!EXISTING_UPGRADES.includes(value.existingUpgrade as ExistingUpgrade)) {
+      throw new ScenarioError(`${where}.existingUpgrade must be one of ${EXISTING_UPGRADES.join(', ')}`);
+    }
+    // An upgrade exists only where one could have been made.
+    if (value.ineligibleReason !== undefined || value.relationship === 'advisor') {
+      throw new ScenarioError(`${where}.existingUpgrade needs an eligible reseller customer (no ineligibleReason)`);
+    }
+  }
   return value as unknown as CustomerSpec;
+}
+
+export function validatePaging(value: unknown, where = 'paging'): PagingSpec {
+  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  checkNumber(value.maxPageSize, `${where}.maxPageSize`, 1, 10_000);
+  checkNumber(value.defaultPageSize, `${where}.defaultPageSize`, 1, 10_000);
+  for (const key of ['maxPageSize', 'defaultPageSize']) {
+    if (value[key] !== undefined && !Number.isInteger(value[key]))
+      throw new ScenarioError(`${where}.${key} must be an integer`);
+  }
+  if (value.nextLink !== undefined && !NEXT_LINK_FORMS.includes(value.nextLink as NextLinkForm)) {
+    throw new ScenarioError(`${where}.nextLink must be one of ${NEXT_LINK_FORMS.join(', ')}`);
+  }
+  if (
+    value.continuation !== undefined &&
+    !CONTINUATION_PLACEMENTS.includes(value.continuation as ContinuationPlacement)
+  ) {
+    throw new ScenarioError(`${where}.continuation must be one of ${CONTINUATION_PLACEMENTS.join(', ')}`);
+  }
+  if (value.endWithError2000 !== undefined && typeof value.endWithError2000 !== 'boolean') {
+    throw new ScenarioError(`${where}.endWithError2000 must be true or false`);
+  }
+  const known = new Set(['maxPageSize', 'defaultPageSize', 'nextLink', 'continuation', 'endWithError2000']);
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw new ScenarioError(`${where}.${key} is not a paging setting`);
+  }
+  return value;
 }
 
 /** Checks the shape (throws ScenarioError naming the bad field) and returns the scenario typed. */
@@ -289,6 +398,7 @@ export function validateScenario(value: unknown): Scenario {
     }
   }
   if (value.rateLimits !== undefined) validateRateLimits(value.rateLimits);
+  if (value.paging !== undefined) validatePaging(value.paging);
   if (value.faults !== undefined) {
     if (!isRecord(value.faults)) throw new ScenarioError('faults must be an object keyed by route');
     for (const [route, spec] of Object.entries(value.faults)) {

@@ -7,8 +7,9 @@ import { entraError, PC_ERRORS, throttled, type SimResponse } from './errors';
 import type { FaultDecision, FaultInjector, FaultedRoute } from './faults';
 import { BodyTooLargeError, caseInsensitive, header, readBody, sleep, writeResponse } from './http';
 import { isGuid } from './prng';
+import type { FleetApi, FleetRoute } from './fleet';
 import type { RateLimiter } from './rate-limit';
-import type { TokenAuthority } from './tokens';
+import type { Caller, TokenAuthority } from './tokens';
 import { PRODUCT_FAMILY, type UpgradeStore } from './upgrades';
 import type { AdminApi } from './admin';
 import type { SimulatorClock } from './clock';
@@ -21,6 +22,7 @@ export interface ServerParts {
   faults: FaultInjector;
   limiter: RateLimiter;
   admin: AdminApi;
+  fleet: FleetApi;
   /** Writes one line per request when set. */
   log?: (line: string) => void;
 }
@@ -29,6 +31,7 @@ type Route =
   | { kind: 'eligibility' }
   | { kind: 'create' }
   | { kind: 'status'; upgradeId: string }
+  | { kind: 'fleet'; fleet: FleetRoute }
   | { kind: 'token'; tenant: string; v1: boolean }
   | { kind: 'authorize'; tenant: string }
   | { kind: 'devicecode'; tenant: string }
@@ -47,6 +50,14 @@ function matchRoute(pathname: string): Route {
   // `/v1/productUpgrades/{id}/status`, and the REST reference's alias without `/status`.
   const status = /^\/v1\/productupgrades\/([^/]+)(?:\/status)?$/.exec(lower);
   if (status) return { kind: 'status', upgradeId: decodeURIComponent(status[1]) };
+  // The fleet. No slash is collapsed: a client that requests `/v1//v1/customers` gets the 404 it deserves.
+  if (lower === '/v1/customers') return { kind: 'fleet', fleet: { kind: 'customers' } };
+  if (lower === '/v1/customers/usagerecords') return { kind: 'fleet', fleet: { kind: 'usageRecords' } };
+  const perCustomer = /^\/v1\/customers\/([^/]+)\/(subscriptions|agreements)$/.exec(lower);
+  if (perCustomer) {
+    const customerId = decodeURIComponent(perCustomer[1]);
+    return { kind: 'fleet', fleet: { kind: perCustomer[2] as 'subscriptions' | 'agreements', customerId } };
+  }
   const oauth = /^\/([^/]+)\/oauth2\/(v2\.0\/)?(token|authorize|devicecode)$/.exec(lower);
   if (oauth) {
     const tenant = decodeURIComponent(path.split('/')[1]);
@@ -61,6 +72,8 @@ function matchRoute(pathname: string): Route {
 
 function countedRoute(route: Route): CountedRoute {
   switch (route.kind) {
+    case 'fleet':
+      return route.fleet.kind;
     case 'eligibility':
     case 'create':
     case 'status':
@@ -131,9 +144,11 @@ async function handle(
 
   const counted = countedRoute(route);
   const faultRoute: FaultedRoute | undefined =
-    route.kind === 'eligibility' || route.kind === 'create' || route.kind === 'status' || route.kind === 'token'
-      ? route.kind
-      : undefined;
+    route.kind === 'fleet'
+      ? route.fleet.kind
+      : route.kind === 'eligibility' || route.kind === 'create' || route.kind === 'status' || route.kind === 'token'
+        ? route.kind
+        : undefined;
   const decision = faultRoute ? parts.faults.decide(faultRoute) : NO_FAULT;
 
   const finish = async (answer: SimResponse): Promise<void> => {
@@ -226,17 +241,28 @@ async function handle(
       break;
   }
 
+  if (route.kind === 'fleet') {
+    // The fleet operations: GET, the same authentication, validation before the rate limit.
+    if (method !== 'GET') return finish({ ...PC_ERRORS.methodNotAllowed(), headers: { Allow: 'GET' } });
+    const fleetCaller = authorize(parts, req, decision);
+    if ('status' in fleetCaller) return finish(fleetCaller);
+    const prepared = parts.fleet.prepare({
+      route: route.fleet,
+      query: url.searchParams,
+      continuationToken: header(req, 'ms-continuationtoken'),
+      origin: `http://${header(req, 'host') ?? 'simulator.local'}`,
+    });
+    if ('answer' in prepared) return finish(prepared.answer);
+    // Listing is throttled per partner; a customer's subscriptions and agreements per partner + customer.
+    const fleetLimit = parts.limiter.take(fleetCaller.tenantId, prepared.customerId);
+    if (!fleetLimit.allowed) return finish(throttled(fleetLimit.retryAfterSeconds));
+    return finish(prepared.serve());
+  }
+
   // The three Partner Center operations: all POST with a ProductUpgradeRequest body.
   if (method !== 'POST') return finish({ ...PC_ERRORS.methodNotAllowed(), headers: { Allow: 'POST' } });
-  const caller = parts.authority.authenticate(header(req, 'authorization'));
-  if ('status' in caller) return finish({ ...caller, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
-  if (decision.tokenExpiry) {
-    parts.counters.fault('tokenExpiry');
-    parts.authority.expireAccessToken(header(req, 'authorization'));
-    return finish({ ...PC_ERRORS.tokenExpired(), headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
-  }
-  if (caller.appOnly) return finish(PC_ERRORS.appOnly());
-  if (!caller.mfa) return finish(PC_ERRORS.mfaRequired());
+  const caller = authorize(parts, req, decision);
+  if ('status' in caller) return finish(caller);
 
   let parsed: unknown;
   try {
@@ -274,6 +300,20 @@ async function handle(
     case 'status':
       return finish(parts.store.status(route.upgradeId, customerId));
   }
+}
+
+/** The bearer token of a Partner Center call: App+User, unexpired, with the MFA claim; else the documented error. */
+function authorize(parts: ServerParts, req: IncomingMessage, decision: FaultDecision): Caller | SimResponse {
+  const caller = parts.authority.authenticate(header(req, 'authorization'));
+  if ('status' in caller) return { ...caller, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } };
+  if (decision.tokenExpiry) {
+    parts.counters.fault('tokenExpiry');
+    parts.authority.expireAccessToken(header(req, 'authorization'));
+    return { ...PC_ERRORS.tokenExpired(), headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } };
+  }
+  if (caller.appOnly) return PC_ERRORS.appOnly();
+  if (!caller.mfa) return PC_ERRORS.mfaRequired();
+  return caller;
 }
 
 function methodNotAllowedEntra(parts: ServerParts): SimResponse {

@@ -1,8 +1,16 @@
 import type { SimulatorClock } from './clock';
 import type { Counters, CountersSnapshot } from './counters';
 import type { FaultInjector } from './faults';
+import type { CustomerTruth, FleetApi, FleetSummary, PagingSettings } from './fleet';
 import type { RateLimiter } from './rate-limit';
-import { validateCustomer, type CustomerSpec, type FaultRoute, type FaultSpec, type RateLimitSpec } from './scenario';
+import {
+  validateCustomer,
+  type CustomerSpec,
+  type FaultRoute,
+  type FaultSpec,
+  type PagingSpec,
+  type RateLimitSpec,
+} from './scenario';
 import type { TokenAuthority, TokenSettings } from './tokens';
 import type { UpgradeStatusValue, UpgradeStore, UpgradeTruth } from './upgrades';
 
@@ -18,6 +26,8 @@ export class SimulatorState {
     private readonly counterSet: Counters,
     private readonly faultInjector: FaultInjector,
     private readonly limiter: RateLimiter,
+    private readonly pagingSettings: PagingSettings,
+    private readonly fleet: FleetApi,
   ) {}
 
   /** Ground truth of one upgrade at the current simulated time. */
@@ -87,6 +97,34 @@ export class SimulatorState {
 
   setRateLimits(spec: RateLimitSpec): void {
     this.limiter.configure(spec);
+  }
+
+  /** The paging switches of the customer and usage-record lists (defaults filled in). */
+  paging(): Required<PagingSpec> {
+    return this.pagingSettings.current;
+  }
+
+  /** Replaces the paging switches; what is not given takes its default. */
+  setPaging(spec: PagingSpec): void {
+    this.pagingSettings.configure(spec);
+  }
+
+  /**
+   * Ground truth of one customer now: relationship, Azure plan, legacy subscriptions (status, reseller), agreement,
+   * and what eligibility answers (reason, code, upgrade id). Undefined for a customer the scenario does not have.
+   */
+  customerTruth(customerId: string): CustomerTruth | undefined {
+    return this.fleet.truth(customerId);
+  }
+
+  /** Ground truth of `limit` customers from `offset`, in the order the customer list pages them. */
+  customerTruths(offset = 0, limit = 100): CustomerTruth[] {
+    return this.fleet.truths(offset, limit);
+  }
+
+  /** Counts over the whole customer base: advisors, on an Azure plan, eligible, per reason. */
+  fleetSummary(): FleetSummary {
+    return this.fleet.summary();
   }
 
   tokenSettings(): TokenSettings {

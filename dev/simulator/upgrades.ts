@@ -1,5 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { formatPartnerCenterDate, type SimulatorClock } from './clock';
+import {
+  azurePlanId,
+  createRefusal,
+  customerFacts,
+  decideEligibility,
+  derivedGuid,
+  hasAzurePlan,
+  stableInt,
+  type CustomerFacts,
+  type EligibilityDecision,
+} from './customers';
 import { INELIGIBILITY, PC_ERRORS, type SimResponse } from './errors';
 import {
   DEFAULT_DURATIONS,
@@ -27,7 +38,7 @@ export interface LineItemView {
   errorDetails?: ErrorDetailsSpec;
 }
 
-/** The wire shape of the status operation (reference §2). */
+/** The wire shape of the status operation. */
 export interface UpgradeStatusView {
   id: string;
   productFamily: string;
@@ -52,6 +63,8 @@ export interface UpgradeTruth extends UpgradeStatusView {
 
 export interface LineItemRecord {
   sourceId: string;
+  /** The Azure plan it moves to, when not the upgrade's (indirect model: one plan per reseller). */
+  targetId?: string;
   fails: boolean;
   /** When this line item is done (simulated epoch ms); failures all land at the end. */
   doneAt: number;
@@ -71,30 +84,26 @@ export interface UpgradeRecord {
   correlationId?: string;
 }
 
-interface CustomerRecord {
+export interface CustomerRecord {
   spec: CustomerSpec;
-  /** Derived on the first upgrade only: startup stays O(1) per customer for large scenarios. */
-  subscriptionIds?: string[];
-  targetId?: string;
   /** Upgrade ids in creation order; the last one decides eligibility. */
   upgrades: string[];
 }
 
-/** A stable GUID-shaped id derived from text: the same scenario gives the same subscription ids on every run. */
-function derivedGuid(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 /**
  * Customers and their upgrades. Lookups are Map gets (O(1)); an upgrade's status is computed on demand from its
- * timestamps and the clock (no timers, no scans), so 10,000 customers cost nothing while idle.
+ * timestamps and the clock (no timers, no scans), so 10,000 customers cost nothing while idle. The customer model
+ * (subscriptions, plans, agreement, eligibility) is derived in customers.ts from a customer's spec and upgrades.
  */
 export class UpgradeStore {
   private readonly customers = new Map<string, CustomerRecord>();
+  /** The customers in the order they are listed (scenario order; added ones at the end). */
+  private readonly order: CustomerRecord[] = [];
   private readonly upgrades = new Map<string, UpgradeRecord>();
   /** `${customerId}|${MS-RequestId}` → upgrade id: a repeated create returns the same upgrade. */
   private readonly byRequestId = new Map<string, string>();
+  /** Simulated time when the store was made: the scenario's start (creation dates lie before it). */
+  readonly startedAt: number;
   /** Called after an upgrade was created (persistence). */
   onChange: () => void = () => undefined;
 
@@ -103,17 +112,54 @@ export class UpgradeStore {
     private readonly defaultDurations: DurationSpec,
     customers: CustomerSpec[],
   ) {
+    this.startedAt = clock.now();
     for (const spec of customers) this.addCustomer(spec);
   }
 
   addCustomer(spec: CustomerSpec): void {
     const key = spec.id.toLowerCase();
-    const existing = this.customers.get(key);
-    this.customers.set(key, { spec, upgrades: existing?.upgrades ?? [] });
+    let record = this.customers.get(key);
+    if (record) {
+      record.spec = spec;
+    } else {
+      record = { spec, upgrades: [] };
+      this.customers.set(key, record);
+      this.order.push(record);
+    }
+    if (spec.existingUpgrade && record.upgrades.length === 0) this.existingUpgrade(record, spec.existingUpgrade);
   }
 
   get customerCount(): number {
     return this.customers.size;
+  }
+
+  /** The customer at a position of the listing order (paging). */
+  customerAt(index: number): CustomerRecord | undefined {
+    return this.order[index];
+  }
+
+  customerRecord(customerId: string): CustomerRecord | undefined {
+    return this.customers.get(customerId.toLowerCase());
+  }
+
+  private upgradesOf(customer: CustomerRecord): UpgradeRecord[] {
+    return customer.upgrades.map((id) => this.upgrades.get(id)!);
+  }
+
+  /** The customer's subscriptions, plans and agreement now. */
+  facts(customer: CustomerRecord): CustomerFacts {
+    return customerFacts(customer.spec, this.upgradesOf(customer), this.clock.now(), this.startedAt);
+  }
+
+  /** Has an Azure plan now (`isUpgraded`), without deriving subscription ids: usage-record pages stay cheap. */
+  isUpgraded(customer: CustomerRecord): boolean {
+    return customer.upgrades.length > 0 && hasAzurePlan(this.upgradesOf(customer), this.clock.now());
+  }
+
+  /** Whether the customer can be upgraded now, and why not: the same answer eligibility and create give. */
+  decision(customer: CustomerRecord): EligibilityDecision {
+    const latest = this.latestUpgrade(customer);
+    return decideEligibility(customer.spec, latest && { id: latest.id, status: this.phase(latest) });
   }
 
   get upgradeCount(): number {
@@ -145,24 +191,24 @@ export class UpgradeStore {
       upgradeId?: string;
       reason?: string;
     };
-    const latest = this.latestUpgrade(customer);
-    if (latest) {
-      const status = this.statusAt(latest).status;
-      // A failed upgrade can be tried again: the customer is eligible once more (a choice; the docs are silent).
-      if (status !== 'Failed') {
+    const decision = this.decision(customer);
+    switch (decision.kind) {
+      case 'eligible':
+        break;
+      case 'noRelationship':
+        return PC_ERRORS.noRelationship();
+      case 'upgradeExists':
         body.isEligible = false;
-        body.upgradeId = latest.id;
+        body.upgradeId = decision.upgradeId;
         body.reason =
-          status === 'Completed'
+          decision.status === 'Completed'
             ? 'The customer has already been upgraded to an Azure plan.'
             : 'An upgrade to an Azure plan is already in progress for this customer.';
-        return { status: 200, body };
-      }
-    }
-    const reason = customer.spec.ineligibleReason;
-    if (reason) {
-      body.isEligible = false;
-      body.reason = INELIGIBILITY[reason].text;
+        break;
+      case 'ineligible':
+        body.isEligible = false;
+        body.reason = INELIGIBILITY[decision.reason].text;
+        break;
     }
     return { status: 200, body };
   }
@@ -176,61 +222,82 @@ export class UpgradeStore {
     if (replayed) return accepted(replayed);
     const customer = this.customers.get(key);
     if (!customer) return PC_ERRORS.noRelationship();
-    const latest = this.latestUpgrade(customer);
-    if (latest) {
-      const status = this.statusAt(latest).status;
-      if (status === 'Completed') return PC_ERRORS.upgradeCompleted(latest.id);
-      if (status !== 'Failed') return PC_ERRORS.upgradeInProgress(latest.id);
-    }
-    const reason = customer.spec.ineligibleReason;
-    if (reason) {
-      const { code, text } = INELIGIBILITY[reason];
-      return { status: 403, body: { code, description: text, data: [], source: 'PartnerFD' } };
-    }
-    const record = this.newUpgrade(customer, requestId, correlationId);
+    const refused = createRefusal(this.decision(customer));
+    if (refused) return refused;
+    const record = this.newUpgrade(customer, { createdAt: this.clock.now(), requestId, correlationId });
     if (replayKey) this.byRequestId.set(replayKey, record.id);
     this.onChange();
     return accepted(record.id);
   }
 
+  /**
+   * The upgrade a scenario says existed before it started, with a stable id (a state file restores it in place):
+   * `completed` weeks ago (the customer is on an Azure plan), or `running` (InProgress at the start).
+   */
+  private existingUpgrade(customer: CustomerRecord, kind: 'running' | 'completed'): void {
+    const key = customer.spec.id.toLowerCase();
+    const id = derivedGuid(`${key}/existing-upgrade`);
+    if (kind === 'completed') {
+      const createdAt = this.startedAt - (7 + stableInt(key, 400)) * 86_400_000;
+      this.newUpgrade(customer, {
+        id,
+        createdAt,
+        outcome: 'Completed',
+        durations: { pendingSeconds: 60, inProgressSeconds: 3600 },
+      });
+    } else {
+      const durations = this.durationsOf(customer.spec);
+      this.newUpgrade(customer, { id, createdAt: this.startedAt - durations.pendingSeconds * 1000 });
+    }
+  }
+
+  private durationsOf(spec: CustomerSpec): Required<DurationSpec> {
+    return { ...DEFAULT_DURATIONS, ...this.defaultDurations, ...spec.durations };
+  }
+
   private newUpgrade(
     customer: CustomerRecord,
-    requestId: string | undefined,
-    correlationId: string | undefined,
+    options: {
+      createdAt: number;
+      id?: string;
+      requestId?: string;
+      correlationId?: string;
+      outcome?: UpgradeOutcome;
+      durations?: Required<DurationSpec>;
+    },
   ): UpgradeRecord {
+    const { requestId, correlationId, createdAt } = options;
     const spec = customer.spec;
-    const key = spec.id.toLowerCase();
-    customer.subscriptionIds ??= Array.from({ length: spec.legacySubscriptions ?? 1 }, (_, i) =>
-      derivedGuid(`${key}/subscription/${i}`),
-    );
-    customer.targetId ??= derivedGuid(`${key}/azure-plan`);
-    const subscriptionIds = customer.subscriptionIds;
-    const durations = { ...DEFAULT_DURATIONS, ...this.defaultDurations, ...spec.durations };
-    const createdAt = this.clock.now();
+    // The legacy subscriptions not moved yet: after a partial failure, a new upgrade takes only those left.
+    const sources = this.facts(customer).legacy.filter((fact) => fact.status === 'active');
+    const durations = options.durations ?? this.durationsOf(spec);
     const inProgressAt = createdAt + durations.pendingSeconds * 1000;
     const finishesAt = inProgressAt + durations.inProgressSeconds * 1000;
-    const outcome = spec.outcome ?? 'Completed';
-    const n = subscriptionIds.length;
+    const outcome = options.outcome ?? spec.outcome ?? 'Completed';
+    const n = sources.length;
     const failing =
       outcome === 'Failed'
         ? n
         : outcome === 'PartiallyFailed'
           ? Math.min(Math.max(spec.failedLineItems ?? Math.floor(n / 2), 1), Math.max(n - 1, 1))
           : 0;
-    const lineItems = subscriptionIds.map((sourceId, i) => {
+    const direct = azurePlanId(spec.id, undefined);
+    const lineItems = sources.map((source, i): LineItemRecord => {
       const fails = i >= n - failing;
       // Successful line items finish one after another during InProgress; failures are known at the end.
       const doneAt = fails ? finishesAt : inProgressAt + Math.round(((i + 1) / n) * (finishesAt - inProgressAt));
-      return { sourceId, fails, doneAt };
+      const item: LineItemRecord = { sourceId: source.id, fails, doneAt };
+      if (source.partnerId !== undefined) item.targetId = azurePlanId(spec.id, source.partnerId);
+      return item;
     });
     const record: UpgradeRecord = {
-      id: randomUUID(),
+      id: options.id ?? randomUUID(),
       customerId: spec.id,
       createdAt,
       inProgressAt,
       finishesAt,
       outcome,
-      targetId: customer.targetId,
+      targetId: direct,
       lineItems,
       requestId,
       correlationId,
@@ -249,6 +316,14 @@ export class UpgradeStore {
     return { status: 200, body: this.statusAt(record) };
   }
 
+  /** The top-level status now, without building the line items. */
+  private phase(record: UpgradeRecord): UpgradeStatusValue {
+    const now = this.clock.now();
+    if (now < record.inProgressAt) return 'Pending';
+    if (now < record.finishesAt) return 'InProgress';
+    return record.outcome === 'Completed' ? 'Completed' : 'Failed';
+  }
+
   private statusAt(record: UpgradeRecord): UpgradeStatusView {
     const now = this.clock.now();
     const phase: UpgradeStatusValue = now < record.inProgressAt ? 'Pending' : 'InProgress';
@@ -256,7 +331,7 @@ export class UpgradeStore {
     const lineItems = record.lineItems.map((item): LineItemView => {
       const view: LineItemView = {
         sourceProduct: { id: item.sourceId, name: SOURCE_PRODUCT_NAME },
-        targetProduct: { id: record.targetId, name: TARGET_PRODUCT_NAME },
+        targetProduct: { id: item.targetId ?? record.targetId, name: TARGET_PRODUCT_NAME },
         status: finished ? (item.fails ? 'Failed' : 'Completed') : phase,
       };
       if (!item.fails && now >= item.doneAt) {
@@ -319,12 +394,16 @@ export class UpgradeStore {
     return { upgrades: [...this.upgrades.values()], requestIds: [...this.byRequestId.entries()] };
   }
 
-  /** Restores upgrades from a state file (oldest first, so each customer's latest upgrade stays last). */
+  /**
+   * Restores upgrades from a state file (oldest first, so each customer's latest upgrade stays last). An upgrade the
+   * scenario made at start (same stable id) is replaced by its saved self.
+   */
   importState(state: { upgrades: UpgradeRecord[]; requestIds: Array<[string, string]> }): void {
     const sorted = [...state.upgrades].sort((a, b) => a.createdAt - b.createdAt);
     for (const record of sorted) {
-      if (this.upgrades.has(record.id)) continue;
+      const known = this.upgrades.has(record.id);
       this.upgrades.set(record.id, record);
+      if (known) continue;
       this.customers.get(record.customerId.toLowerCase())?.upgrades.push(record.id);
     }
     for (const [key, id] of state.requestIds) if (this.upgrades.has(id)) this.byRequestId.set(key, id);
@@ -333,7 +412,7 @@ export class UpgradeStore {
   /** Counts per true status, for dashboards and benchmark checks. */
   statusCounts(): Record<UpgradeStatusValue, number> {
     const counts: Record<UpgradeStatusValue, number> = { Pending: 0, InProgress: 0, Completed: 0, Failed: 0 };
-    for (const record of this.upgrades.values()) counts[this.statusAt(record).status]++;
+    for (const record of this.upgrades.values()) counts[this.phase(record)]++;
     return counts;
   }
 }

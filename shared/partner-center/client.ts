@@ -18,9 +18,24 @@ import {
   PartnerCenterTimeoutError,
   errorCategory,
   errorFromResponse,
+  parseErrorBody,
   type PartnerCenterErrorInit,
 } from './errors';
-import { newGuid, toCorrelationId, upgradeIdFromLocation } from './ids';
+import {
+  END_OF_RECORDS_CODE,
+  FLEET_PATHS,
+  MAX_PAGE_SIZE,
+  isAzurePlanSubscription,
+  isCustomerAgreement,
+  isLegacyAzureSubscription,
+  readAgreement,
+  readCollection,
+  readCustomer,
+  readSubscription,
+  readUsageRecord,
+} from './fleet-wire';
+import { isGuid, newGuid, toCorrelationId, upgradeIdFromLocation } from './ids';
+import { LinkError, nextCursor, parsePageCursor, resolveLink, sameCursor } from './links';
 import { silentLogger, type PartnerCenterLogger } from './logger';
 import { AttemptTimeoutError, attemptTimeoutPolicy } from './policies/attempt-timeout';
 import { partnerCenterAuthPolicy } from './policies/auth';
@@ -28,13 +43,23 @@ import { partnerCenterHeadersPolicy } from './policies/headers';
 import { partnerCenterRetryPolicy, type RetryDelay } from './policies/retry';
 import { partnerCenterTelemetryPolicy } from './policies/telemetry';
 import { snippet } from './redact';
-import type {
-  CallOptions,
-  CreateUpgradeResult,
-  Eligibility,
-  ProductUpgradeRequest,
-  ProductUpgrades,
-  UpgradeStatusResult,
+import {
+  CUSTOMER_AGREEMENT_TYPE,
+  type CallOptions,
+  type CreateUpgradeResult,
+  type Customer,
+  type CustomerAgreement,
+  type CustomerDirectory,
+  type CustomerSubscriptions,
+  type CustomerUsageRecord,
+  type Eligibility,
+  type ListOptions,
+  type Page,
+  type PageCursor,
+  type PagedList,
+  type ProductUpgradeRequest,
+  type ProductUpgrades,
+  type UpgradeStatusResult,
 } from './types';
 import { PATHS, UnreadableBodyError, isUnreadableJson, readEligibility, readStatus, requestBody } from './wire';
 
@@ -62,19 +87,46 @@ export interface PartnerCenterClientOptions {
 
 export const DEFAULT_RETRY_DELAY: RetryDelay = { baseMs: 1000, maxMs: 30_000 };
 
-type Operation = 'checkEligibility' | 'createUpgrade' | 'getUpgradeStatus';
+type Operation =
+  | 'checkEligibility'
+  | 'createUpgrade'
+  | 'getUpgradeStatus'
+  | 'listCustomers'
+  | 'listUsageRecords'
+  | 'getCustomerSubscriptions'
+  | 'getCustomerAgreements';
 
 interface CallIds {
   requestId: string;
   correlationId: string;
 }
 
+interface OutgoingRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  body?: string;
+  /** Headers of a next link (MS-ContinuationToken), sent as they are. */
+  headers?: Record<string, string>;
+}
+
+/** One collection the client pages through: its first request and how to read its items. */
+interface CollectionSpec<T> {
+  list: PagedList;
+  operation: Operation;
+  /** Path of the first page, without `size`. */
+  firstPath: string;
+  /** `size` of the first page (checked when the listing starts; a resumed listing keeps its link's). */
+  pageSize?: number;
+  readItem: (value: unknown) => T | undefined;
+}
+
 /**
- * The Partner Center product-upgrade client. One pipeline, outermost first:
- * user agent → contract headers (MS-RequestId fixed per logical call) → retry → auth (token per attempt) →
- * telemetry (one dependency per attempt) → attempt timeout → HTTP.
+ * The Partner Center client: the product-upgrade operations and the fleet's customer directory. One pipeline,
+ * outermost first: user agent → contract headers (MS-RequestId fixed per logical call) → retry → auth (token per
+ * attempt) → telemetry (one dependency per attempt) → attempt timeout → HTTP. Each page of a list is its own logical
+ * call (a new MS-RequestId; its retries keep it); the pages of one listing share one MS-CorrelationId.
  */
-export class PartnerCenterClient implements ProductUpgrades {
+export class PartnerCenterClient implements ProductUpgrades, CustomerDirectory {
   private readonly baseUrl: string;
   private readonly pipeline: Pipeline;
   private readonly httpClient: HttpClient;
@@ -124,7 +176,7 @@ export class PartnerCenterClient implements ProductUpgrades {
 
   async checkEligibility(request: ProductUpgradeRequest, options: CallOptions = {}): Promise<Eligibility> {
     const ids = this.ids(options);
-    const response = await this.send('checkEligibility', PATHS.eligibility, request, ids, options);
+    const response = await this.send('checkEligibility', this.post(PATHS.eligibility, request), ids, options);
     this.expect('checkEligibility', response, [200], ids);
     return this.read('checkEligibility', response, ids, (text) => readEligibility(text, request));
   }
@@ -134,7 +186,7 @@ export class PartnerCenterClient implements ProductUpgrades {
     options: CallOptions & { requestId?: string } = {},
   ): Promise<CreateUpgradeResult> {
     const ids = this.ids(options);
-    const response = await this.send('createUpgrade', PATHS.create, request, ids, options);
+    const response = await this.send('createUpgrade', this.post(PATHS.create, request), ids, options);
     this.expect('createUpgrade', response, [200, 201, 202], ids);
     const upgradeId = upgradeIdFromLocation(response.headers.get('location'));
     if (!upgradeId) {
@@ -157,9 +209,189 @@ export class PartnerCenterClient implements ProductUpgrades {
     options: CallOptions = {},
   ): Promise<UpgradeStatusResult> {
     const ids = this.ids(options);
-    const response = await this.send('getUpgradeStatus', PATHS.status(request.upgradeId), request, ids, options);
+    const response = await this.send(
+      'getUpgradeStatus',
+      this.post(PATHS.status(request.upgradeId), request),
+      ids,
+      options,
+    );
     this.expect('getUpgradeStatus', response, [200], ids);
     return this.read('getUpgradeStatus', response, ids, (text) => readStatus(text, request));
+  }
+
+  listCustomers(options: ListOptions = {}): AsyncIterableIterator<Page<Customer>> {
+    return this.pages(
+      {
+        list: 'customers',
+        operation: 'listCustomers',
+        firstPath: FLEET_PATHS.customers,
+        pageSize: options.pageSize ?? MAX_PAGE_SIZE,
+        readItem: readCustomer,
+      },
+      options,
+    );
+  }
+
+  listUsageRecords(options: ListOptions = {}): AsyncIterableIterator<Page<CustomerUsageRecord>> {
+    return this.pages(
+      {
+        list: 'usageRecords',
+        operation: 'listUsageRecords',
+        firstPath: FLEET_PATHS.usageRecords,
+        pageSize: options.pageSize,
+        readItem: readUsageRecord,
+      },
+      options,
+    );
+  }
+
+  async getCustomerSubscriptions(
+    customerId: string,
+    options: CallOptions & { resellerMpnId?: string } = {},
+  ): Promise<CustomerSubscriptions> {
+    const operation = 'getCustomerSubscriptions';
+    const id = this.customerId(operation, customerId);
+    let path = FLEET_PATHS.subscriptions(id);
+    if (options.resellerMpnId !== undefined) {
+      if (!/^\d{1,12}$/.test(options.resellerMpnId)) {
+        throw this.fail(this.invalidInput(operation, 'resellerMpnId must be an MPN id (digits only)'));
+      }
+      path += `?mpn_id=${options.resellerMpnId}`;
+    }
+    const all = await this.collect(
+      { list: 'subscriptions', operation, firstPath: path, readItem: readSubscription },
+      options,
+    );
+    return {
+      customerId: id,
+      all,
+      legacy: all.filter(isLegacyAzureSubscription),
+      azurePlans: all.filter(isAzurePlanSubscription),
+    };
+  }
+
+  async getCustomerAgreements(customerId: string, options: CallOptions = {}): Promise<CustomerAgreement[]> {
+    const operation = 'getCustomerAgreements';
+    const id = this.customerId(operation, customerId);
+    // Always the type: without it the service answers the older Microsoft Cloud Agreement.
+    const path = `${FLEET_PATHS.agreements(id)}?agreementType=${CUSTOMER_AGREEMENT_TYPE}`;
+    const all = await this.collect(
+      { list: 'agreements', operation, firstPath: path, readItem: readAgreement },
+      options,
+    );
+    // Kept only when the item says it is one: a service that ignored the type must not pass for an attestation.
+    return all.filter(isCustomerAgreement);
+  }
+
+  /** Every item of a small collection (a customer's subscriptions or agreements), following next links. */
+  private async collect<T>(spec: CollectionSpec<T>, options: CallOptions): Promise<T[]> {
+    const items: T[] = [];
+    for await (const page of this.pages(spec, options)) items.push(...page.items);
+    return items;
+  }
+
+  /**
+   * Pages of a collection, one request each, from the first page or a stored cursor, until a page has no next link
+   * (or a continuation request answers 400 with code 2000: all records fetched). A page whose next link cannot be
+   * followed fails before it is yielded, so the caller's stored cursor stays on the last good page.
+   */
+  private async *pages<T>(spec: CollectionSpec<T>, options: ListOptions): AsyncGenerator<Page<T>, void, undefined> {
+    const { operation } = spec;
+    const correlationId = toCorrelationId(options.correlationId);
+    let previous: PageCursor | undefined;
+    let url: string;
+    let headers: Record<string, string> | undefined;
+    if (options.resumeFrom !== undefined) {
+      previous = this.storedCursor(operation, spec.list, options.resumeFrom);
+      url = this.follow(operation, previous);
+      headers = previous.headers;
+    } else {
+      const size = spec.pageSize === undefined ? '' : `?size=${this.pageSize(operation, spec.pageSize)}`;
+      url = `${this.baseUrl}${spec.firstPath}${size}`;
+    }
+    for (;;) {
+      const ids: CallIds = { requestId: newGuid(), correlationId };
+      const response = await this.send(operation, { method: 'GET', url, headers }, ids, options);
+      if (previous !== undefined && this.isEndOfRecords(response)) return;
+      this.expect(operation, response, [200], ids);
+      const page = this.read(operation, response, ids, (text) => {
+        const collection = readCollection(text, operation, spec.readItem);
+        let next: PageCursor | undefined;
+        try {
+          next = nextCursor(spec.list, collection, new URL(url), this.baseUrl);
+        } catch (error) {
+          if (error instanceof LinkError) throw new UnreadableBodyError(`${operation}: ${error.message}`);
+          throw error;
+        }
+        if (next && previous && sameCursor(next, previous)) {
+          throw new UnreadableBodyError(`${operation}: the next link repeats the page just fetched`);
+        }
+        const result: Page<T> = {
+          items: collection.items,
+          unreadable: collection.unreadable,
+          requestId: ids.requestId,
+        };
+        if (next) result.next = next;
+        if (collection.totalCount !== undefined) result.totalCount = collection.totalCount;
+        return result;
+      });
+      yield page;
+      if (!page.next) return;
+      previous = page.next;
+      url = this.follow(operation, page.next);
+      headers = page.next.headers;
+    }
+  }
+
+  /** HTTP 400 with Partner Center code 2000 on a continuation request: the list is complete. */
+  private isEndOfRecords(response: PipelineResponse): boolean {
+    return response.status === 400 && parseErrorBody(response.bodyAsText ?? undefined).code === END_OF_RECORDS_CODE;
+  }
+
+  private storedCursor(operation: Operation, list: PagedList, value: unknown): PageCursor {
+    let cursor: PageCursor;
+    try {
+      cursor = parsePageCursor(value);
+      resolveLink(this.baseUrl, cursor.uri);
+    } catch (error) {
+      if (error instanceof LinkError) throw this.fail(this.invalidInput(operation, `resumeFrom: ${error.message}`));
+      throw error;
+    }
+    if (cursor.list !== list) {
+      throw this.fail(this.invalidInput(operation, `resumeFrom is a cursor of ${cursor.list}, not of ${list}`));
+    }
+    return cursor;
+  }
+
+  /** The URL of a cursor already checked by nextCursor or storedCursor. */
+  private follow(operation: Operation, cursor: PageCursor): string {
+    try {
+      return resolveLink(this.baseUrl, cursor.uri).toString();
+    } catch (error) {
+      if (error instanceof LinkError) throw this.fail(this.invalidInput(operation, error.message));
+      throw error;
+    }
+  }
+
+  private pageSize(operation: Operation, size: number): number {
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+      throw this.fail(this.invalidInput(operation, `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`));
+    }
+    return size;
+  }
+
+  /** A customer id goes into the path: a GUID, or nothing is sent. */
+  private customerId(operation: Operation, customerId: string): string {
+    if (!isGuid(customerId)) throw this.fail(this.invalidInput(operation, 'customerId must be a GUID'));
+    return customerId.toLowerCase();
+  }
+
+  private invalidInput(operation: Operation, description: string): PartnerCenterError {
+    return new PartnerCenterError({ operation, status: undefined, category: 'invalid-input', description });
+  }
+
+  private post(path: string, body: ProductUpgradeRequest): OutgoingRequest {
+    return { method: 'POST', url: `${this.baseUrl}${path}`, body: requestBody(body) };
   }
 
   private ids(options: CallOptions & { requestId?: string }): CallIds {
@@ -168,17 +400,20 @@ export class PartnerCenterClient implements ProductUpgrades {
 
   private async send(
     operation: Operation,
-    path: string,
-    body: ProductUpgradeRequest,
+    outgoing: OutgoingRequest,
     ids: CallIds,
     options: CallOptions,
   ): Promise<PipelineResponse> {
-    const url = `${this.baseUrl}${path}`;
+    const { url } = outgoing;
     const request = createPipelineRequest({
       url,
-      method: 'POST',
-      body: requestBody(body),
-      headers: createHttpHeaders({ 'MS-RequestId': ids.requestId, 'MS-CorrelationId': ids.correlationId }),
+      method: outgoing.method,
+      body: outgoing.body,
+      headers: createHttpHeaders({
+        ...outgoing.headers,
+        'MS-RequestId': ids.requestId,
+        'MS-CorrelationId': ids.correlationId,
+      }),
       abortSignal: options.abortSignal,
       // config.ts admits plain http only for loopback (the simulator).
       allowInsecureConnection: url.startsWith('http:'),

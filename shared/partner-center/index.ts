@@ -50,6 +50,15 @@ export {
 export { PARTNER_CENTER_SCOPE } from './policies/auth';
 export type { PartnerCenterLogger, LogLevel } from './logger';
 export { normalizeStatus, isTerminalStatus } from './wire';
+export {
+  END_OF_RECORDS_CODE,
+  MAX_PAGE_SIZE,
+  isAzurePlanSubscription,
+  isCustomerAgreement,
+  isLegacyAzureSubscription,
+  normalizeSubscriptionStatus,
+} from './fleet-wire';
+export { LinkError, parsePageCursor, resolveLink } from './links';
 export * from './types';
 
 export interface PartnerCenterDeps {

@@ -4,7 +4,6 @@ import { loadConfig } from '../../../shared/config';
 import {
   ClientCredentialInvalidError,
   PartnerCenterClient,
-  PartnerCenterError,
   RefreshTokenInvalidError,
   SecureAppModelCredential,
   createPartnerCenterClient,
@@ -14,6 +13,7 @@ import {
 import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { recordingProxy, type RecordingProxy } from './recording-proxy';
+import { failure } from '../../unit/partner-center/failure';
 
 const CUSTOMERS = {
   lifecycle: randomUUID(),
@@ -69,15 +69,6 @@ function clientFor(options: Partial<PartnerCenterClientOptions> = {}): PartnerCe
     logger,
     ...options,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<PartnerCenterError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PartnerCenterError);
-  return error as PartnerCenterError;
 }
 
 const requestIds = (requests: { headers: Record<string, unknown> }[]) => requests.map((r) => r.headers['ms-requestid']);

@@ -83,3 +83,34 @@ export interface WireBody {
 export async function json(response: Response): Promise<WireBody> {
   return (await response.json()) as WireBody;
 }
+
+/** One fleet GET with the headers the client sends (`headers` adds MS-ContinuationToken and the like). */
+export async function pcGet(
+  sim: RunningSimulator,
+  path: string,
+  options: { token?: string; headers?: Record<string, string>; method?: string } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {
+    Accept: 'application/json',
+    'MS-Contract-Version': 'v1',
+    ...options.headers,
+  };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  return fetch(`${sim.url}${path}`, { method: options.method ?? 'GET', headers });
+}
+
+/** A collection page of the fleet routes, typed loosely for assertions. */
+export interface WireCollection {
+  totalCount: number;
+  items: Array<Record<string, unknown>>;
+  continuationToken?: string;
+  links?: {
+    self?: { uri: string };
+    next?: { uri: string; method: string; headers: Array<{ key: string; value: string }> };
+  };
+  attributes: { objectType: string };
+}
+
+export async function collection(response: Response): Promise<WireCollection> {
+  return (await response.json()) as WireCollection;
+}

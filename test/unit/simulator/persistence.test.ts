@@ -58,3 +58,27 @@ describe('simulator state file', () => {
     }
   });
 });
+
+describe('simulator state file with upgrades the scenario starts with', () => {
+  it('an upgrade running at the start keeps its id and timeline across a restart', async () => {
+    const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'sim-state-')), 'state.json');
+    const running: Scenario = {
+      customers: [{ id: CUSTOMER, existingUpgrade: 'running' }],
+      durations: { pendingSeconds: 3600, inProgressSeconds: 7200 },
+    };
+    const first = await startSimulator({ port: 0, scenario: running, stateFile });
+    const [before] = first.state.listUpgrades({ customerId: CUSTOMER });
+    expect(before.status).toBe('InProgress');
+    await first.close();
+    const second = await startSimulator({ port: 0, scenario: running, stateFile });
+    try {
+      const after = second.state.listUpgrades({ customerId: CUSTOMER });
+      expect(after.map((u) => [u.id, u.createdAt, u.finishesAt])).toEqual([
+        [before.id, before.createdAt, before.finishesAt],
+      ]);
+      expect(second.state.customerTruth(CUSTOMER)?.eligibility).toMatchObject({ upgradeId: before.id });
+    } finally {
+      await second.close();
+    }
+  });
+});
