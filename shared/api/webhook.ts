@@ -5,15 +5,15 @@ import { validateCustomerUpgradeRequest, type CustomerUpgradeRequest } from '../
 import type { Services } from '../services';
 import {
   authenticateWebhook,
-  EVENT_ID_HEADER,
-  hashRequestBody,
-  IDEMPOTENCY_KEY_HEADER,
+  EVENT_IDS,
+  fingerprintOf,
+  IDEMPOTENCY_KEYS,
   SIGNATURE_HEADER,
-  validateEventId,
-  validateIdempotencyKey,
-  withEventDedupe,
-  withIdempotency,
+  validateReservationKey,
+  withReservation,
   type HttpResponseShape,
+  type ReservationPolicy,
+  type ReservationRequest,
 } from '../webhooks';
 import { problemForError, type ErrorContext } from './errors';
 
@@ -92,15 +92,17 @@ async function runSteps(
     const auth = await authenticateWebhook(services.secrets, raw.raw, request.headers.get(SIGNATURE_HEADER));
     if (!auth.ok) return auth.response;
 
-    const eventId = request.headers.get(EVENT_ID_HEADER) ?? undefined;
-    const idempotencyKey = options.idempotency ? (request.headers.get(IDEMPOTENCY_KEY_HEADER) ?? undefined) : undefined;
+    const eventId = request.headers.get(EVENT_IDS.header) ?? undefined;
+    const idempotencyKey = options.idempotency ? (request.headers.get(IDEMPOTENCY_KEYS.header) ?? undefined) : undefined;
     const headerErrors = [
-      eventId === undefined ? undefined : validateEventId(eventId),
-      idempotencyKey === undefined ? undefined : validateIdempotencyKey(idempotencyKey),
+      eventId === undefined ? undefined : validateReservationKey(EVENT_IDS, eventId),
+      idempotencyKey === undefined ? undefined : validateReservationKey(IDEMPOTENCY_KEYS, idempotencyKey),
     ].filter((e): e is FieldError => e !== undefined);
     if (headerErrors.length > 0) return validationProblem(headerErrors, instance);
+    const reservation = (policy: ReservationPolicy, key: string | undefined): ReservationRequest | undefined =>
+      key === undefined ? undefined : { scope: options.scope, key, fingerprint: fingerprintOf(policy, raw.raw) };
 
-    return await withEventDedupe(services.tables, { scope: options.scope, eventId }, async () => {
+    return await withReservation(services.tables, EVENT_IDS, reservation(EVENT_IDS, eventId), async () => {
       const parsed = parseJsonBody(raw.raw, instance);
       if (!parsed.ok) return parsed.response;
       const valid = validateCustomerUpgradeRequest(parsed.json);
@@ -114,11 +116,7 @@ async function runSteps(
       };
       const run = (): Promise<HttpResponseShape> =>
         handler(call).catch((error: unknown) => problemForError(error, errorContext));
-      return withIdempotency(
-        services.tables,
-        { scope: options.scope, key: idempotencyKey, bodyHash: hashRequestBody(raw.raw) },
-        run,
-      );
+      return withReservation(services.tables, IDEMPOTENCY_KEYS, reservation(IDEMPOTENCY_KEYS, idempotencyKey), run);
     });
   } catch (error) {
     return problemForError(error, errorContext);

@@ -4,7 +4,7 @@ import type { Tables } from '../storage/tables';
 import { encodeKey } from '../tracking/keys';
 import type { UpgradeEvent } from '../tracking/records';
 import { appVersion } from '../version';
-import { EVENT_ID_HEADER } from './event-dedupe';
+import { EVENT_ID_HEADER } from './reservations';
 import { SIGNATURE_HEADER, signPayload } from './signature';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ProductUpgrades } from '../../shared/partner-center';
 import type { UpgradeView } from '../../shared/tracking';
-import { IDEMPOTENCY_LEASE_MS } from '../../shared/webhooks/idempotency';
+import { IDEMPOTENCY_KEYS } from '../../shared/webhooks';
 import { overrideMethods, WRITE_METHODS, wrapTables } from './faults';
 import { Rig, type WebhookResult } from './rig';
 
@@ -132,7 +132,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
         if (answer.status === 202 || (answer.status === 409 && answer.body?.upgradeId)) break;
         if (answer.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress') {
           // the crashed request still holds the key: the caller keeps retrying until its lease has passed
-          wallClockOffset += IDEMPOTENCY_LEASE_MS + 1_000;
+          wallClockOffset += IDEMPOTENCY_KEYS.leaseMs + 1_000;
         }
       }
       await rig.pumpTracking();
