@@ -4,7 +4,7 @@ import type { ProductUpgrades, UpgradeStatusResult } from '../partner-center/typ
 import type { Telemetry } from '../telemetry/telemetry';
 import { asPartnerCenterError, describeError } from './errors';
 import { digestKey, parseTimeKey } from './keys';
-import { notificationEventId, notificationFor, type Notifier } from './notifications';
+import { notificationEventId, notificationFor, type Notifier } from '../callbacks/events';
 import type { HistoryEntry, PollRunRecord, ScheduleRow, UpgradeRecord } from './records';
 import { monotonicNow, RequestGate, type MonotonicClock } from './request-gate';
 import { nextPollAt, type RandomSource } from './schedule';

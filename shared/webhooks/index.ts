@@ -1,5 +1,4 @@
 export * from './signature';
 export * from './responses';
-export * from './callbacks';
 export * from './reservations';
 export * from './authenticate';

@@ -2,7 +2,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { eventually } from '../../helpers/local-host';
 import { sendQueueMessage } from '../../../shared/queues/producer';
 import { QUEUES } from '../../../shared/storage/names';
-import { readCallbackRecord } from '../../../shared/webhooks';
+import { readCallbackRecord } from '../../../shared/callbacks';
 import { customerId, startHarness, type Harness } from './harness';
 
 const SECRET = 'callback-test-signing-secret';

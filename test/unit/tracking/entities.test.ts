@@ -7,7 +7,7 @@ import {
   upgradeToEntity,
 } from '../../../shared/tracking/entities';
 import { newUpgradeRecord } from '../../../shared/tracking/start-tracking';
-import { notificationEventId } from '../../../shared/tracking/notifications';
+import { notificationEventId } from '../../../shared/callbacks/events';
 
 const item = (i: number, padding = 0): UpgradeLineItem => ({
   sourceProduct: { id: `src-${i}`, name: `Legacy subscription ${i}${'x'.repeat(padding)}` },
