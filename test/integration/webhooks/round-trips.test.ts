@@ -6,11 +6,10 @@ import { checkEligibility } from '../../../functions/checkEligibility';
 import { loadConfig } from '../../../shared/config';
 import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
-import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../shared/telemetry';
 import { httpRequest, invocationContext } from '../../helpers/functions';
-import { overrideMethods, WRITE_METHODS, wrapTables } from '../../reliability/faults';
+import { wrapWrites } from '../../reliability/faults';
 
 /** A promise and the function that resolves it: the test waits on events, not on time. */
 function latch() {
@@ -55,22 +54,13 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
       POLL_SCHEDULE: '0 0 0 1 1 *',
     };
     const config = loadConfig(settings);
-    const tables = wrapTables(new Tables(config), (key: TableKey, client) =>
-      overrideMethods(
-        client,
-        Object.fromEntries(
-          WRITE_METHODS.map((method) => [
-            method,
-            (original: (...args: unknown[]) => Promise<unknown>, args: unknown[]) => {
-              const write = () => logged(`${key}.${method}`, () => original(...args));
-              const fault = key === 'eligibilityChecks' && method === 'createEntity' ? nextRecord : undefined;
-              nextRecord = fault ? undefined : nextRecord;
-              return fault ? fault(write) : write();
-            },
-          ]),
-        ),
-      ),
-    );
+    const tables = wrapWrites(new Tables(config), (key, method, original) => {
+      const write = () => logged(`${key}.${method}`, original);
+      const fault = key === 'eligibilityChecks' && method === 'createEntity' ? nextRecord : undefined;
+      if (!fault) return write();
+      nextRecord = undefined;
+      return fault(write);
+    });
     const secrets = new CachedSecretStore(new EnvironmentSecretStore(settings), {
       ttlMs: 0,
       refreshTokenWriteIntervalMs: 0,
