@@ -5,27 +5,18 @@ import { notificationEventId } from '../../../shared/callbacks/events';
 import { processCallbackMessage, type CallbackJobDeps } from '../../../shared/callbacks/job';
 import { claimCallbackSend, readCallbackRecord, recordCallbackOutcome } from '../../../shared/callbacks/store';
 import { freePort } from '../../../shared/net/free-port';
-import type { UpgradeLineItem } from '../../../shared/partner-center/types';
 import { EnvironmentSecretStore } from '../../../shared/secrets/environment-store';
 import { SecretUnavailableError } from '../../../shared/secrets/errors';
 import { newLease } from '../../../shared/storage/lease';
 import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../shared/telemetry';
-import { TrackingStore, trackUpgrade, type FinalStatus } from '../../../shared/tracking';
+import { TrackingStore } from '../../../shared/tracking';
+import { finishUpgrade, LINE_ITEMS, notifiedUpgrade, observedQueue } from './fixtures';
 import { BillingReceiver } from './harness';
 
 const connectionString = process.env.AzureWebJobsStorage!;
 const SECRET = 'job-test-signing-secret';
-
-const LINE_ITEMS: UpgradeLineItem[] = [
-  {
-    sourceProduct: { id: 'MS-AZR-0145P', name: 'Microsoft Azure' },
-    targetProduct: { id: 'DZH318Z0BPS6', name: 'Azure plan' },
-    status: 'Completed',
-    upgradedDate: '2026-11-20T10:00:00Z',
-  },
-];
 
 /** Table reads per table (point reads and queries), to show what one message costs. */
 class CountingTables {
@@ -50,23 +41,6 @@ class CountingTables {
   }
 }
 
-/** A queue whose sends are also kept (payload and delay), so a delayed copy is read without waiting for it. */
-function observedQueue(queue: QueueClient) {
-  const sent: { payload: Record<string, unknown>; visibilityTimeout: number | undefined }[] = [];
-  const observed = new Proxy(queue, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (property !== 'sendMessage' || typeof value !== 'function') return value;
-      return (text: string, options?: { visibilityTimeout?: number }) => {
-        const payload = JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as Record<string, unknown>;
-        sent.push({ payload, visibilityTimeout: options?.visibilityTimeout });
-        return (value as (...a: unknown[]) => unknown).call(target, text, options);
-      };
-    },
-  });
-  return { queue: observed, sent };
-}
-
 /**
  * The callback job on its own against Azurite (its queues are per test, so no host is needed): what it sends (the
  * upgrade row's data, never the message's), what it re-enqueues, with which delay, and what it does on the last
@@ -80,26 +54,6 @@ describe('processCallbackMessage (Azurite)', () => {
   const receiver = new BillingReceiver(SECRET);
   beforeAll(() => receiver.start());
   afterAll(() => receiver.stop());
-
-  /** The upgrade reaches a final status in its row (as a poll run would record it). */
-  async function finish(upgradeId: string, status: FinalStatus, completedAt = new Date().toISOString()) {
-    await tracking.mutateUpgrade(upgradeId, (current) => {
-      if (!current) throw new Error(`upgrade ${upgradeId} is not tracked`);
-      return {
-        result: undefined,
-        write: {
-          ...current,
-          status,
-          rawStatus: status,
-          statusRank: 3,
-          completedAt,
-          updatedAt: completedAt,
-          lineItems: LINE_ITEMS,
-          lineItemCount: LINE_ITEMS.length,
-        },
-      };
-    });
-  }
 
   async function setup(options: { secret?: string; url?: string; maxAttempts?: number; final?: boolean }) {
     const suffix = randomUUID().slice(0, 8);
@@ -120,19 +74,7 @@ describe('processCallbackMessage (Azurite)', () => {
       queue: main.queue,
       poisonQueue: poison.queue,
     };
-    const upgradeId = randomUUID();
-    const customerId = randomUUID();
-    await trackUpgrade({ upgradeId, customerId, productFamily: 'Azure' }, { store: tracking });
-    const completedAt = new Date().toISOString();
-    if (options.final !== false) await finish(upgradeId, 'Completed', completedAt);
-    const message = {
-      eventId: notificationEventId(upgradeId, 'Completed'),
-      event: 'upgrade.completed',
-      upgradeId,
-      customerId,
-      status: 'Completed',
-      completedAt,
-    };
+    const { upgradeId, completedAt, message } = await notifiedUpgrade(tracking, { final: options.final });
     return { deps, env, telemetry, queue: main.queue, sent: main.sent, poison, message, upgradeId, completedAt };
   }
 
@@ -188,7 +130,7 @@ describe('processCallbackMessage (Azurite)', () => {
     expect(await readCallbackRecord(tables, upgradeId, message.eventId)).toBeUndefined();
     expect(sent).toEqual([{ payload: { ...message, attempt: 2 }, visibilityTimeout: 1 }]);
 
-    await finish(upgradeId, 'Completed');
+    await finishUpgrade(tracking, upgradeId, 'Completed');
     expect(await processCallbackMessage(sent[0].payload, deps)).toMatchObject({ outcome: 'delivered', attempt: 2 });
     expect(receiver.for(upgradeId)).toEqual([expect.objectContaining({ verified: true, answered: 200 })]);
   });
