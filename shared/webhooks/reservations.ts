@@ -3,6 +3,7 @@ import { problem, type FieldError, type ProblemType } from '../http/problem';
 import {
   conditionalUpdate,
   ConditionalUpdateConflictError,
+  type ConditionalOutcome,
   type Decision,
   type RowKeys,
   type StoredRow,
@@ -231,21 +232,26 @@ export async function beginReservation(
     ...leaseFields(newLease(randomUUID(), at, policy.leaseMs)),
   };
   const table = await tables.get(policy.table);
-  let outcome;
+  let outcome: ConditionalOutcome<ReservationRow, ReservationDecision>;
   try {
     // Insert first: a new key (the usual case) costs one round trip.
     outcome = await conditionalUpdate<ReservationRow, ReservationDecision>(
       table,
       keys,
       (current) => decideReservation(current, candidate, at),
-      { known: { absent: true }, what: `${policy.field} reservation` },
+      {
+        known: { absent: true },
+        what: `${policy.field} reservation`,
+      },
     );
   } catch (error) {
     // Still contended after several rounds: someone else holds it right now.
     if (!(error instanceof ConditionalUpdateConflictError)) throw error;
-    return {
-      kind: 'respond',
-      response: answerFor(policy, { kind: 'in-progress', fingerprintMatches: true, leaseRemainingMs: policy.leaseMs }),
+    outcome = {
+      result: { kind: 'in-progress', fingerprintMatches: true, leaseRemainingMs: policy.leaseMs },
+      row: undefined,
+      etag: undefined,
+      changed: false,
     };
   }
   const decision = outcome.result;
