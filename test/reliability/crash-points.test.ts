@@ -50,8 +50,8 @@ const crash = new CrashSwitch();
 let wallClockOffset = 0;
 const realNow = Date.now.bind(Date);
 jest.spyOn(Date, 'now').mockImplementation(() => realNow() + wallClockOffset);
-/** The signature check reads the machine's clock: the billing system signs with the real time. */
-const realSeconds = () => Math.floor(realNow() / 1000);
+/** The billing system's clock moves with the app's: it signs with the time the signature check reads. */
+const signedAt = () => Math.floor(Date.now() / 1000);
 
 function crashingPartnerCenter(inner: ProductUpgrades): ProductUpgrades {
   return {
@@ -127,7 +127,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
     const problems: string[] = [];
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
-        const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: realSeconds() });
+        const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
         webhookStatuses.push(answer.status);
         if (answer.status === 202 || (answer.status === 409 && answer.body?.upgradeId)) break;
         if (answer.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress') {
@@ -141,7 +141,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
       crash.armed = false;
     }
     problems.push(...(await rig.truthDiff()));
-    const replay = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: realSeconds() });
+    const replay = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
     const truths = rig.sim.state.listUpgrades({ customerId });
     const upgradeId = truths[0]?.id.toLowerCase();
     const view = upgradeId ? await rig.services.tracking.getUpgrade(upgradeId) : undefined;
