@@ -1,14 +1,18 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RunningAzurite } from '../dev/azurite';
 import { generateScenario, startSimulator } from '../dev/simulator';
 import { signPayload } from '../shared/webhooks';
+import { loadAverage } from './machine';
 import { appSettings, benchServices, BENCH_SIGNING_SECRET } from './stack';
 import { percentile, Repeats, type Figure } from './stats';
 
 export interface WebhookCase {
   repeats: number;
-  /** Sequential calls per series (each series: bare client, bare table write, webhook, interleaved). */
+  /**
+   * Sequential calls per series (bare client, bare table write, webhook, webhook with X-Event-Id, interleaved).
+   */
   sequential: number;
   /** Load phase: connections in flight, and its bounds. */
   connections: number;
@@ -54,8 +58,10 @@ async function timed(call: () => Promise<unknown>): Promise<number> {
 /**
  * Webhook overhead: the eligibility webhook through the local host (signature check, validation, the Partner
  * Center call, the EligibilityChecks row) against the bare client call to the simulator, and — to say where the
- * difference goes — the bare table write the webhook also makes. Then requests per second with `connections`
- * requests in flight (node's fetch, loopback only), bounded by time and count.
+ * difference goes — the bare table write the webhook also makes. The webhook is measured twice: without an event id,
+ * and with a fresh `X-Event-Id` per request, as a billing system sends it (the delivery is then also reserved and
+ * its answer stored for replay). Then requests per second with `connections` requests in flight (node's fetch,
+ * loopback only), bounded by time and count.
  */
 export async function benchWebhook(
   azurite: RunningAzurite,
@@ -78,13 +84,14 @@ export async function benchWebhook(
     let next = 0;
     const body = () => JSON.stringify({ customerId: customers[next++ % customers.length], productFamily: 'Azure' });
     const url = `${host.url}/api/eligibility`;
-    const webhook = async (): Promise<number> => {
+    const webhook = async (withEventId = false): Promise<number> => {
       const raw = body();
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-signature': signPayload(raw, BENCH_SIGNING_SECRET) },
-        body: raw,
-      });
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'x-signature': signPayload(raw, BENCH_SIGNING_SECRET),
+      };
+      if (withEventId) headers['x-event-id'] = randomUUID();
+      const response = await fetch(url, { method: 'POST', headers, body: raw });
       await response.arrayBuffer();
       return response.status;
     };
@@ -101,8 +108,9 @@ export async function benchWebhook(
         checkedAt: new Date().toISOString(),
       });
     for (let i = 0; i < 20; i++) {
-      const status = await webhook();
-      if (status !== 200) throw new Error(`eligibility webhook answered ${status} during warm-up`);
+      for (const status of [await webhook(), await webhook(true)]) {
+        if (status !== 200) throw new Error(`eligibility webhook answered ${status} during warm-up`);
+      }
       await bareClient();
       await bareTableWrite();
     }
@@ -112,10 +120,12 @@ export async function benchWebhook(
       const client: number[] = [];
       const table: number[] = [];
       const hook: number[] = [];
+      const hookWithEventId: number[] = [];
       for (let i = 0; i < spec.sequential; i++) {
         client.push(await timed(bareClient));
         table.push(await timed(bareTableWrite));
-        hook.push(await timed(webhook));
+        hook.push(await timed(() => webhook()));
+        hookWithEventId.push(await timed(() => webhook(true)));
       }
       const counts: Record<string, number> = {};
       const latencies: number[] = [];
@@ -150,6 +160,10 @@ export async function benchWebhook(
         overheadP50Ms: percentile(hook, 50) - percentile(client, 50),
         overheadP99Ms: percentile(hook, 99) - percentile(client, 99),
         overheadBeyondTableWriteP50Ms: percentile(hook, 50) - percentile(client, 50) - percentile(table, 50),
+        webhookWithEventIdP50Ms: percentile(hookWithEventId, 50),
+        webhookWithEventIdP99Ms: percentile(hookWithEventId, 99),
+        overheadWithEventIdP50Ms: percentile(hookWithEventId, 50) - percentile(client, 50),
+        overheadWithEventIdP99Ms: percentile(hookWithEventId, 99) - percentile(client, 99),
         requestsPerSecond: (counts['200'] ?? 0) / elapsed,
         loadP50Ms: percentile(latencies, 50),
         loadP99Ms: percentile(latencies, 99),
@@ -158,7 +172,10 @@ export async function benchWebhook(
       repeats.add(sample);
       log(
         `  webhook run ${run + 1}/${spec.repeats}: p50 ${sample.webhookP50Ms.toFixed(1)} ms vs bare ${sample.bareClientP50Ms.toFixed(1)} ms, ` +
-          `p99 ${sample.webhookP99Ms.toFixed(1)} vs ${sample.bareClientP99Ms.toFixed(1)} ms, ${sample.requestsPerSecond.toFixed(0)} req/s`,
+          `p99 ${sample.webhookP99Ms.toFixed(1)} vs ${sample.bareClientP99Ms.toFixed(1)} ms ` +
+          `(overhead p50 ${sample.overheadP50Ms.toFixed(1)}, p99 ${sample.overheadP99Ms.toFixed(1)} ms; ` +
+          `with X-Event-Id p50 ${sample.overheadWithEventIdP50Ms.toFixed(1)}, p99 ${sample.overheadWithEventIdP99Ms.toFixed(1)} ms), ` +
+          `${sample.requestsPerSecond.toFixed(0)} req/s, load average ${loadAverage().join(' / ')}`,
       );
     }
     return { case: spec, figures: repeats.figures(), lastRun: { loadStatusCounts } };

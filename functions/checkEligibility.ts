@@ -15,7 +15,7 @@ export async function checkEligibility(request: HttpRequest, context: Invocation
       correlationId: correlationIdFrom(context.traceContext?.traceParent),
       log: (level, message) => context[level](message),
     },
-    (call) => eligibilityWebhook(services, call),
+    eligibilityWebhook(services),
   );
 }
 

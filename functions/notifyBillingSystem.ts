@@ -1,12 +1,12 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { poisonQueueName, processCallbackMessage } from '../shared/notifications';
+import { processCallbackMessage, redactUrl } from '../shared/callbacks';
+import { poisonQueueName } from '../shared/queues/poison';
 import { getServices } from '../shared/services';
 import { QUEUES } from '../shared/storage/names';
-import { redactUrl } from '../shared/webhooks';
 
 /**
  * Queue trigger: posts an upgrade's final result to BILLING_CALLBACK_URL, signed with CALLBACK_SIGNING_SECRET.
- * Retries with growing delays are re-enqueued copies (see shared/notifications); only our own dependency failures
+ * Retries with growing delays are re-enqueued copies (see shared/callbacks); only our own dependency failures
  * throw (host retry, then the poison queue).
  */
 export async function notifyBillingSystem(message: unknown, context: InvocationContext): Promise<void> {
@@ -38,6 +38,12 @@ export async function notifyBillingSystem(message: unknown, context: InvocationC
         `notifyBillingSystem: event ${result.eventId} is being sent by another invocation; checked again in ${result.delaySeconds} s`,
       );
       break;
+    case 'not-final':
+      context.log(
+        `notifyBillingSystem: upgrade ${result.upgradeId} is not final yet (${result.upgradeStatus}); nothing sent, ` +
+          `checked again in ${result.delaySeconds} s`,
+      );
+      break;
     case 'delivered':
       context.log(
         `notifyBillingSystem: event ${result.eventId} (upgrade ${result.upgradeId}) delivered to ${target} ` +
@@ -59,6 +65,10 @@ export async function notifyBillingSystem(message: unknown, context: InvocationC
           `(${result.error}); moved to ${poisonQueueName(QUEUES.upgradeNotifications)}`,
       );
       break;
+    default: {
+      const unhandled: never = result;
+      throw new Error(`notifyBillingSystem: unhandled outcome ${JSON.stringify(unhandled)}`);
+    }
   }
 }
 

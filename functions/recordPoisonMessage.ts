@@ -1,10 +1,10 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { poisonQueueName, recordPoisonMessage } from '../shared/notifications';
+import { poisonQueueName, recordPoisonMessage } from '../shared/queues/poison';
 import { getServices } from '../shared/services';
 import { QUEUES } from '../shared/storage/names';
 
 /**
- * Queue triggers on the poison queues (Q2): whatever the host (after maxDequeueCount) or the callback job (after its
+ * Queue triggers on the poison queues: whatever the host (after maxDequeueCount) or the callback job (after its
  * last attempt) gave up on is recorded in RejectedMessages and raised as a PoisonMessage event, then completed.
  */
 function poisonHandler(poisonQueue: string) {

@@ -1,6 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { loadConfig, type AppConfig } from './config';
-import { poisonQueueName } from './notifications';
+import { poisonQueueName } from './queues/poison';
 import {
   createPartnerCenterClient,
   createRefreshTokenOwner,

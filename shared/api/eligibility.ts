@@ -3,7 +3,7 @@ import type { Services } from '../services';
 import { acceptUpgrade, queueTracker, type EligibilityCheckRecord } from '../tracking';
 import type { HttpResponseShape } from '../webhooks';
 import { dropUndefined } from './representation';
-import type { WebhookCall } from './webhook';
+import type { WebhookCall, WebhookSteps } from './webhook';
 
 export interface EligibilityOutcome {
   eligibility: Eligibility;
@@ -11,21 +11,16 @@ export interface EligibilityOutcome {
   check: EligibilityCheckRecord;
 }
 
-/**
- * Asks Partner Center, records the check, and accepts for tracking an upgrade Partner Center reports as existing (an
- * upgrade started elsewhere, e.g. in the portal, is followed too). Shared by both webhooks.
- */
-export async function checkAndRecordEligibility(
-  services: Services,
-  call: WebhookCall,
-  source: string,
-  now: () => number = Date.now,
-): Promise<EligibilityOutcome> {
-  const eligibility = await services.partnerCenter.checkEligibility(call.body, {
+/** Partner Center's eligibility answer: a read, no side effect (so it may run before the delivery is known new). */
+export function askEligibility(services: Services, call: WebhookCall): Promise<Eligibility> {
+  return services.partnerCenter.checkEligibility(call.body, {
     correlationId: call.correlationId,
     abortSignal: call.abortSignal,
   });
-  const check: EligibilityCheckRecord = {
+}
+
+function checkFor(call: WebhookCall, eligibility: Eligibility, now: () => number): EligibilityCheckRecord {
+  return {
     customerId: call.body.customerId,
     productFamily: call.body.productFamily,
     isEligible: eligibility.isEligible,
@@ -33,6 +28,19 @@ export async function checkAndRecordEligibility(
     upgradeId: eligibility.upgradeId?.toLowerCase(),
     checkedAt: new Date(now()).toISOString(),
   };
+}
+
+/**
+ * Records the check, and accepts for tracking an upgrade Partner Center reports as existing (an upgrade started
+ * elsewhere, e.g. in the portal, is followed too).
+ */
+async function recordEligibility(
+  services: Services,
+  call: WebhookCall,
+  eligibility: Eligibility,
+  check: EligibilityCheckRecord,
+  source: string,
+): Promise<void> {
   await services.tracking.recordEligibilityCheck({ ...check, correlationId: call.correlationId });
   services.telemetry.event(
     'EligibilityChecked',
@@ -56,15 +64,43 @@ export async function checkAndRecordEligibility(
       },
     );
   }
+}
+
+/** Asks Partner Center, then records the check (and accepts a reported upgrade). Shared by both webhooks. */
+export async function checkAndRecordEligibility(
+  services: Services,
+  call: WebhookCall,
+  source: string,
+  now: () => number = Date.now,
+): Promise<EligibilityOutcome> {
+  const eligibility = await askEligibility(services, call);
+  const check = checkFor(call, eligibility, now);
+  await recordEligibility(services, call, eligibility, check, source);
   return { eligibility, check };
 }
 
-/** POST /api/eligibility: 200 with what Partner Center said. */
-export async function eligibilityWebhook(services: Services, call: WebhookCall): Promise<HttpResponseShape> {
-  const { check } = await checkAndRecordEligibility(services, call, 'eligibility');
+/**
+ * POST /api/eligibility: 200 with what Partner Center said. Partner Center is asked while the delivery's X-Event-Id
+ * is reserved, and the check is recorded while the answer is stored for replay (both withdrawn if the record fails).
+ */
+export function eligibilityWebhook(services: Services, now: () => number = Date.now): WebhookSteps<Eligibility> {
   return {
-    status: 200,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    jsonBody: dropUndefined({ ...check }),
+    read: (call) => askEligibility(services, call),
+    async write(call, eligibility) {
+      const check = checkFor(call, eligibility, now);
+      const response: HttpResponseShape = {
+        status: 200,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        jsonBody: dropUndefined({ ...check }),
+      };
+      const landing = recordEligibility(services, call, eligibility, check, 'eligibility');
+      // A reported upgrade is tracked before an answer naming it is stored: a crash in between must not leave it
+      // untracked behind a replayable answer.
+      if (check.upgradeId) {
+        await landing;
+        return { response };
+      }
+      return { response, landing };
+    },
   };
 }

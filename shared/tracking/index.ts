@@ -11,7 +11,7 @@ export {
   type StartTrackingResult,
 } from './start-tracking';
 export { TrackingStore, InvalidContinuationTokenError, shardOf, type TableSource, type Page } from './store';
-export { queueNotifier, notificationEventId, type Notifier } from './notifications';
+export { queueNotifier, notificationEventId, type Notifier } from '../callbacks/events';
 export { RequestGate } from './request-gate';
 export { isFinal, type UpgradeStatus, type FinalStatus } from './state';
 export type {

@@ -1,7 +1,7 @@
 import type { UpgradeStatusResult } from '../partner-center/types';
 import { scheduleRowKey } from './entities';
 import { digestKey } from './keys';
-import { notificationEventId, notificationFor } from './notifications';
+import { notificationEventId, notificationFor } from '../callbacks/events';
 import type { HistoryEntry, PollState, UpgradeNotification, UpgradeRecord } from './records';
 import { nextPollAt, type RandomSource, type ScheduleConfig } from './schedule';
 import { applyObservation, isFinal, markStale, type TrackedState, type Transition, type UpgradeStatus } from './state';

@@ -5,7 +5,7 @@ import { heldByOther, newLease, type Lease } from '../storage/lease';
 import type { Telemetry } from '../telemetry/telemetry';
 import { asPartnerCenterError, describeError } from './errors';
 import { mergeSorted } from './merge-sorted';
-import type { Notifier } from './notifications';
+import type { Notifier } from '../callbacks/events';
 import { commitOf, planPoll, type PollOutcome, type PollPlan } from './poll-plan';
 import type { PollRunRecord, PollState, ScheduleEntry } from './records';
 import { monotonicNow, RequestGate, type MonotonicClock } from './request-gate';

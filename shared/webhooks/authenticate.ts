@@ -17,7 +17,7 @@ export async function authenticateWebhook(
   store: SecretStore,
   rawBody: Buffer,
   signatureHeader: string | null,
-  now: Date = new Date(),
+  now: () => number = Date.now,
 ): Promise<WebhookAuthentication> {
   let secrets: string[];
   try {

@@ -85,14 +85,14 @@ export function verifySignature(
   rawBody: Buffer,
   header: string | null | undefined,
   secrets: readonly string[],
-  now: Date = new Date(),
+  now: () => number = Date.now,
 ): SignatureCheck {
   const usable = secrets.filter((s) => s.length > 0);
   if (usable.length === 0) return { ok: false, reason: 'no-secret' };
   if (header === null || header === undefined || header === '') return { ok: false, reason: 'missing-header' };
   const parsed = parseHeader(header);
   if (typeof parsed === 'string') return { ok: false, reason: parsed };
-  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const nowSeconds = Math.floor(now() / 1000);
   if (Math.abs(nowSeconds - parsed.timestamp) > SIGNATURE_TOLERANCE_SECONDS) {
     return { ok: false, reason: 'timestamp-out-of-tolerance' };
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ProductUpgrades } from '../../shared/partner-center';
 import type { UpgradeView } from '../../shared/tracking';
-import { IDEMPOTENCY_LEASE_MS } from '../../shared/webhooks/idempotency';
+import { IDEMPOTENCY_KEYS } from '../../shared/webhooks';
 import { overrideMethods, WRITE_METHODS, wrapTables } from './faults';
 import { Rig, type WebhookResult } from './rig';
 
@@ -50,8 +50,8 @@ const crash = new CrashSwitch();
 let wallClockOffset = 0;
 const realNow = Date.now.bind(Date);
 jest.spyOn(Date, 'now').mockImplementation(() => realNow() + wallClockOffset);
-/** The signature check reads the machine's clock: the billing system signs with the real time. */
-const realSeconds = () => Math.floor(realNow() / 1000);
+/** The billing system's clock moves with the app's: it signs with the time the signature check reads. */
+const signedAt = () => Math.floor(Date.now() / 1000);
 
 function crashingPartnerCenter(inner: ProductUpgrades): ProductUpgrades {
   return {
@@ -134,12 +134,12 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
     const problems: string[] = [];
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
-        const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: realSeconds() });
+        const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
         webhookStatuses.push(answer.status);
         if (answer.status === 202 || (answer.status === 409 && answer.body?.upgradeId)) break;
         if (answer.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress') {
           // the crashed request still holds the key: the caller keeps retrying until its lease has passed
-          wallClockOffset += IDEMPOTENCY_LEASE_MS + 1_000;
+          wallClockOffset += IDEMPOTENCY_KEYS.leaseMs + 1_000;
         }
       }
       await rig.pumpTracking(tracking);
@@ -148,7 +148,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
       crash.armed = false;
     }
     problems.push(...(await rig.truthDiff()));
-    const replay = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: realSeconds() });
+    const replay = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
     const truths = rig.sim.state.listUpgrades({ customerId });
     const upgradeId = truths[0]?.id.toLowerCase();
     const view = upgradeId ? await rig.services.tracking.getUpgrade(upgradeId) : undefined;

@@ -47,6 +47,21 @@ export function overrideMethods(
 
 export const WRITE_METHODS = ['createEntity', 'updateEntity', 'upsertEntity', 'deleteEntity', 'submitTransaction'];
 
+/** Tables whose every write goes through `around` (to count, order, delay, fail or crash writes). */
+export function wrapWrites(
+  inner: Tables,
+  around: (key: TableKey, method: string, write: () => Promise<unknown>) => Promise<unknown>,
+): Tables {
+  return wrapTables(inner, (key, client) =>
+    overrideMethods(
+      client,
+      Object.fromEntries(
+        WRITE_METHODS.map((method) => [method, (original, args) => around(key, method, () => original(...args))]),
+      ),
+    ),
+  );
+}
+
 /**
  * A concurrent writer: before a seeded fraction of ETag-conditional updates, another writer merges nothing into the
  * same row first, so the row's ETag moves and the app's write meets a real 412 from the service.

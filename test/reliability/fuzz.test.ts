@@ -6,7 +6,7 @@ import { startTestLocalHost, type TestLocalHost } from '../helpers/local-host';
 import { httpRequest as buildRequest, invocationContext } from '../helpers/functions';
 import { checkEligibility } from '../../functions/checkEligibility';
 import { startUpgrade } from '../../functions/startUpgrade';
-import { overrideMethods, WRITE_METHODS, wrapTables } from './faults';
+import { wrapWrites } from './faults';
 import { seedFor } from './prng';
 import { customerIds, Rig, SIGNING_SECRET } from './rig';
 
@@ -159,20 +159,10 @@ describe('HTTP fuzzing of the webhooks', () => {
       customers: 6,
       seed: 11,
       wrapTables: (tables) =>
-        wrapTables(tables, (_key, client) =>
-          overrideMethods(
-            client,
-            Object.fromEntries(
-              WRITE_METHODS.map((method) => [
-                method,
-                (original: (...args: unknown[]) => Promise<unknown>, args: unknown[]) => {
-                  writes++;
-                  return original(...args);
-                },
-              ]),
-            ),
-          ),
-        ),
+        wrapWrites(tables, (_key, _method, write) => {
+          writes++;
+          return write();
+        }),
     });
   });
   afterAll(async () => rig?.stop());

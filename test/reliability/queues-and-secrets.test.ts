@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { recordNotificationPoison } from '../../functions/recordPoisonMessage';
-import { poisonQueueName } from '../../shared/notifications';
+import { poisonQueueName } from '../../shared/queues/poison';
 import { CachedSecretStore, KeyVaultSecretStore, keyVaultSecretName, type SecretName } from '../../shared/secrets';
 import { encodeQueueMessage } from '../../shared/queues/producer';
 import { QUEUES } from '../../shared/storage/names';

@@ -17,7 +17,7 @@ import { recordTrackingPoison } from '../../functions/recordPoisonMessage';
 import { startTracking as startTrackingFunction } from '../../functions/startTracking';
 import { startUpgrade } from '../../functions/startUpgrade';
 import { loadConfig, type AppConfig } from '../../shared/config';
-import { processCallbackMessage, type CallbackJobResult } from '../../shared/notifications';
+import { processCallbackMessage, type CallbackJobResult } from '../../shared/callbacks';
 import { PartnerCenterClient, SecureAppModelCredential, type ProductUpgrades } from '../../shared/partner-center';
 import { CachedSecretStore, EnvironmentSecretStore, type SecretStore } from '../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../shared/services';

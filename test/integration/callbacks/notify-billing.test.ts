@@ -2,7 +2,8 @@ import { QueueClient } from '@azure/storage-queue';
 import { eventually } from '../../helpers/local-host';
 import { sendQueueMessage } from '../../../shared/queues/producer';
 import { QUEUES } from '../../../shared/storage/names';
-import { readCallbackRecord } from '../../../shared/webhooks';
+import { isFinal } from '../../../shared/tracking';
+import { readCallbackRecord } from '../../../shared/callbacks';
 import { customerId, startHarness, type Harness } from './harness';
 
 const SECRET = 'callback-test-signing-secret';
@@ -35,23 +36,33 @@ describe('billing callbacks on the local host', () => {
   }, 60_000);
   afterAll(async () => h?.stop());
 
+  /** One poll run through the admin API, waited for until it has completed. */
+  async function pollOnce(): Promise<void> {
+    const before = h.telemetry.events('PollRunCompleted').length;
+    await h.triggerPoll();
+    await eventually(() => (h.telemetry.events('PollRunCompleted').length > before ? true : undefined));
+  }
+
   /** Starts the upgrade, lets the simulator finish it, and polls until the app has it final. */
   async function finish(customer: string): Promise<string> {
     const upgradeId = await h.startUpgrade(customer);
     h.clock.advance(60_000);
-    await h.triggerPoll();
-    await eventually(async () => {
-      const view = await h.services.tracking.getUpgrade(upgradeId);
-      if (view && ['Completed', 'Failed'].includes(view.status)) return view;
-      // A run that found it not yet due (or busy): trigger another one.
-      await h.triggerPoll();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return undefined;
-    }, 20_000);
-    return upgradeId;
+    for (let run = 0; run < 20; run++) {
+      await pollOnce();
+      // A run that found it not yet due (or busy): another one.
+      const found = await h.services.tracking.readUpgrade(upgradeId);
+      if (found && isFinal(found.record.status)) return upgradeId;
+    }
+    throw new Error(`upgrade ${upgradeId} is not final after 20 poll runs`);
   }
 
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /**
+   * Waits until nothing more can be sent: the notifications queue holds no message, visible or waiting for a retry
+   * (the host deletes a message once its invocation has finished), so absence can be asserted without waiting on time.
+   */
+  async function drained(queue = h.services.queues.upgradeNotifications): Promise<void> {
+    await eventually(async () => ((await queue.getProperties()).approximateMessagesCount === 0 ? true : undefined));
+  }
 
   it('a finished upgrade produces exactly one verified callback with its line items', async () => {
     const upgradeId = await finish(OK);
@@ -71,7 +82,7 @@ describe('billing callbacks on the local host', () => {
     expect(Object.keys(callback.body).sort()).toEqual(
       ['completedAt', 'customerId', 'event', 'eventId', 'lineItems', 'status', 'upgradeId'].sort(),
     );
-    await sleep(1500);
+    await drained();
     expect(h.receiver.for(upgradeId)).toHaveLength(1);
     expect(await readCallbackRecord(h.services.tables, upgradeId, callback.body.eventId)).toMatchObject({
       outcome: 'delivered',
@@ -103,7 +114,7 @@ describe('billing callbacks on the local host', () => {
     const gaps = [attempts[1].at - attempts[0].at, attempts[2].at - attempts[1].at];
     expect(gaps[0]).toBeGreaterThanOrEqual(900);
     expect(gaps[1]).toBeGreaterThanOrEqual(1900);
-    await sleep(1500);
+    await drained();
     expect(h.receiver.for(upgradeId).filter((r) => r.answered === 200)).toHaveLength(1);
     expect(await readCallbackRecord(h.services.tables, upgradeId, attempts[0].body.eventId)).toMatchObject({
       outcome: 'delivered',
@@ -124,7 +135,7 @@ describe('billing callbacks on the local host', () => {
     expect(record).toMatchObject({ status: 400, attempt: 1 });
     expect(record.error).toContain('HTTP 400');
     expect(record.error).not.toContain('receiver-key'); // the URL's query (a key) stays out of the record
-    await sleep(1800); // longer than the first retry delay (1 s) plus a queue poll
+    await drained(); // a retry would be a message waiting in the queue
     expect(h.receiver.for(upgradeId)).toHaveLength(1);
     expect(h.telemetry.events('CallbackRejected').some((e) => e.properties.upgradeId === upgradeId)).toBe(true);
   });
@@ -159,10 +170,8 @@ describe('billing callbacks on the local host', () => {
       return found.length > 0 ? found : undefined;
     });
     expect(rows).toEqual([expect.objectContaining({ kind: 'invalid', reason: 'eventId must be a GUID' })]);
-    await sleep(1000);
+    await drained();
     expect(h.logs.filter((l) => l.includes('notifyBillingSystem: message rejected'))).toHaveLength(1);
-    const queue = h.services.queues.upgradeNotifications;
-    expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
   });
 
   it('a receiver that stays down: poisoned after the last attempt, recorded, PoisonMessage emitted', async () => {
@@ -197,7 +206,7 @@ describe('billing callbacks on the local host', () => {
     expect(h.telemetry.events('PoisonMessage')).toContainEqual(
       expect.objectContaining({ properties: expect.objectContaining({ upgradeId, queue: 'upgrade-tracking-poison' }) }),
     );
-    await sleep(500);
-    expect((await poison.getProperties()).approximateMessagesCount).toBe(0);
+    await drained(poison); // completed, not retried
+    expect(await h.services.tracking.listRejectedMessages(`${QUEUES.upgradeTracking}-poison`)).toHaveLength(1);
   });
 });

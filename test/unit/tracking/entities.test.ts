@@ -17,7 +17,7 @@ import {
   upgradeToEntity,
 } from '../../../shared/tracking/entities';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
-import { notificationEventId } from '../../../shared/tracking/notifications';
+import { notificationEventId } from '../../../shared/callbacks/events';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const message = {

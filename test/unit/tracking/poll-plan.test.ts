@@ -1,7 +1,7 @@
 import type { UpgradeStatusResult } from '../../../shared/partner-center/types';
 import { pollStateOf, scheduleRowKey } from '../../../shared/tracking/entities';
 import { digestKey } from '../../../shared/tracking/keys';
-import { notificationEventId } from '../../../shared/tracking/notifications';
+import { notificationEventId } from '../../../shared/callbacks/events';
 import { commitOf, planPoll, type PollOutcome } from '../../../shared/tracking/poll-plan';
 import type { PollState } from '../../../shared/tracking/records';
 import type { ScheduleConfig } from '../../../shared/tracking/schedule';

@@ -1,6 +1,6 @@
 import type { Telemetry } from '../telemetry';
 import type { TrackingStore } from '../tracking/store';
-import { messageText } from '../queues/message';
+import { messageText } from './message';
 
 /** The queue the Functions host (and the callback job) moves a message to when it gives up on it. */
 export function poisonQueueName(queue: string): string {
@@ -27,14 +27,14 @@ function idField(value: unknown, name: 'upgradeId' | 'eventId'): string | undefi
 }
 
 /**
- * Q2: a message in a `-poison` queue is recorded durably (RejectedMessages, kind `poison`, partition = the poison
+ * A message in a `-poison` queue is recorded durably (RejectedMessages, kind `poison`, partition = the poison
  * queue; the same text twice is one row) and reported as a `PoisonMessage` event, which the alert rules watch.
  * Throws only when the table write fails (the host then retries it).
  */
 export async function recordPoisonMessage(
   poisonQueue: string,
   message: unknown,
-  deps: { tracking: TrackingStore; telemetry: Telemetry; now?: () => Date },
+  deps: { tracking: Pick<TrackingStore, 'recordRejectedMessage'>; telemetry: Telemetry; now?: () => number },
   metadata: PoisonMessageMetadata = {},
 ): Promise<PoisonRecord> {
   let value = message;
@@ -58,7 +58,7 @@ export async function recordPoisonMessage(
       `gave up on this ${origin} message after repeated failures` +
       (metadata.insertionTime ? ` (first enqueued ${metadata.insertionTime})` : ''),
     message: messageText(message),
-    receivedAt: (deps.now?.() ?? new Date()).toISOString(),
+    receivedAt: new Date((deps.now ?? Date.now)()).toISOString(),
   });
   deps.telemetry.event('PoisonMessage', {
     queue: poisonQueue,

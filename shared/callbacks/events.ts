@@ -1,8 +1,13 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { sendQueueMessage } from '../queues/producer';
-import { digestKey } from './keys';
-import type { UpgradeEvent, UpgradeNotification, UpgradeRecord } from './records';
-import type { FinalStatus } from './state';
+import { digestKey } from '../tracking/keys';
+import type { UpgradeEvent, UpgradeNotification, UpgradeRecord } from '../tracking/records';
+import type { FinalStatus } from '../tracking/state';
+
+/**
+ * What a final upgrade tells the billing system: the event name, its deterministic id, and the notification the
+ * tracking puts on `upgrade-notifications` (ids only; the callback job builds the payload from the upgrade row).
+ */
 
 /** Sends one final-status notification; throws when it could not (the poll run then retries it next run). */
 export type Notifier = (notification: UpgradeNotification) => Promise<void>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Tables } from '../../../shared/storage/tables';
-import { readCallbackRecord, recordCallbackOutcome } from '../../../shared/webhooks/callbacks';
+import { readCallbackRecord, recordCallbackOutcome } from '../../../shared/callbacks/store';
 
 const connectionString = process.env.AzureWebJobsStorage ?? '';
 const tables = new Tables({ storage: { kind: 'connectionString', connectionString }, tableNamePrefix: 'cbrec' });

@@ -4,8 +4,8 @@ import { FINAL_STATUSES } from '../tracking/state';
 
 /**
  * The `upgrade-notifications` message as the callback job reads it: the tracking poller's `UpgradeNotification`,
- * plus `attempt` (1 when absent) on the copies the job re-enqueues for a retry. Ids only: lineItems are read from the
- * Upgrades table at delivery time (Q4).
+ * plus `attempt` (1 when absent) on the copies the job re-enqueues for a retry. Nothing in it is trusted beyond its
+ * ids: what is sent (event, status, line items, completion time) comes from the upgrade row at delivery time.
  */
 export interface CallbackMessage extends UpgradeNotification {
   attempt: number;

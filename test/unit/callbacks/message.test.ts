@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MAX_RETRY_DELAY_SECONDS, parseCallbackMessage, retryDelaySeconds } from '../../../shared/notifications';
+import { MAX_RETRY_DELAY_SECONDS, parseCallbackMessage, retryDelaySeconds } from '../../../shared/callbacks/message';
 import { messageText } from '../../../shared/queues/message';
 import { encodeQueueMessage } from '../../../shared/queues/producer';
 

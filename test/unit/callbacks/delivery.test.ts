@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { freePort } from '../../../shared/net/free-port';
-import { deliverCallback, type CallbackPayload } from '../../../shared/webhooks/callbacks';
+import { deliverCallback, type CallbackPayload } from '../../../shared/callbacks/delivery';
 import { verifySignature } from '../../../shared/webhooks/signature';
 
 const SECRET = 'callback-secret-value-1f2e3d';
