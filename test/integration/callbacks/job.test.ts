@@ -93,7 +93,7 @@ describe('processCallbackMessage (Azurite)', () => {
     // The message's own completion time and status are not what is sent: the row's are.
     const forged = { ...message, status: 'Failed', completedAt: '2000-01-01T00:00:00.000Z' };
     expect(await processCallbackMessage(forged, deps)).toMatchObject({ outcome: 'delivered', attempt: 1 });
-    expect(Object.fromEntries(tables.reads)).toEqual({ callbacks: 1, upgrades: 1 });
+    expect(Object.fromEntries(tables.reads)).toEqual({ callbacks: 1, tracking: 1 });
     const [got] = receiver.for(upgradeId);
     expect(got).toMatchObject({ verified: true, answered: 200 });
     expect(got.body).toEqual({
