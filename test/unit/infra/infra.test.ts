@@ -3,4 +3,5 @@ import './parse.suite';
 import './settings.suite';
 import './security.suite';
 import './storage.suite';
+import './flex.suite';
 import './monitoring.suite';
