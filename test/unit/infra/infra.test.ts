@@ -4,4 +4,5 @@ import './settings.suite';
 import './security.suite';
 import './storage.suite';
 import './flex.suite';
+import './kql.suite';
 import './monitoring.suite';
