@@ -69,6 +69,18 @@ const COMMON_COLUMNS = [
   'sdkVersion:string',
 ];
 
+/** Columns a request and a dependency both have: an operation with a result and a duration (milliseconds). */
+const TIMED_OPERATION_COLUMNS = [
+  'id:string',
+  'name:string',
+  'success:string',
+  'resultCode:string',
+  'duration:real',
+  'performanceBucket:string',
+  'customMeasurements:dynamic',
+  'itemCount:int',
+];
+
 /**
  * The Application Insights tables and the columns each adds to the common ones, with their types, as Microsoft's table
  * reference for Application Insights lists them (for example `success` is a string, `duration` a real in milliseconds).
@@ -84,31 +96,8 @@ export const APPLICATION_INSIGHTS_TABLES: Record<string, string[]> = {
     'valueMax:real',
     'valueStdDev:real',
   ],
-  dependencies: [
-    'id:string',
-    'target:string',
-    'type:string',
-    'name:string',
-    'data:string',
-    'success:string',
-    'resultCode:string',
-    'duration:real',
-    'performanceBucket:string',
-    'customMeasurements:dynamic',
-    'itemCount:int',
-  ],
-  requests: [
-    'id:string',
-    'source:string',
-    'name:string',
-    'url:string',
-    'success:string',
-    'resultCode:string',
-    'duration:real',
-    'performanceBucket:string',
-    'customMeasurements:dynamic',
-    'itemCount:int',
-  ],
+  dependencies: ['target:string', 'type:string', 'data:string', ...TIMED_OPERATION_COLUMNS],
+  requests: ['source:string', 'url:string', ...TIMED_OPERATION_COLUMNS],
   exceptions: [
     'problemId:string',
     'handledAt:string',
