@@ -1,10 +1,13 @@
 /**
- * Runs in a fresh Node process: loads the function app's modules the way the Functions worker does (every file of
- * package.json `main`, or one bundle), then builds the services as the first invocation does (`getServices()`:
- * config, storage clients, secrets, Partner Center client, and Application Insights when its connection string is
- * set). `@azure/functions-core`, which the host injects, resolves through NODE_PATH to a small stand-in that
- * accepts the registrations (see cold-start.ts). Timings are from process start (performance.timeOrigin).
+ * Runs in a fresh Node process: loads the function app's entry the way the Functions worker does (the tsc output's
+ * `dist/functions/index.js`, or the deployment package's bundle), then builds the services as the first invocation
+ * does (`getServices()`: config, storage clients, secrets, Partner Center client, and Application Insights when its
+ * connection string is set). `@azure/functions-core`, which the worker injects, is the preloaded stand-in
+ * (functions-core-stand-in.ts) that records the registrations. Timings are from process start
+ * (performance.timeOrigin).
  */
+import type { FunctionsCoreState } from './functions-core-stand-in';
+
 interface Services {
   getServices(): unknown;
 }
@@ -21,7 +24,7 @@ function main(): void {
   const services = require(servicesModule) as Services;
   services.getServices();
   const readyMs = performance.now();
-  const registered = (globalThis as { __benchRegistered?: number }).__benchRegistered ?? 0;
+  const registered = (globalThis as { __functionsCore?: FunctionsCoreState }).__functionsCore?.functions.length ?? 0;
   process.send?.({ bootMs, loadMs: loadedMs - bootMs, servicesMs: readyMs - loadedMs, totalMs: readyMs, registered });
 }
 

@@ -1,16 +1,16 @@
-import { fork } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readFunctionsBundle } from '../dev/host/modules';
+import { listFiles, PACKAGE_DIR } from '../scripts/package';
+import { writeFunctionsCoreStandIn } from './functions-core-stand-in';
 import { Repeats, type Figure } from './stats';
 
 export interface ColdStartCase {
   repeats: number;
-  /** Also measure the shipped bundle (package.json `main`), against the tsc output of the same sources. */
+  /** Also measure the deployment package `npm run build` made (dist/package), against the tsc output. */
   bundle: boolean;
 }
 
@@ -22,37 +22,14 @@ export interface ColdStartResult {
     productionNodeModules: number;
     productionPackages: number;
     total: number;
-    bundle?: number;
+    /** The deployment package (dist/package): what azd deploys. */
+    deploymentPackage?: { bytes: number; files: number; packages: number };
   };
   bundleError?: string;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHILD = path.join(__dirname, 'cold-start-child.js');
-
-/**
- * What the Functions host provides as `@azure/functions-core`: just enough for @azure/functions to register the
- * functions (counted) instead of falling back to its "test mode".
- */
-const FUNCTIONS_CORE_STAND_IN = `
-const g = globalThis;
-g.__benchRegistered = 0;
-module.exports = {
-  setProgrammingModel() {},
-  getProgrammingModel() { return undefined; },
-  registerFunction() { g.__benchRegistered++; return { dispose() {} }; },
-  registerHook() { return { dispose() {} }; },
-  log() {},
-};
-`;
-
-function standInPath(): string {
-  const dir = path.join(os.tmpdir(), 'bench-functions-core', 'node_modules', '@azure', 'functions-core');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'index.js'), FUNCTIONS_CORE_STAND_IN);
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@azure/functions-core', main: 'index.js' }));
-  return path.join(os.tmpdir(), 'bench-functions-core', 'node_modules');
-}
 
 interface ChildTimes {
   bootMs: number;
@@ -62,9 +39,10 @@ interface ChildTimes {
   registered: number;
 }
 
-function runChild(args: string[], env: Record<string, string>): Promise<ChildTimes> {
+function runChild(preload: string, args: string[], env: Record<string, string>): Promise<ChildTimes> {
   return new Promise((resolve, reject) => {
     const child = fork(CHILD, args, {
+      execArgv: ['-r', preload],
       env: { ...minimalEnv(), ...env },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -98,14 +76,6 @@ async function startIngestion(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-function appFiles(): string[] {
-  const dir = path.join(ROOT, 'dist', 'functions');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.js'))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
-
 /** Bytes of every file under `dir`, skipping nested node_modules (each installed package is counted once). */
 function dirBytes(dir: string, skip: (name: string) => boolean = () => false): number {
   let total = 0;
@@ -118,6 +88,7 @@ function dirBytes(dir: string, skip: (name: string) => boolean = () => false): n
   return total;
 }
 
+/** What a remote build deployed (until the prebuilt package): the compiled app and every production package. */
 function packageSizes(): { distApp: number; productionNodeModules: number; productionPackages: number } {
   const noMaps = (name: string) => name.endsWith('.map');
   const distApp =
@@ -141,13 +112,21 @@ function packageSizes(): { distApp: number; productionNodeModules: number; produ
   return { distApp, productionNodeModules, productionPackages: packages.length };
 }
 
-/** The bundle package.json `main` names (scripts/bundle.ts, built by `npm run build`). */
-function shippedBundle(): string {
-  const bundle = readFunctionsBundle(ROOT);
-  if (!bundle) throw new Error('package.json has no "functionsBundle": nothing to measure');
-  const file = path.join(ROOT, bundle.outfile);
-  if (!existsSync(file)) throw new Error(`${bundle.outfile} is missing: run npm run build`);
-  return file;
+/**
+ * A copy of the deployment package `npm run build` made, in an empty folder outside the project (so that nothing
+ * resolves from the project's node_modules), as Azure runs it; its main bundle, and its size.
+ */
+function deploymentPackageCopy(into: string): { main: string; bytes: number; files: number; packages: number } {
+  const built = path.join(ROOT, PACKAGE_DIR);
+  if (!existsSync(path.join(built, 'package.json'))) throw new Error(`${PACKAGE_DIR} is missing: run npm run build`);
+  const dir = path.join(into, 'package');
+  cpSync(built, dir, { recursive: true });
+  const files = listFiles(dir);
+  const packages = new Set(
+    files.map((f) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1]).filter((name) => name !== undefined),
+  );
+  const bytes = files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+  return { main: path.join(dir, 'main.js'), bytes, files: files.length, packages: packages.size };
 }
 
 export async function benchColdStart(
@@ -155,10 +134,11 @@ export async function benchColdStart(
   appSettings: Record<string, string>,
   log: (line: string) => void,
 ): Promise<ColdStartResult> {
-  const nodePath = standInPath();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-cold-start-'));
+  const preload = writeFunctionsCoreStandIn(scratch);
   const ingestion = await startIngestion();
   try {
-    const plain = { ...appSettings, NODE_PATH: nodePath };
+    const plain = { ...appSettings };
     const telemetry = {
       ...plain,
       APPLICATIONINSIGHTS_CONNECTION_STRING:
@@ -168,22 +148,19 @@ export async function benchColdStart(
       APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL: 'true',
       OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os',
     };
-    const files = appFiles();
+    // package.json `main`: the tsc output's entry, which imports every function module.
+    const entry = path.join(ROOT, 'dist', 'functions', 'index.js');
     const servicesModule = path.join(ROOT, 'dist', 'shared', 'services.js');
     const variants: { name: string; args: string[]; env: Record<string, string> }[] = [
-      { name: 'tsc', args: [servicesModule, ...files], env: plain },
-      { name: 'tscTelemetry', args: [servicesModule, ...files], env: telemetry },
+      { name: 'tsc', args: [servicesModule, entry], env: plain },
+      { name: 'tscTelemetry', args: [servicesModule, entry], env: telemetry },
     ];
-    let bundleBytes: number | undefined;
+    let deploymentPackage: { bytes: number; files: number; packages: number } | undefined;
     let bundleError: string | undefined;
     if (spec.bundle) {
       try {
-        const bundle = shippedBundle();
-        // The main bundle and the lazily loaded SDK bundles beside it.
-        const dir = path.dirname(bundle);
-        bundleBytes = readdirSync(dir)
-          .filter((f) => f.endsWith('.js'))
-          .reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+        const { main: bundle, ...size } = deploymentPackageCopy(scratch);
+        deploymentPackage = size;
         variants.push({ name: 'bundle', args: [bundle, bundle], env: plain });
         variants.push({ name: 'bundleTelemetry', args: [bundle, bundle], env: telemetry });
       } catch (error) {
@@ -196,7 +173,7 @@ export async function benchColdStart(
     for (let run = 0; run < spec.repeats; run++) {
       for (const variant of variants) {
         try {
-          const times = await runChild(variant.args, variant.env);
+          const times = await runChild(preload, variant.args, variant.env);
           registered[variant.name] = times.registered;
           repeats.add({
             [`${variant.name}EntryLoadMs`]: times.loadMs,
@@ -213,16 +190,17 @@ export async function benchColdStart(
     const sizes = packageSizes();
     const figures = repeats.figures(1);
     log(
-      `  cold start: entry load ${figures.tscEntryLoadMs?.median} ms (tsc), ${figures.bundleEntryLoadMs?.median ?? '-'} ms (bundle); ` +
+      `  cold start: entry load ${figures.tscEntryLoadMs?.median} ms (tsc), ${figures.bundleEntryLoadMs?.median ?? '-'} ms (package); ` +
         `with telemetry ready at ${figures.tscTelemetryReadyFromProcessStartMs?.median} ms`,
     );
     return {
       figures,
       functionsRegistered: registered,
-      packageBytes: { ...sizes, total: sizes.distApp + sizes.productionNodeModules, bundle: bundleBytes },
+      packageBytes: { ...sizes, total: sizes.distApp + sizes.productionNodeModules, deploymentPackage },
       bundleError,
     };
   } finally {
     ingestion.server.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -1,8 +1,34 @@
 import { app } from '@azure/functions';
 import { loadConfig } from '../shared/config';
+import { flushServices } from '../shared/services';
+// The app's entry (package.json `main`, and the source of the deployed bundle): every function module, each
+// registering its function as it is imported. A new function file is added here.
+import './checkEligibility';
+import './getUpgrade';
+import './health';
+import './listCustomerUpgrades';
+import './notifyBillingSystem';
+import './pollUpgrades';
+import './recordPoisonMessage';
+import './startTracking';
+import './startUpgrade';
 
-// Entry loaded by the Functions host before the function files (package.json `main`): validate every setting now,
-// so that a missing or malformed one fails the start with a message naming it instead of failing requests later.
-loadConfig();
+/**
+ * How long the appTerminate hook may take. On scale-in or a recycle the host sends WorkerTerminate with a 5 s grace
+ * period, then kills the worker; the worker runs the appTerminate hooks first and exits when they settle. Four
+ * seconds leaves it time to close its stream.
+ */
+const TERMINATE_FLUSH_MS = 4_000;
 
 app.setup({ enableHttpStream: false });
+
+// Telemetry still queued and a rotated refresh token not yet written back would be lost with the process.
+app.hook.appTerminate(async () => {
+  await flushServices(TERMINATE_FLUSH_MS);
+});
+
+// Every setting is validated now, after the registrations above: the Node worker reports an entry point that throws
+// as failed ("Worker was unable to load entry point ...", naming the setting) only once a function has been
+// registered. A throw before any registration leaves the app looking like an empty one: the host starts with zero
+// functions and the error only on stderr.
+loadConfig();

@@ -1,24 +1,35 @@
 import path from 'node:path';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { bundleSources, readFunctionsBundle, type FunctionsBundle } from '../dev/host/modules';
 
 /**
- * Builds the file the Functions worker loads (package.json `main`): every function module in one CommonJS bundle.
- * The worker then reads one file instead of resolving and reading some 2,000 (the Azure SDKs, and the OpenTelemetry
- * distro behind Application Insights), which is most of a cold start (bench/README.md, "Cold start").
- *
- * package.json `functionsBundle` says what and where: `entry`, a glob of the function sources (all of them are
- * imported, `index.ts` first so the settings are validated before anything registers), and `outfile`, the file
- * `main` names. The local host reads the same field to run the sources under jest (dev/host/modules.ts).
+ * The bundles the deployment package runs (scripts/package.ts): the app's entry and everything it imports in one
+ * CommonJS file, so that the worker reads one file instead of resolving and reading some 2,000 (the Azure SDKs, and
+ * the OpenTelemetry distro behind Application Insights), which is most of a cold start (bench/README.md, "Cold
+ * start"); and Application Insights in a bundle of its own beside it.
  */
 
-const PROJECT_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
+/** The app's entry: it imports every function module, then validates the settings. */
+export const APP_ENTRY = 'functions/index.ts';
+
+/**
+ * Packages the bundle leaves to `require` at run time, which the deployment package therefore ships as packages.
+ * `@azure/functions` stays one package so that the app and whoever hosts it (the worker, or the local host that
+ * records the registrations) share one `app` object.
+ */
+export const EXTERNAL_PACKAGES = ['@azure/functions'];
+
+/** Injected by the Node worker at run time; never installed. */
+const INJECTED_BY_THE_WORKER = ['@azure/functions-core'];
+
+/** The main bundle's file name in the package. */
+export const MAIN_BUNDLE = 'main.js';
 
 /** What every bundle here shares. */
 const NODE_BUNDLE: BuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  // Azure runs Node 22 (infra/app/api.bicep); package.json `engines` says the same.
+  target: 'node22',
   format: 'cjs',
   // Whitespace and syntax only: identifiers and function names stay readable in stack traces and telemetry.
   minifyWhitespace: true,
@@ -30,26 +41,22 @@ const NODE_BUNDLE: BuildOptions = {
   logLevel: 'warning',
 };
 
-export function bundleOptions(appRoot: string, bundle: FunctionsBundle): BuildOptions {
-  const imports = bundleSources(appRoot, bundle.entry).map((file) => {
-    const relative = path.relative(appRoot, file).split(path.sep).join('/');
-    return `require('./${relative.replace(/\.[cm]?ts$/, '')}');`;
-  });
+export function bundleOptions(appRoot: string, outfile: string): BuildOptions {
+  const entry = `./${APP_ENTRY.replace(/\.ts$/, '')}`;
   return {
     stdin: {
       contents:
-        imports.join('\n') +
-        // The cold-start benchmark calls it as the first invocation would; the worker ignores main's exports.
-        "\nmodule.exports.getServices = require('./shared/services').getServices;\n",
+        `require('${entry}');\n` +
+        // The cold-start benchmark and the package test call it as the first invocation would; the worker ignores
+        // main's exports.
+        "module.exports.getServices = require('./shared/services').getServices;\n",
       resolveDir: appRoot,
       loader: 'ts',
       sourcefile: 'functions-bundle-entry.ts',
     },
     ...NODE_BUNDLE,
-    // @azure/functions-core is injected by the worker. @azure/functions stays a package so that the app and whoever
-    // hosts it (the worker, or the local host that records the registrations) share one `app` object.
-    external: ['@azure/functions-core', '@azure/functions'],
-    outfile: path.resolve(appRoot, bundle.outfile),
+    external: [...INJECTED_BY_THE_WORKER, ...EXTERNAL_PACKAGES],
+    outfile,
     plugins: [lazySdkPlugin],
   };
 }
@@ -79,28 +86,13 @@ function lazySdkOptions(appRoot: string, outDir: string, name: string, file: str
   };
 }
 
-/** Builds the bundle (and the lazy SDK bundles beside it); `bundle` defaults to package.json `functionsBundle`. */
-export async function buildFunctionsBundle(
-  appRoot: string = PROJECT_ROOT,
-  bundle: FunctionsBundle | undefined = readFunctionsBundle(appRoot),
-): Promise<string> {
-  if (!bundle) throw new Error(`package.json in ${appRoot} has no "functionsBundle"`);
-  const outfile = path.resolve(appRoot, bundle.outfile);
+/** Builds the main bundle and the lazy SDK bundles into `outDir`; returns the files written, main first. */
+export async function buildFunctionsBundle(appRoot: string, outDir: string): Promise<string[]> {
+  const main = path.join(outDir, MAIN_BUNDLE);
+  const lazy = Object.entries(LAZY_SDKS).map(([name, file]) => ({ name, file: path.join(outDir, file) }));
   await Promise.all([
-    build(bundleOptions(appRoot, bundle)),
-    ...Object.entries(LAZY_SDKS).map(([name, file]) =>
-      build(lazySdkOptions(appRoot, path.dirname(outfile), name, file)),
-    ),
+    build(bundleOptions(appRoot, main)),
+    ...lazy.map(({ name, file }) => build(lazySdkOptions(appRoot, outDir, name, path.basename(file)))),
   ]);
-  return outfile;
-}
-
-if (require.main === module) {
-  buildFunctionsBundle().then(
-    (file) => console.log(`bundled the functions into ${path.relative(process.cwd(), file)}`),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
+  return [main, ...lazy.map(({ file }) => file)];
 }

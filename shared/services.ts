@@ -1,4 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type AppConfig } from './config';
 import { poisonQueueName } from './queues/poison';
 import {
@@ -12,7 +13,7 @@ import { createSecretStore, type CachedSecretStore } from './secrets';
 import { createQueueClient } from './storage/clients';
 import { QUEUES } from './storage/names';
 import { Tables } from './storage/tables';
-import { createTelemetry, type Telemetry } from './telemetry';
+import { createTelemetry, isFlushable, type Telemetry } from './telemetry';
 import { TrackingStore } from './tracking';
 
 /**
@@ -72,4 +73,36 @@ export function getServices(): Services {
 
 export function resetServices(services?: Services): void {
   current = services;
+}
+
+/** What `flushServices` did: nothing built yet, everything written, something failed (logged), or out of time. */
+export type FlushOutcome = 'idle' | 'flushed' | 'failed' | 'timed-out';
+
+/**
+ * Drains what only this process holds: first the rotated refresh token not yet written back (its write may report
+ * telemetry), then the queued telemetry. The appTerminate hook calls it before the worker exits (functions/index.ts).
+ * Bounded by `withinMs`, and never throws: whatever fails is logged, and the process is about to end anyway. When no
+ * invocation has built the services there is nothing to flush, and nothing is built for it.
+ */
+export async function flushServices(withinMs: number, services: Services | undefined = current): Promise<FlushOutcome> {
+  if (!services) return 'idle';
+  const { consent, telemetry } = services;
+  const drain = async (): Promise<FlushOutcome> => {
+    let outcome: FlushOutcome = 'flushed';
+    const failed = (what: string) => (error: unknown) => {
+      console.warn(`flush: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+      outcome = 'failed';
+    };
+    await consent.flush().catch(failed('the refresh token write-back'));
+    if (isFlushable(telemetry)) await telemetry.flush().catch(failed('sending the queued telemetry'));
+    return outcome;
+  };
+  const deadline = new AbortController();
+  const outcome = await Promise.race([
+    drain(),
+    // Aborted once the drain wins; the rejection then settles a race that is already over.
+    delay(withinMs, 'timed-out' as const, { signal: deadline.signal }).catch(() => 'timed-out' as const),
+  ]).finally(() => deadline.abort());
+  if (outcome === 'timed-out') console.warn(`flush: not finished within ${withinMs} ms; what is left is lost`);
+  return outcome;
 }

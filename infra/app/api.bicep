@@ -91,7 +91,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption has no FTP and refuses the property. FTP and basic-auth publishing are off
+      // through the publishing credentials policies below.
       http20Enabled: true
     }
     functionAppConfig: {

@@ -29,6 +29,11 @@ export interface FlushableTelemetry extends Telemetry {
   shutdown(): Promise<void>;
 }
 
+/** True for a telemetry that queues and can be drained (what `createTelemetry` makes; test doubles need not be). */
+export function isFlushable(telemetry: Telemetry): telemetry is FlushableTelemetry {
+  return typeof (telemetry as Partial<FlushableTelemetry>).flush === 'function';
+}
+
 /** Discards everything: for tests that do not look at telemetry. */
 export const noTelemetry: Telemetry = {
   event: () => undefined,

@@ -16,9 +16,8 @@ describe('local host: the real app', () => {
   it('fails the start when the entry point registers nothing: "No job functions found", not "0 functions"', async () => {
     const appRoot = mkdtempSync(path.join(tmpdir(), 'host-empty-app-'));
     mkdirSync(path.join(appRoot, 'functions'));
-    writeFileSync(path.join(appRoot, 'functions', 'index.js'), '// registers nothing\n');
-    const functionsBundle = { entry: 'functions/*.js', outfile: 'dist/main.js' };
-    writeFileSync(path.join(appRoot, 'package.json'), JSON.stringify({ main: 'dist/main.js', functionsBundle }));
+    writeFileSync(path.join(appRoot, 'functions', 'index.ts'), '// registers nothing\n');
+    writeFileSync(path.join(appRoot, 'package.json'), JSON.stringify({ main: 'dist/functions/index.js' }));
     await expect(startTestLocalHost({ appRoot })).rejects.toThrow(
       /^No job functions found: the entry point registered/,
     );

@@ -10,36 +10,28 @@ import { ConfigError, loadConfig, parseNcrontab } from '../../../shared/config';
 const projectRoot = path.resolve(__dirname, '../../..');
 
 describe('the entry point (package.json main)', () => {
-  it('maps the app’s bundle (main) back to the sources it is built from, index first', () => {
+  it('maps the app’s main (the compiled entry, which imports every function) back to its source', () => {
     const files = entryPointFiles(projectRoot, true).map((f) => path.relative(projectRoot, f));
-    expect(files[0]).toBe('functions/index.ts');
-    expect(files).toEqual(expect.arrayContaining(['functions/health.ts', 'functions/pollUpgrades.ts']));
-    expect(files.every((f) => /^functions\/[^/]+\.ts$/.test(f))).toBe(true);
+    expect(files).toEqual(['functions/index.ts']);
   });
 
   it('loads main itself when compiled, and says so in the worker’s words when it is missing', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'host-main-'));
     mkdirSync(path.join(root, 'functions'), { recursive: true });
-    for (const f of ['functions/a.ts', 'functions/index.ts', 'functions/a.d.ts']) writeFileSync(path.join(root, f), '');
-    const manifest = (main: string, functionsBundle?: unknown) =>
-      writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main, functionsBundle }));
-    manifest('./dist/main.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
-    expect(entryPointFiles(root, true).map((f) => path.relative(root, f))).toEqual([
-      'functions/index.ts',
-      'functions/a.ts',
-    ]);
+    writeFileSync(path.join(root, 'functions/index.ts'), '');
+    const manifest = (main: string) => writeFileSync(path.join(root, 'package.json'), JSON.stringify({ main }));
+    manifest('./dist/functions/index.js');
+    expect(entryPointFiles(root, true)).toEqual([path.join(root, 'functions/index.ts')]);
     expect(() => entryPointFiles(root, false)).toThrow(
-      'Worker was unable to load entry point "./dist/main.js": File does not exist (run the build)',
+      'Worker was unable to load entry point "./dist/functions/index.js": File does not exist (run the build)',
     );
-    mkdirSync(path.join(root, 'dist'));
-    writeFileSync(path.join(root, 'dist/main.js'), '');
-    expect(entryPointFiles(root, false)).toEqual([path.join(root, 'dist/main.js')]);
-    manifest('dist/other.js', { entry: 'functions/*.ts', outfile: 'dist/main.js' });
-    expect(() => entryPointFiles(root, true)).toThrow(/"main" must be the "functionsBundle" outfile/);
-    manifest('dist/main.js', { entry: 'functions/*.ts' });
-    expect(() => entryPointFiles(root, true)).toThrow(/"functionsBundle" needs "entry" and "outfile"/);
-    manifest('dist/main.js', { entry: 'functions/**/*.ts', outfile: 'dist/main.js' });
-    expect(() => entryPointFiles(root, true)).toThrow(/a folder and a file pattern with one "\*"/);
+    mkdirSync(path.join(root, 'dist/functions'), { recursive: true });
+    writeFileSync(path.join(root, 'dist/functions/index.js'), '');
+    expect(entryPointFiles(root, false)).toEqual([path.join(root, 'dist/functions/index.js')]);
+    manifest('dist/functions/other.js');
+    expect(() => entryPointFiles(root, true)).toThrow(
+      'Worker was unable to load entry point "dist/functions/other.js": File does not exist',
+    );
     manifest('');
     expect(() => entryPointFiles(root, false)).toThrow(/No job functions found: .* no "main"/);
   });

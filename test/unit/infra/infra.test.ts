@@ -3,4 +3,6 @@ import './parse.suite';
 import './settings.suite';
 import './security.suite';
 import './storage.suite';
+import './flex.suite';
+import './kql.suite';
 import './monitoring.suite';

@@ -43,23 +43,27 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const monitoring = readBicep('infra/app/monitoring.bicep');
+export const monitoring = readBicep('infra/app/monitoring.bicep');
 
 /** The host the alert filters on for the default partnerCenterApiUrl (what the `partnerCenterHost` var computes). */
-function declarationHost(): string {
+export function declarationHost(): string {
   return new URL(exprOf(valueOf(monitoring, 'param', 'partnerCenterApiUrl'))).host;
 }
-const alerts = asArray(valueOf(monitoring, 'var', 'alerts')).map(
+export const alerts = asArray(valueOf(monitoring, 'var', 'alerts')).map(
   (a): Record<string, BicepValue> & { query: string } => {
     const alert = asObject(a);
     return { ...alert, query: exprOf(alert.query) };
   },
 );
-const workbook = JSON.parse(readFileSync(join(REPO_ROOT, 'infra/app/workbook.json'), 'utf8')) as {
+export const workbook = JSON.parse(readFileSync(join(REPO_ROOT, 'infra/app/workbook.json'), 'utf8')) as {
   version: string;
-  items: { type: number; name: string; content: { query?: string; title?: string; parameters?: { name: string }[] } }[];
+  items: {
+    type: number;
+    name: string;
+    content: { query?: string; title?: string; parameters?: { name: string; type: number; value?: unknown }[] };
+  }[];
 };
-const workbookQueries = workbook.items.filter((item) => item.type === 3).map((item) => item.content.query ?? '');
+export const workbookQueries = workbook.items.filter((item) => item.type === 3).map((item) => item.content.query ?? '');
 
 describe('alert rules (infra/app/monitoring.bicep)', () => {
   it('name only custom events the app emits (shared/telemetry/events.ts)', () => {
@@ -167,7 +171,8 @@ describe('workbook (infra/app/workbook.json)', () => {
       .replace(/(^|[^:])\/\/.*$/gm, '$1');
     const properties = new Set(
       [...workbookQueries, ...alerts.map((a) => a.query)].flatMap((q) =>
-        [...q.matchAll(/customDimensions\.(\w+)/g)].map((m) => m[1]),
+        // customDimensions.name, or customDimensions["name"] for a name that is a KQL keyword (`to`).
+        [...q.matchAll(/customDimensions(?:\.(\w+)|\["(\w+)"\])/g)].map((m) => m[1] ?? m[2]),
       ),
     );
     expect(properties.size).toBeGreaterThan(3);

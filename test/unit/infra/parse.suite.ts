@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { PACKAGE_DIR } from '../../../scripts/package';
 import {
   asObject,
   bicepFiles,
@@ -80,16 +81,21 @@ describe('Bicep templates parse', () => {
 });
 
 describe('azd project files', () => {
-  it('azure.yaml deploys this folder as a function app', () => {
+  it('azure.yaml deploys the prebuilt package that npm run build makes, without a build in Azure', () => {
     const project = parseYaml(readFileSync(join(REPO_ROOT, 'azure.yaml'), 'utf8'));
-    expect(project.services.api).toEqual({ project: '.', language: 'ts', host: 'function', remoteBuild: true });
-    // A remote build needs the sources and no local node_modules in the upload (azd checks the two agree).
-    const ignored = readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8').split(/\r?\n/);
-    // dist too: the remote build recreates it, and a stale local file there would be deployed as a function.
-    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'test', 'infra', 'local.settings.json']));
-    for (const needed of ['functions', 'shared', 'package.json', 'package-lock.json', 'tsconfig.json', 'host.json']) {
-      expect(ignored).not.toContain(needed);
-    }
+    expect(project.services.api).toEqual({
+      project: '.',
+      language: 'ts',
+      host: 'function',
+      dist: PACKAGE_DIR,
+      remoteBuild: false,
+    });
+    // azd runs the build script, then zips `dist`: the build must end by making that package.
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(manifest.scripts.build).toMatch(/&& node dist\/scripts\/package\.js$/);
+    // azd refuses `remoteBuild: false` when the project's .funcignore leaves node_modules out; the package ships the
+    // production packages its bundles need in its own node_modules.
+    expect(existsSync(join(REPO_ROOT, '.funcignore'))).toBe(false);
   });
 
   it('main.parameters.json gives every required parameter of main.bicep a value', () => {
