@@ -20,7 +20,9 @@ export function newLease(owner: string, now: number, durationMs: number): Lease 
 }
 
 export function leaseFields(lease: Lease | undefined): LeaseFields {
-  return lease ? { leaseOwner: lease.owner, leaseUntil: lease.until } : { leaseOwner: undefined, leaseUntil: undefined };
+  return lease
+    ? { leaseOwner: lease.owner, leaseUntil: lease.until }
+    : { leaseOwner: undefined, leaseUntil: undefined };
 }
 
 /** The lease stored on a row, if any (a row written without one, or with a malformed one, has none). */
