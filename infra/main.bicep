@@ -1,5 +1,8 @@
 // azure-plan-upgrades: everything `azd up` deploys. Subscription scope: one resource group per azd environment.
 // Modules: Azure Verified Modules (br/public:avm/...) where they fit, local modules in ./app for the rest.
+// A parameter that may carry a credential is @secure() (its value then stays out of deployment history and logs) and
+// says so in its description ("may carry a credential"); nothing derived from it goes to an output or a plain app
+// setting. The infra tests check this.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -16,8 +19,11 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the person (or pipeline) running azd: gets Key Vault Secrets Officer on the vault, to store the secrets and run `npm run consent`. Empty: no such grant.')
+@description('Object id of the person (or pipeline) running azd: gets Key Vault Secrets Officer on each secret it stores (the client and signing secrets, and the refresh token `npm run consent` writes), not on the vault. Empty: no such grant.')
 param principalId string = deployer().objectId
+
+@description('Grant principalId its access to those secrets. Set false once the secrets are stored and the consent is done, then remove the existing grants (docs/deploy.md, "After setup"): a redeployment does not remove them, it only stops creating them.')
+param deployerSecretAccess bool = true
 
 @allowed([
   'User'
@@ -39,7 +45,8 @@ param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 @description('Entra ID host of the token endpoint.')
 param partnerCenterAuthorityHost string = 'https://login.microsoftonline.com'
 
-@description('Where final upgrade results are posted. Empty: no callbacks.')
+@secure()
+@description('Where final upgrade results are posted; may carry a credential (a key in its query string). Stored as the Key Vault secret billing-callback-url, which the BILLING_CALLBACK_URL app setting references. Empty: no callbacks.')
 param billingCallbackUrl string = ''
 
 @allowed([
@@ -97,16 +104,27 @@ var appQueues = [
   'upgrade-notifications-poison'
 ]
 
+// The blob containers the Functions host uses with AzureWebJobsStorage (host id, locks and timer schedules; function
+// keys), created up front with the deployment package's container so that app/rbac.bicep can grant the app's
+// identity these three containers and no other.
+var hostBlobContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
+var blobContainerNames = concat(hostBlobContainerNames, [deploymentStorageContainerName])
+
 // The Key Vault secret names the app reads (keyVaultSecretName() in shared/secrets/types.ts). Names only: values
-// are stored by the operator (docs/deploy.md) and by `npm run consent`; this template writes none, apart from the
-// public placeholder of the refresh token (app/secrets.bicep).
+// are stored by the operator (docs/deploy.md) and by `npm run consent`; this template writes only public
+// placeholders for them (app/secrets.bicep), so that roles can be scoped to each secret.
 var refreshTokenSecretName = 'partner-center-refresh-token'
-var secretNames = [
+var operatorSecretNames = [
   'partner-center-client-secret'
-  refreshTokenSecretName
   'webhook-signing-secret'
   'callback-signing-secret'
 ]
+var secretNames = concat(operatorSecretNames, [refreshTokenSecretName])
+// The billing callback URL, written by this template from the @secure() billingCallbackUrl.
+var billingCallbackUrlSecretName = 'billing-callback-url'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -161,11 +179,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.32.0' = {
       bypass: 'AzureServices'
     }
     blobServices: {
-      containers: [
-        {
-          name: deploymentStorageContainerName
-        }
-      ]
+      containers: [for container in blobContainerNames: { name: container }]
     }
     queueServices: {
       queues: [for queue in appQueues: { name: queue }]
@@ -201,13 +215,17 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
   }
 }
 
-// The one secret the app writes back (the rotated refresh token) must exist before a role can be scoped to it.
-module refreshTokenSecret 'app/secrets.bicep' = {
-  name: 'refreshTokenSecret'
+// Every secret a role is scoped to must exist first (app/secrets.bicep): placeholders for the values the operator
+// and the consent store later, and the billing callback URL when it is set.
+module secrets 'app/secrets.bicep' = {
+  name: 'secrets'
   scope: rg
   params: {
     keyVaultName: keyVault.outputs.name
-    secretName: refreshTokenSecretName
+    refreshTokenSecretName: refreshTokenSecretName
+    operatorSecretNames: operatorSecretNames
+    billingCallbackUrlSecretName: billingCallbackUrlSecretName
+    billingCallbackUrl: billingCallbackUrl
   }
 }
 
@@ -255,7 +273,8 @@ module api 'app/api.bicep' = {
     partnerCenterClientId: partnerCenterClientId
     partnerCenterApiUrl: partnerCenterApiUrl
     partnerCenterAuthorityHost: partnerCenterAuthorityHost
-    billingCallbackUrl: billingCallbackUrl
+    // Only whether a URL is set reaches the app module (a reference to the secret, or nothing), never the URL.
+    billingCallbackUrlSecretUri: empty(billingCallbackUrl) ? '' : secrets.outputs.billingCallbackUrlSecretUri
     pollSchedule: '0 */${pollIntervalMinutes} * * * *'
   }
   dependsOn: [
@@ -269,11 +288,18 @@ module rbac 'app/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
-    refreshTokenSecretName: refreshTokenSecret.outputs.name
     appInsightsName: appInsights.outputs.name
+    blobContainerNames: blobContainerNames
+    queueNames: appQueues
+    appReadSecretNames: concat(
+      secrets.outputs.operatorSecretNames,
+      empty(billingCallbackUrl) ? [] : [secrets.outputs.billingCallbackUrlSecretName]
+    )
+    refreshTokenSecretName: secrets.outputs.refreshTokenSecretName
     managedIdentityPrincipalId: appIdentity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: deployerSecretAccess ? principalId : ''
     userPrincipalType: principalType
+    userSecretNames: concat(secrets.outputs.operatorSecretNames, [secrets.outputs.refreshTokenSecretName])
   }
 }
 

@@ -21,7 +21,8 @@ param partnerCenterTenantId string
 param partnerCenterClientId string
 param partnerCenterApiUrl string
 param partnerCenterAuthorityHost string
-param billingCallbackUrl string = ''
+@description('Versionless URI of the Key Vault secret holding the billing callback URL. Empty: no callbacks.')
+param billingCallbackUrlSecretUri string = ''
 param pollSchedule string = '0 */5 * * * *'
 
 resource stg 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -40,6 +41,14 @@ var platformSettings = {
   // DefaultAzureCredential picks the user-assigned identity with this.
   AZURE_CLIENT_ID: identityClientId
 }
+
+// The billing callback URL may carry a key, so it is a Key Vault secret (secrets.bicep) and the setting is a Key Vault
+// reference: the platform resolves it with the app's identity (keyVaultReferenceIdentity below) and the app reads a
+// plain setting. A reference the platform cannot resolve reaches the app as the reference text, which is no URL: the
+// app then refuses to start, naming BILLING_CALLBACK_URL.
+var billingCallbackUrlSetting = empty(billingCallbackUrlSecretUri)
+  ? ''
+  : '@Microsoft.KeyVault(SecretUri=${billingCallbackUrlSecretUri})'
 
 // Settings read by shared/config.ts (SETTINGS). Secrets are not here: the app reads them from Key Vault.
 // Defaults are written out so an operator can tune them in the portal without a redeployment.
@@ -68,7 +77,7 @@ var appSettings = {
   POLL_MIN_INTERVAL_SECONDS: '60'
   POLL_MAX_INTERVAL_SECONDS: '1800'
   POLL_MAX_AGE_DAYS: '30'
-  BILLING_CALLBACK_URL: billingCallbackUrl
+  BILLING_CALLBACK_URL: billingCallbackUrlSetting
   CALLBACK_TIMEOUT_SECONDS: '10'
   CALLBACK_MAX_ATTEMPTS: '8'
   CALLBACK_RETRY_BASE_SECONDS: '30'
@@ -88,6 +97,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: appServicePlanId
     httpsOnly: true
+    // Key Vault references resolve with the user-assigned identity (the app has no system-assigned one).
+    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
