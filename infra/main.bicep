@@ -126,6 +126,27 @@ var secretNames = concat(operatorSecretNames, [refreshTokenSecretName])
 // The billing callback URL, written by this template from the @secure() billingCallbackUrl.
 var billingCallbackUrlSecretName = 'billing-callback-url'
 
+// Storage data-plane logs in the Log Analytics workspace: writes and deletes of tables, queues and blobs (who changed
+// the tracking data, which messages were sent and removed, who touched the host's keys and the package). Reads are
+// left out: the queue triggers poll every 2 seconds (host.json maxPollingInterval) and every poll run reads the
+// tables, so read logs would be most of the volume and the cost, for little audit value. Metrics stay in Azure
+// Monitor, free, and are not copied.
+var storageDiagnosticSettings = [
+  {
+    name: 'storage-writes-deletes'
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    logCategoriesAndGroups: [
+      {
+        category: 'StorageWrite'
+      }
+      {
+        category: 'StorageDelete'
+      }
+    ]
+    metricCategories: []
+  }
+]
+
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
   location: location
@@ -180,12 +201,15 @@ module storage 'br/public:avm/res/storage/storage-account:0.32.0' = {
     }
     blobServices: {
       containers: [for container in blobContainerNames: { name: container }]
+      diagnosticSettings: storageDiagnosticSettings
     }
     queueServices: {
       queues: [for queue in appQueues: { name: queue }]
+      diagnosticSettings: storageDiagnosticSettings
     }
     tableServices: {
       tables: [for table in appTables: { name: table }]
+      diagnosticSettings: storageDiagnosticSettings
     }
   }
 }
@@ -212,6 +236,24 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
+    // Every read and write of a secret, by whom, and every refused request (AuditEvent): the vault holds an admin's
+    // refresh token. Metrics too (availability, latency, throttling), a few rows a minute.
+    diagnosticSettings: [
+      {
+        name: 'vault-audit'
+        workspaceResourceId: logAnalytics.outputs.resourceId
+        logCategoriesAndGroups: [
+          {
+            category: 'AuditEvent'
+          }
+        ]
+        metricCategories: [
+          {
+            category: 'AllMetrics'
+          }
+        ]
+      }
+    ]
   }
 }
 
@@ -276,6 +318,7 @@ module api 'app/api.bicep' = {
     // Only whether a URL is set reaches the app module (a reference to the secret, or nothing), never the URL.
     billingCallbackUrlSecretUri: empty(billingCallbackUrl) ? '' : secrets.outputs.billingCallbackUrlSecretUri
     pollSchedule: '0 */${pollIntervalMinutes} * * * *'
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
   }
   dependsOn: [
     rbac // the host needs its storage roles before it starts

@@ -24,6 +24,8 @@ param partnerCenterAuthorityHost string
 @description('Versionless URI of the Key Vault secret holding the billing callback URL. Empty: no callbacks.')
 param billingCallbackUrlSecretUri string = ''
 param pollSchedule string = '0 */5 * * * *'
+@description('Resource id of the Log Analytics workspace that receives the host\'s logs (FunctionAppLogs).')
+param logAnalyticsWorkspaceId string
 
 resource stg 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -146,6 +148,23 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     properties: {
       allow: false
     }
+  }
+}
+
+// The host's own logs (FunctionAppLogs: start-up, indexing, invocations, scale and storage errors) in the Log
+// Analytics workspace, where they stay even when Application Insights samples or the app cannot start. Platform metrics
+// stay in Azure Monitor, free; they are not copied.
+resource functionAppDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-app-logs'
+  scope: functionApp
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
   }
 }
 
