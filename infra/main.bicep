@@ -71,6 +71,9 @@ param alertEmail string = ''
 ])
 param instanceMemoryMB int = 2048
 
+@description('Close the storage account and the vault to public networks: a virtual network with private endpoints and private DNS zones, and the function app joined to it. Off by default: it costs about $31 a month more, and the vault is then out of reach of `npm run consent` and `az keyvault secret set` from outside the network (docs/deploy.md, "Private networking").')
+param privateNetworking bool = false
+
 @minValue(40)
 @maxValue(1000)
 @description('Flex Consumption scale-out limit (40 to 1000). Partner Center rate limits, not CPU, bound this app: keep it at the minimum.')
@@ -193,12 +196,19 @@ module storage 'br/public:avm/res/storage/storage-account:0.32.0' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     dnsEndpointType: 'Standard'
-    publicNetworkAccess: 'Enabled'
-    // Flex Consumption without a virtual network reaches storage over its public endpoint; access is by identity only.
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
+    // By default Flex Consumption, without a virtual network, reaches storage over its public endpoint; access is by
+    // identity only. With privateNetworking, only through the private endpoints in the app's virtual network.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: privateNetworking
+      ? {
+          defaultAction: 'Deny'
+          bypass: 'None'
+        }
+      : {
+          defaultAction: 'Allow'
+          bypass: 'AzureServices'
+        }
+    privateEndpoints: privateNetworking ? network.outputs.storagePrivateEndpoints : []
     blobServices: {
       containers: [for container in blobContainerNames: { name: container }]
       diagnosticSettings: storageDiagnosticSettings
@@ -229,13 +239,20 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
     enableVaultForDeployment: false
     enableVaultForTemplateDeployment: false
     enableVaultForDiskEncryption: false
-    publicNetworkAccess: 'Enabled'
-    // As for storage: Flex Consumption without a virtual network, and the operator's `npm run consent`, reach the
-    // vault over its public endpoint; every request is authorized by Entra ID and RBAC.
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
+    // As for storage: by default Flex Consumption without a virtual network, and the operator's `npm run consent`,
+    // reach the vault over its public endpoint; every request is authorized by Entra ID and RBAC. With
+    // privateNetworking, only through the private endpoint.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: privateNetworking
+      ? {
+          bypass: 'None'
+          defaultAction: 'Deny'
+        }
+      : {
+          bypass: 'AzureServices'
+          defaultAction: 'Allow'
+        }
+    privateEndpoints: privateNetworking ? network.outputs.vaultPrivateEndpoints : []
     // Every read and write of a secret, by whom, and every refused request (AuditEvent): the vault holds an admin's
     // refresh token. Metrics too (availability, latency, throttling), a few rows a minute.
     diagnosticSettings: [
@@ -268,6 +285,17 @@ module secrets 'app/secrets.bicep' = {
     operatorSecretNames: operatorSecretNames
     billingCallbackUrlSecretName: billingCallbackUrlSecretName
     billingCallbackUrl: billingCallbackUrl
+  }
+}
+
+// The private option's network (see privateNetworking).
+module network 'app/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
   }
 }
 
@@ -319,6 +347,7 @@ module api 'app/api.bicep' = {
     billingCallbackUrlSecretUri: empty(billingCallbackUrl) ? '' : secrets.outputs.billingCallbackUrlSecretUri
     pollSchedule: '0 */${pollIntervalMinutes} * * * *'
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
   }
   dependsOn: [
     rbac // the host needs its storage roles before it starts

@@ -26,6 +26,8 @@ param billingCallbackUrlSecretUri string = ''
 param pollSchedule string = '0 */5 * * * *'
 @description('Resource id of the Log Analytics workspace that receives the host\'s logs (FunctionAppLogs).')
 param logAnalyticsWorkspaceId string
+@description('Subnet (delegated to Microsoft.App/environments) the app joins for outbound traffic. Empty: none.')
+param virtualNetworkSubnetId string = ''
 
 resource stg 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -101,6 +103,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     // Key Vault references resolve with the user-assigned identity (the app has no system-assigned one).
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'

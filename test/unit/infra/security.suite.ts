@@ -51,12 +51,19 @@ describe('security invariants', () => {
     expect(vault.enablePurgeProtection).toBe(true);
   });
 
-  it('storage and Key Vault stay reachable for an app without a virtual network, by identity only', () => {
-    // AVM storage and Key Vault modules deny public traffic unless told otherwise; the Flex Consumption app here has
-    // no virtual network, so access is controlled by Entra ID and RBAC instead.
+  it('storage and Key Vault stay reachable for an app without a virtual network, by identity only (the default)', () => {
+    // AVM storage and Key Vault modules deny public traffic unless told otherwise; without privateNetworking the Flex
+    // Consumption app has no virtual network, so access is controlled by Entra ID and RBAC instead (network.suite.ts
+    // covers the private option).
     for (const module of ['storage', 'keyVault']) {
-      expect(params(module).publicNetworkAccess).toBe('Enabled');
-      expect(params(module).networkAcls).toEqual({ bypass: 'AzureServices', defaultAction: 'Allow' });
+      expect(ternary(params(module).publicNetworkAccess)).toMatchObject({
+        condition: 'privateNetworking',
+        whenFalse: 'Enabled',
+      });
+      expect(ternary(params(module).networkAcls)).toMatchObject({
+        condition: 'privateNetworking',
+        whenFalse: { bypass: 'AzureServices', defaultAction: 'Allow' },
+      });
     }
   });
 
