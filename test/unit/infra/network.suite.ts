@@ -31,26 +31,19 @@ describe('the option to close storage and the vault to public networks (privateN
 
   it('when on, closes storage and the vault to public networks and reaches them through private endpoints', () => {
     const closed = { condition: 'privateNetworking', whenFalse: expect.anything() };
-    expect(ternary(params('storage').publicNetworkAccess)).toEqual({ ...closed, whenTrue: 'Disabled' });
-    expect(ternary(params('storage').networkAcls)).toEqual({
-      ...closed,
-      whenTrue: { defaultAction: 'Deny', bypass: 'None' },
-    });
-    expect(ternary(params('storage').privateEndpoints)).toEqual({
-      condition: 'privateNetworking',
-      whenTrue: { expr: 'network.outputs.storagePrivateEndpoints' },
-      whenFalse: [],
-    });
-    expect(ternary(params('keyVault').publicNetworkAccess)).toEqual({ ...closed, whenTrue: 'Disabled' });
-    expect(ternary(params('keyVault').networkAcls)).toEqual({
-      ...closed,
-      whenTrue: { defaultAction: 'Deny', bypass: 'None' },
-    });
-    expect(ternary(params('keyVault').privateEndpoints)).toEqual({
-      condition: 'privateNetworking',
-      whenTrue: { expr: 'network.outputs.vaultPrivateEndpoints' },
-      whenFalse: [],
-    });
+    const endpoints = { storage: 'storagePrivateEndpoints', keyVault: 'vaultPrivateEndpoints' };
+    for (const [module, output] of Object.entries(endpoints)) {
+      expect(ternary(params(module).publicNetworkAccess)).toEqual({ ...closed, whenTrue: 'Disabled' });
+      expect(ternary(params(module).networkAcls)).toEqual({
+        ...closed,
+        whenTrue: { defaultAction: 'Deny', bypass: 'None' },
+      });
+      expect(ternary(params(module).privateEndpoints)).toEqual({
+        condition: 'privateNetworking',
+        whenTrue: { expr: `network.outputs.${output}` },
+        whenFalse: [],
+      });
+    }
   });
 
   it('when on, deploys the network and joins the function app to it; when off, neither', () => {
