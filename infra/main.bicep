@@ -1,5 +1,8 @@
 // azure-plan-upgrades: everything `azd up` deploys. Subscription scope: one resource group per azd environment.
 // Modules: Azure Verified Modules (br/public:avm/...) where they fit, local modules in ./app for the rest.
+// A parameter that may carry a credential is @secure() (its value then stays out of deployment history and logs) and
+// says so in its description ("may carry a credential"); nothing derived from it goes to an output or a plain app
+// setting. The infra tests check this.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -16,8 +19,11 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the person (or pipeline) running azd: gets Key Vault Secrets Officer on the vault, to store the secrets and run `npm run consent`. Empty: no such grant.')
+@description('Object id of the person (or pipeline) running azd: gets Key Vault Secrets Officer on each secret it stores (the client and signing secrets, and the refresh token `npm run consent` writes), not on the vault. Empty: no such grant.')
 param principalId string = deployer().objectId
+
+@description('Grant principalId its access to those secrets. Set false once the secrets are stored and the consent is done, then remove the existing grants (docs/deploy.md, "After setup"): a redeployment does not remove them, it only stops creating them.')
+param deployerSecretAccess bool = true
 
 @allowed([
   'User'
@@ -39,7 +45,8 @@ param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 @description('Entra ID host of the token endpoint.')
 param partnerCenterAuthorityHost string = 'https://login.microsoftonline.com'
 
-@description('Where final upgrade results are posted. Empty: no callbacks.')
+@secure()
+@description('Where final upgrade results are posted; may carry a credential (a key in its query string). Stored as the Key Vault secret billing-callback-url, which the BILLING_CALLBACK_URL app setting references. Empty: no callbacks.')
 param billingCallbackUrl string = ''
 
 @allowed([
@@ -63,6 +70,9 @@ param alertEmail string = ''
   4096
 ])
 param instanceMemoryMB int = 2048
+
+@description('Close the storage account and the vault to public networks: a virtual network with private endpoints and private DNS zones, and the function app joined to it. Off by default: it costs about $31 a month more, and the vault is then out of reach of `npm run consent` and `az keyvault secret set` from outside the network (docs/deploy.md, "Private networking").')
+param privateNetworking bool = false
 
 @minValue(40)
 @maxValue(1000)
@@ -97,15 +107,47 @@ var appQueues = [
   'upgrade-notifications-poison'
 ]
 
+// The blob containers the Functions host uses with AzureWebJobsStorage (host id, locks and timer schedules; function
+// keys), created up front with the deployment package's container so that app/rbac.bicep can grant the app's
+// identity these three containers and no other.
+var hostBlobContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
+var blobContainerNames = concat(hostBlobContainerNames, [deploymentStorageContainerName])
+
 // The Key Vault secret names the app reads (keyVaultSecretName() in shared/secrets/types.ts). Names only: values
-// are stored by the operator (docs/deploy.md) and by `npm run consent`; this template writes none, apart from the
-// public placeholder of the refresh token (app/secrets.bicep).
+// are stored by the operator (docs/deploy.md) and by `npm run consent`; this template writes only public
+// placeholders for them (app/secrets.bicep), so that roles can be scoped to each secret.
 var refreshTokenSecretName = 'partner-center-refresh-token'
-var secretNames = [
+var operatorSecretNames = [
   'partner-center-client-secret'
-  refreshTokenSecretName
   'webhook-signing-secret'
   'callback-signing-secret'
+]
+var secretNames = concat(operatorSecretNames, [refreshTokenSecretName])
+// The billing callback URL, written by this template from the @secure() billingCallbackUrl.
+var billingCallbackUrlSecretName = 'billing-callback-url'
+
+// Storage data-plane logs in the Log Analytics workspace: writes and deletes of tables, queues and blobs (who changed
+// the tracking data, which messages were sent and removed, who touched the host's keys and the package). Reads are
+// left out: the queue triggers poll every 2 seconds (host.json maxPollingInterval) and every poll run reads the
+// tables, so read logs would be most of the volume and the cost, for little audit value. Metrics stay in Azure
+// Monitor, free, and are not copied.
+var storageDiagnosticSettings = [
+  {
+    name: 'storage-writes-deletes'
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    logCategoriesAndGroups: [
+      {
+        category: 'StorageWrite'
+      }
+      {
+        category: 'StorageDelete'
+      }
+    ]
+    metricCategories: []
+  }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -154,24 +196,30 @@ module storage 'br/public:avm/res/storage/storage-account:0.32.0' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     dnsEndpointType: 'Standard'
-    publicNetworkAccess: 'Enabled'
-    // Flex Consumption without a virtual network reaches storage over its public endpoint; access is by identity only.
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
-    blobServices: {
-      containers: [
-        {
-          name: deploymentStorageContainerName
+    // By default Flex Consumption, without a virtual network, reaches storage over its public endpoint; access is by
+    // identity only. With privateNetworking, only through the private endpoints in the app's virtual network.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: privateNetworking
+      ? {
+          defaultAction: 'Deny'
+          bypass: 'None'
         }
-      ]
+      : {
+          defaultAction: 'Allow'
+          bypass: 'AzureServices'
+        }
+    privateEndpoints: privateNetworking ? network.outputs.storagePrivateEndpoints : []
+    blobServices: {
+      containers: [for container in blobContainerNames: { name: container }]
+      diagnosticSettings: storageDiagnosticSettings
     }
     queueServices: {
       queues: [for queue in appQueues: { name: queue }]
+      diagnosticSettings: storageDiagnosticSettings
     }
     tableServices: {
       tables: [for table in appTables: { name: table }]
+      diagnosticSettings: storageDiagnosticSettings
     }
   }
 }
@@ -191,23 +239,63 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
     enableVaultForDeployment: false
     enableVaultForTemplateDeployment: false
     enableVaultForDiskEncryption: false
-    publicNetworkAccess: 'Enabled'
-    // As for storage: Flex Consumption without a virtual network, and the operator's `npm run consent`, reach the
-    // vault over its public endpoint; every request is authorized by Entra ID and RBAC.
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
+    // As for storage: by default Flex Consumption without a virtual network, and the operator's `npm run consent`,
+    // reach the vault over its public endpoint; every request is authorized by Entra ID and RBAC. With
+    // privateNetworking, only through the private endpoint.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: privateNetworking
+      ? {
+          bypass: 'None'
+          defaultAction: 'Deny'
+        }
+      : {
+          bypass: 'AzureServices'
+          defaultAction: 'Allow'
+        }
+    privateEndpoints: privateNetworking ? network.outputs.vaultPrivateEndpoints : []
+    // Every read and write of a secret, by whom, and every refused request (AuditEvent): the vault holds an admin's
+    // refresh token. Metrics too (availability, latency, throttling), a few rows a minute.
+    diagnosticSettings: [
+      {
+        name: 'vault-audit'
+        workspaceResourceId: logAnalytics.outputs.resourceId
+        logCategoriesAndGroups: [
+          {
+            category: 'AuditEvent'
+          }
+        ]
+        metricCategories: [
+          {
+            category: 'AllMetrics'
+          }
+        ]
+      }
+    ]
   }
 }
 
-// The one secret the app writes back (the rotated refresh token) must exist before a role can be scoped to it.
-module refreshTokenSecret 'app/secrets.bicep' = {
-  name: 'refreshTokenSecret'
+// Every secret a role is scoped to must exist first (app/secrets.bicep): placeholders for the values the operator
+// and the consent store later, and the billing callback URL when it is set.
+module secrets 'app/secrets.bicep' = {
+  name: 'secrets'
   scope: rg
   params: {
     keyVaultName: keyVault.outputs.name
-    secretName: refreshTokenSecretName
+    refreshTokenSecretName: refreshTokenSecretName
+    operatorSecretNames: operatorSecretNames
+    billingCallbackUrlSecretName: billingCallbackUrlSecretName
+    billingCallbackUrl: billingCallbackUrl
+  }
+}
+
+// The private option's network (see privateNetworking).
+module network 'app/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
   }
 }
 
@@ -255,8 +343,11 @@ module api 'app/api.bicep' = {
     partnerCenterClientId: partnerCenterClientId
     partnerCenterApiUrl: partnerCenterApiUrl
     partnerCenterAuthorityHost: partnerCenterAuthorityHost
-    billingCallbackUrl: billingCallbackUrl
+    // Only whether a URL is set reaches the app module (a reference to the secret, or nothing), never the URL.
+    billingCallbackUrlSecretUri: empty(billingCallbackUrl) ? '' : secrets.outputs.billingCallbackUrlSecretUri
     pollSchedule: '0 */${pollIntervalMinutes} * * * *'
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
   }
   dependsOn: [
     rbac // the host needs its storage roles before it starts
@@ -269,11 +360,18 @@ module rbac 'app/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
-    refreshTokenSecretName: refreshTokenSecret.outputs.name
     appInsightsName: appInsights.outputs.name
+    blobContainerNames: blobContainerNames
+    queueNames: appQueues
+    appReadSecretNames: concat(
+      secrets.outputs.operatorSecretNames,
+      empty(billingCallbackUrl) ? [] : [secrets.outputs.billingCallbackUrlSecretName]
+    )
+    refreshTokenSecretName: secrets.outputs.refreshTokenSecretName
     managedIdentityPrincipalId: appIdentity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: deployerSecretAccess ? principalId : ''
     userPrincipalType: principalType
+    userSecretNames: concat(secrets.outputs.operatorSecretNames, [secrets.outputs.refreshTokenSecretName])
   }
 }
 

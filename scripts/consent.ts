@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   let clientSecret = settings.clientSecretFromEnv;
   if (settings.keyVaultUrl) {
     // The operator's own sign-in (az login / azd auth login) through DefaultAzureCredential; azd up grants the
-    // deploying user Key Vault Secrets Officer on the vault.
+    // deploying user Key Vault Secrets Officer on the client secret and the refresh token (each secret, not the vault).
     store = new KeyVaultSecretStore(settings.keyVaultUrl);
     clientSecret = (await store.get('PARTNER_CENTER_CLIENT_SECRET')) ?? clientSecret;
   }
@@ -105,7 +105,7 @@ main(process.argv.slice(2)).then(
     } else if (error instanceof SecretUnavailableError || error instanceof SecretWriteError) {
       console.error(error.message);
       console.error(
-        'Sign in to Azure as someone with Key Vault Secrets Officer on the vault (azd up grants it to whoever ran it): az login, or azd auth login.',
+        'Sign in to Azure as someone with Key Vault Secrets Officer on partner-center-client-secret and partner-center-refresh-token (azd up grants it to whoever ran it, until DEPLOYER_SECRET_ACCESS=false): az login, or azd auth login. "HTTP 403 Forbidden" on the client secret also means it has not been stored yet (docs/deploy.md, step 4).',
       );
     } else {
       console.error(error instanceof Error ? `${error.name}: ${error.message}` : 'Consent failed');

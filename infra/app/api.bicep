@@ -21,8 +21,13 @@ param partnerCenterTenantId string
 param partnerCenterClientId string
 param partnerCenterApiUrl string
 param partnerCenterAuthorityHost string
-param billingCallbackUrl string = ''
+@description('Versionless URI of the Key Vault secret holding the billing callback URL. Empty: no callbacks.')
+param billingCallbackUrlSecretUri string = ''
 param pollSchedule string = '0 */5 * * * *'
+@description('Resource id of the Log Analytics workspace that receives the host\'s logs (FunctionAppLogs).')
+param logAnalyticsWorkspaceId string
+@description('Subnet (delegated to Microsoft.App/environments) the app joins for outbound traffic. Empty: none.')
+param virtualNetworkSubnetId string = ''
 
 resource stg 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -40,6 +45,14 @@ var platformSettings = {
   // DefaultAzureCredential picks the user-assigned identity with this.
   AZURE_CLIENT_ID: identityClientId
 }
+
+// The billing callback URL may carry a key, so it is a Key Vault secret (secrets.bicep) and the setting is a Key Vault
+// reference: the platform resolves it with the app's identity (keyVaultReferenceIdentity below) and the app reads a
+// plain setting. A reference the platform cannot resolve reaches the app as the reference text, which is no URL: the
+// app then refuses to start, naming BILLING_CALLBACK_URL.
+var billingCallbackUrlSetting = empty(billingCallbackUrlSecretUri)
+  ? ''
+  : '@Microsoft.KeyVault(SecretUri=${billingCallbackUrlSecretUri})'
 
 // Settings read by shared/config.ts (SETTINGS). Secrets are not here: the app reads them from Key Vault.
 // Defaults are written out so an operator can tune them in the portal without a redeployment.
@@ -68,7 +81,7 @@ var appSettings = {
   POLL_MIN_INTERVAL_SECONDS: '60'
   POLL_MAX_INTERVAL_SECONDS: '1800'
   POLL_MAX_AGE_DAYS: '30'
-  BILLING_CALLBACK_URL: billingCallbackUrl
+  BILLING_CALLBACK_URL: billingCallbackUrlSetting
   CALLBACK_TIMEOUT_SECONDS: '10'
   CALLBACK_MAX_ATTEMPTS: '8'
   CALLBACK_RETRY_BASE_SECONDS: '30'
@@ -88,6 +101,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: appServicePlanId
     httpsOnly: true
+    // Key Vault references resolve with the user-assigned identity (the app has no system-assigned one).
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -135,6 +151,23 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     properties: {
       allow: false
     }
+  }
+}
+
+// The host's own logs (FunctionAppLogs: start-up, indexing, invocations, scale and storage errors) in the Log
+// Analytics workspace, where they stay even when Application Insights samples or the app cannot start. Platform metrics
+// stay in Azure Monitor, free; they are not copied.
+resource functionAppDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-app-logs'
+  scope: functionApp
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -203,6 +203,24 @@ export function declarations(file: BicepFile): Declaration[] {
   return result;
 }
 
+/**
+ * The comment lines written directly above a top-level declaration (above its decorators, if any), without `//`:
+ * the block of comment lines that ends on the line before it. Empty when a blank line or code comes first.
+ */
+export function leadingComments(file: BicepFile, declared: Declaration): string[] {
+  const children = file.tree.rootNode.namedChildren;
+  let index = children.findIndex((node) => node.startIndex === declared.node.startIndex);
+  if (index > 0 && children[index - 1].type === 'decorators') index -= 1;
+  const lines: string[] = [];
+  let nextRow = children[index].startPosition.row;
+  for (let i = index - 1; i >= 0 && children[i].type === 'comment'; i -= 1) {
+    if (children[i].endPosition.row !== nextRow - 1) break;
+    lines.unshift(children[i].text.replace(/^\/\/\s?/, ''));
+    nextRow = children[i].startPosition.row;
+  }
+  return lines;
+}
+
 export function declaration(file: BicepFile, kind: Declaration['kind'], name: string): Declaration {
   const found = declarations(file).find((d) => d.kind === kind && d.name === name);
   if (!found) throw new Error(`${file.path}: no ${kind} ${name}`);
@@ -286,4 +304,35 @@ export function resources(file: BicepFile): ResourceDeclaration[] {
   };
   for (const d of declarations(file)) if (d.kind === 'resource') visit(d.node, undefined, d.decorators);
   return result;
+}
+
+export interface Ternary {
+  /** The condition's source text. */
+  condition: string;
+  whenTrue: BicepValue;
+  whenFalse: BicepValue;
+}
+
+/** A `condition ? a : b` expression value split into its condition and both branches as plain values. */
+export function ternary(value: BicepValue | undefined): Ternary {
+  const source = `var x = ${exprOf(value)}\n`;
+  const expression = parseBicep(source).tree.rootNode.namedChildren[0]?.namedChildren[1];
+  // tree-sitter-bicep binds a member access after a ternary to the whole ternary (`c ? a : b.c` reads as
+  // `(c ? a : b).c`): the ternary is then the innermost object of the member expression, and its last branch runs
+  // to the end of the expression.
+  let node = expression;
+  while (node?.type === 'member_expression') node = node.namedChildren[0];
+  if (!expression || node?.type !== 'ternary_expression') {
+    throw new Error(`expected a ternary, got ${JSON.stringify(value)}`);
+  }
+  const [condition, whenTrue, whenFalse] = node.namedChildren;
+  const alternative =
+    node === expression
+      ? toValue(whenFalse)
+      : valueOfExpression(source.slice(whenFalse.startIndex, expression.endIndex));
+  return { condition: condition.text, whenTrue: toValue(whenTrue), whenFalse: alternative };
+}
+
+function valueOfExpression(text: string): BicepValue {
+  return toValue(parseBicep(`var x = ${text}\n`).tree.rootNode.namedChildren[0].namedChildren[1]);
 }

@@ -2,6 +2,8 @@
 import './parse.suite';
 import './settings.suite';
 import './security.suite';
+import './diagnostics.suite';
+import './network.suite';
 import './storage.suite';
 import './flex.suite';
 import './kql.suite';

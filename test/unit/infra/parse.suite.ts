@@ -25,6 +25,7 @@ describe('Bicep templates parse', () => {
         'infra/app/rbac.bicep',
         'infra/app/monitoring.bicep',
         'infra/app/secrets.bicep',
+        'infra/app/network.bicep',
       ]),
     );
   });

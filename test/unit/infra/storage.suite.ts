@@ -13,10 +13,16 @@ describe('storage created by infra matches shared/storage/names.ts', () => {
     expect([...asArray(valueOf(main, 'var', 'appQueues'))].sort()).toEqual(expected.sort());
   });
 
-  it('passes both lists and the deployment container to the storage account', () => {
+  it("passes both lists, the host's containers and the deployment container to the storage account", () => {
     const params = get(valueOf(main, 'module', 'storage'), 'params');
     expect(get(params, 'queueServices.queues')).toEqual({ expr: '[for queue in appQueues: { name: queue }]' });
     expect(get(params, 'tableServices.tables')).toEqual({ expr: '[for table in appTables: { name: table }]' });
-    expect(get(params, 'blobServices.containers')).toEqual([{ name: { expr: 'deploymentStorageContainerName' } }]);
+    // Created up front, so the app's blob role can be scoped to each of them (security.suite.ts).
+    expect(get(params, 'blobServices.containers')).toEqual({
+      expr: '[for container in blobContainerNames: { name: container }]',
+    });
+    expect(valueOf(main, 'var', 'blobContainerNames')).toEqual({
+      expr: 'concat(hostBlobContainerNames, [deploymentStorageContainerName])',
+    });
   });
 });
