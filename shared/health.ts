@@ -38,7 +38,9 @@ export async function checkStorage(tables: Tables): Promise<StorageCheck> {
     return result();
   } catch (error) {
     if (error instanceof RestError && error.statusCode === 404) {
-      return result(error.code === 'TableNotFound' ? "the app's tables do not exist (Health is missing)" : undefined);
+      return result(
+        storageErrorCode(error) === 'TableNotFound' ? "the app's tables do not exist (Health is missing)" : undefined,
+      );
     }
     return result(describe(error));
   }
@@ -50,10 +52,15 @@ export function healthReport(version: string, checks: Record<string, CheckStatus
   return { status, version, checks };
 }
 
+/** The service's error code: `code` when the SDK filled it in, else the `x-ms-error-code` header of the answer. */
+function storageErrorCode(error: RestError): string | undefined {
+  return error.code ?? error.response?.headers.get('x-ms-error-code') ?? undefined;
+}
+
 function describe(error: unknown): string {
   if (error instanceof RestError) {
     return error.statusCode
-      ? `storage answered ${error.statusCode} ${error.code ?? ''}`.trim()
+      ? `storage answered ${error.statusCode} ${storageErrorCode(error) ?? ''}`.trim()
       : `storage unreachable (${error.code ?? 'network error'})`;
   }
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
