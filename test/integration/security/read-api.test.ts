@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { HttpResponseInit, Timer } from '@azure/functions';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { parse } from 'yaml';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { getUpgrade } from '../../../functions/getUpgrade';
@@ -218,4 +221,16 @@ describe('security: the read API and every error answer leak no secret, key, vau
       expect({ name, status: answer.status, leaks: leaks(answer) }).toEqual({ name, status: 503, leaks: [] });
     }
   }, 60_000);
+
+  it('the API document offers a key in the x-functions-key header only, never in the URL where proxies log it', () => {
+    // Before, docs/openapi.yaml also declared the `code` query parameter as a security scheme.
+    const document = parse(readFileSync(path.join(__dirname, '../../../docs/openapi.yaml'), 'utf8')) as {
+      security: Record<string, string[]>[];
+      components: { securitySchemes: Record<string, { type: string; in: string; name: string }> };
+    };
+    expect(Object.values(document.components.securitySchemes)).toEqual([
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-functions-key' }),
+    ]);
+    expect(document.security.flatMap((requirement) => Object.keys(requirement))).toEqual(['functionKey']);
+  });
 });
