@@ -1,3 +1,4 @@
+import { PARTNER_CENTER_ERROR_CATEGORIES } from '../partner-center/errors';
 import type { UpgradeLineItem } from '../partner-center/types';
 import { isFinal, type CustomerUpgradeSummary, type UpgradeRecord, type UpgradeView } from '../tracking';
 
@@ -41,16 +42,7 @@ function lineItemRepresentation(item: UpgradeLineItem): Record<string, unknown> 
 }
 
 /** The categories `lastError.category` documents; anything else a row may hold is shown as `internal`. */
-const ERROR_CATEGORIES = new Set([
-  'throttled',
-  'transient',
-  'auth',
-  'not-found',
-  'conflict',
-  'business-rule',
-  'invalid-input',
-  'internal',
-]);
+const ERROR_CATEGORIES = new Set<string>([...PARTNER_CENTER_ERROR_CATEGORIES, 'internal']);
 
 /**
  * `UpgradeDetail`: the representation plus attempts, the last error and the observed history (oldest first). The

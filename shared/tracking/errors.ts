@@ -1,3 +1,4 @@
+import { PARTNER_CENTER_ERROR_CATEGORIES } from '../partner-center/errors';
 import { clip, MAX_ERROR_CHARS } from './entities';
 
 /**
@@ -12,7 +13,7 @@ export interface PartnerCenterErrorLike {
   message?: string;
 }
 
-const CATEGORIES = ['throttled', 'transient', 'auth', 'not-found', 'conflict', 'business-rule', 'invalid-input'];
+const CATEGORIES: readonly string[] = PARTNER_CENTER_ERROR_CATEGORIES;
 
 export function asPartnerCenterError(error: unknown): PartnerCenterErrorLike | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
