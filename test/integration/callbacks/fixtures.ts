@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import { notificationEventId } from '../../../shared/callbacks/events';
 import type { UpgradeLineItem } from '../../../shared/partner-center/types';
-import { acceptUpgrade, trackUpgrade, type FinalStatus, type TableSource, type TrackingStore } from '../../../shared/tracking';
+import {
+  acceptUpgrade,
+  trackUpgrade,
+  type FinalStatus,
+  type TableSource,
+  type TrackingStore,
+} from '../../../shared/tracking';
 import { upgradeChangesToEntity } from '../../../shared/tracking/entities';
 
 /** The callback job's inputs as the tracking leaves them: a tracked upgrade, final in its row, and its notification. */
