@@ -4,6 +4,7 @@ import { startLocalHost } from './host';
 import { appSettingsFor, startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
 import { isPortTaken } from '../shared/net/free-port';
+import { Tables } from '../shared/storage/tables';
 
 /**
  * `npm start`: the whole local stack on embedded defaults. Each part of the stack is one entry in `parts`, started in
@@ -98,6 +99,16 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
           queuePort: AZURITE_PORTS.queue,
           tablePort: AZURITE_PORTS.table,
         });
+        // The app's tables, as `azd up` creates them in Azure (the health check creates nothing and expects them).
+        // A failure here (a malformed TABLE_NAME_PREFIX, say) is only reported: the host then names the setting.
+        await new Tables({
+          storage: { kind: 'connectionString', connectionString: azurite.connectionString },
+          tableNamePrefix: process.env.TABLE_NAME_PREFIX ?? settings.TABLE_NAME_PREFIX ?? '',
+        })
+          .createAll()
+          .catch((error: unknown) =>
+            process.stderr.write(`Creating the app's tables failed: ${(error as Error).message}\n`),
+          );
         return {
           banner: [
             `Azurite         blob http://127.0.0.1:${azurite.blobPort}  queue http://127.0.0.1:${azurite.queuePort}  ` +

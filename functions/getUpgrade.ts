@@ -2,13 +2,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { readUpgrade } from '../shared/api/read';
 import { getServices } from '../shared/services';
 
-export async function getUpgrade(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const services = getServices();
-  return readUpgrade(services, request.params.upgradeId, {
-    instance: new URL(request.url).pathname,
-    telemetry: services.telemetry,
-    log: (level, message) => context[level](message),
-  });
+export function getUpgrade(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return readUpgrade(getServices(), request, context);
 }
 
 app.http('getUpgrade', {

@@ -2,16 +2,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { listUpgradesOfCustomer } from '../shared/api/read';
 import { getServices } from '../shared/services';
 
-export async function listCustomerUpgrades(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  const services = getServices();
-  return listUpgradesOfCustomer(services, request.params.customerId, request.query, {
-    instance: new URL(request.url).pathname,
-    telemetry: services.telemetry,
-    log: (level, message) => context[level](message),
-  });
+export function listCustomerUpgrades(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return listUpgradesOfCustomer(getServices(), request, context);
 }
 
 app.http('listCustomerUpgrades', {

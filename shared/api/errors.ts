@@ -20,10 +20,17 @@ export interface ErrorContext {
   log: (level: 'warn' | 'error', message: string) => void;
 }
 
-function partnerCenterIds(error: PartnerCenterError): Record<string, unknown> {
+/**
+ * A refusal's answer fields: Partner Center's code and its description of a documented refusal (900105 suspended
+ * subscriptions, …) — what the caller must act on. A refusal without a code is an answer the client could not read
+ * (a proxy's page, a cut body): its text is dependency text, so a fixed one stands in (the client logs the real one).
+ */
+function refusal(error: PartnerCenterError, fallback: string): Record<string, unknown> {
+  const description = error.code !== undefined ? error.description : undefined;
   return {
+    detail: description ?? fallback,
     partnerCenterCode: error.code,
-    partnerCenterDescription: error.description,
+    partnerCenterDescription: description,
     partnerCenterRequestId: error.requestId,
   };
 }
@@ -79,15 +86,13 @@ export function problemForError(error: unknown, context: ErrorContext): ProblemR
         });
       case 'conflict':
         return problem(409, 'conflict', 'Partner Center reports a conflicting upgrade', {
-          detail: error.description,
           instance: context.instance,
-          ...partnerCenterIds(error),
+          ...refusal(error, 'Partner Center reports that the request conflicts with an existing upgrade.'),
         });
       default:
         return problem(422, 'partner-center-rejected', 'Partner Center refused the request', {
-          detail: error.description,
           instance: context.instance,
-          ...partnerCenterIds(error),
+          ...refusal(error, 'Partner Center refused the request without an error code.'),
         });
     }
   }

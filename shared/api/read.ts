@@ -10,12 +10,36 @@ const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
+/** The parts of an HTTP request (the Functions `HttpRequest`) a read endpoint looks at. */
+export interface ReadRequest {
+  url: string;
+  params: Readonly<Record<string, string | undefined>>;
+  query: { get(name: string): string | null };
+}
+
+/** Where operators read what went wrong (the invocation's context). */
+export interface OperatorLog {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** How a read endpoint answers a failure: problem `instance` from the path, details only in logs and telemetry. */
+function errorContext(services: Services, request: ReadRequest, log: OperatorLog): ErrorContext {
+  return {
+    instance: new URL(request.url).pathname,
+    telemetry: services.telemetry,
+    log: (level, message) => log[level](message),
+  };
+}
+
 /** GET /api/upgrades/{upgradeId} */
 export async function readUpgrade(
   services: Services,
-  upgradeId: string | undefined,
-  context: ErrorContext,
+  request: ReadRequest,
+  log: OperatorLog,
 ): Promise<HttpResponseShape> {
+  const context = errorContext(services, request, log);
+  const { upgradeId } = request.params;
   if (!isGuid(upgradeId)) {
     return validationProblem([{ field: 'upgradeId', message: 'must be a GUID' }], context.instance);
   }
@@ -36,10 +60,12 @@ export async function readUpgrade(
 /** GET /api/customers/{customerId}/upgrades?pageSize=&continuationToken= */
 export async function listUpgradesOfCustomer(
   services: Services,
-  customerId: string | undefined,
-  query: { get(name: string): string | null },
-  context: ErrorContext,
+  request: ReadRequest,
+  log: OperatorLog,
 ): Promise<HttpResponseShape> {
+  const context = errorContext(services, request, log);
+  const { customerId } = request.params;
+  const { query } = request;
   const errors = [];
   if (!isGuid(customerId)) errors.push({ field: 'customerId', message: 'must be a GUID' });
   const rawSize = query.get('pageSize');

@@ -133,16 +133,16 @@ export async function processCallbackMessage(input: unknown, deps: CallbackJobDe
     readCallbackRow(deps.tables, message.upgradeId, message.eventId),
     deps.tracking.readUpgrade(message.upgradeId),
   ]);
-  // A duplicate message (at-least-once queue, or a poll run that re-sent it) never posts a final event again.
-  const recorded = knownRecord(known);
-  if (recorded && isFinalOutcome(recorded.outcome)) {
-    return { outcome: 'already-final', ...ids, recorded: recorded.outcome };
-  }
-
+  // Who the message names is checked first, so a forgery is recorded even when it copies a delivered event's ids.
   const record = upgrade?.record;
   if (!record) return rejectMessage(input, `upgrade ${message.upgradeId} is not tracked`, deps);
   if (record.customerId !== message.customerId) {
     return rejectMessage(input, `upgrade ${message.upgradeId} belongs to another customer`, deps);
+  }
+  // A duplicate message (at-least-once queue, or a poll run that re-sent it) never posts a final event again.
+  const recorded = knownRecord(known);
+  if (recorded && isFinalOutcome(recorded.outcome)) {
+    return { outcome: 'already-final', ...ids, recorded: recorded.outcome };
   }
   if (!isFinal(record.status)) {
     const error = `upgrade ${message.upgradeId} is not final yet (${record.status})`;

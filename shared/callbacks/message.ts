@@ -1,6 +1,7 @@
 import { decodeJsonObjectMessage, guidFieldsProblem } from '../queues/message';
 import type { UpgradeEvent, UpgradeNotification } from '../tracking/records';
-import { FINAL_STATUSES } from '../tracking/state';
+import { FINAL_STATUSES, type FinalStatus } from '../tracking/state';
+import { eventFor, notificationEventId } from './events';
 
 /**
  * The `upgrade-notifications` message as the callback job reads it: the tracking poller's `UpgradeNotification`,
@@ -18,7 +19,11 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}
 /** Far above any sensible CALLBACK_MAX_ATTEMPTS: a bigger number is a corrupt message, not a retry. */
 const MAX_ATTEMPT = 1000;
 
-/** Validates a message of unknown shape (object from the host, JSON text, or a Buffer of JSON text). */
+/**
+ * Validates a message of unknown shape (object from the host, JSON text, or a Buffer of JSON text). A notification
+ * the tracking sent is consistent in itself: its event is the event of its status, and its event id the id of that
+ * status for that upgrade. A message that is not is refused here, before any row is read or any retry is scheduled.
+ */
 export function parseCallbackMessage(input: unknown): ParsedCallbackMessage {
   const decoded = decodeJsonObjectMessage(input);
   if (!decoded.ok) return decoded;
@@ -33,6 +38,13 @@ export function parseCallbackMessage(input: unknown): ParsedCallbackMessage {
   if (typeof status !== 'string' || !(FINAL_STATUSES as readonly string[]).includes(status)) {
     return { ok: false, reason: `status must be a final status (${FINAL_STATUSES.join(', ')})` };
   }
+  const upgradeId = (fields.upgradeId as string).toLowerCase();
+  const final = status as FinalStatus;
+  if (event !== eventFor(final)) return { ok: false, reason: `event must be ${eventFor(final)} for status ${status}` };
+  const eventId = (fields.eventId as string).toLowerCase();
+  if (eventId !== notificationEventId(upgradeId, final)) {
+    return { ok: false, reason: `eventId is not the id of the ${status} event of upgrade ${upgradeId}` };
+  }
   const completedAt = fields.completedAt;
   if (typeof completedAt !== 'string' || !ISO_TIME.test(completedAt) || Number.isNaN(Date.parse(completedAt))) {
     return { ok: false, reason: 'completedAt must be an ISO-8601 time' };
@@ -44,9 +56,9 @@ export function parseCallbackMessage(input: unknown): ParsedCallbackMessage {
   return {
     ok: true,
     message: {
-      eventId: (fields.eventId as string).toLowerCase(),
-      event: event as UpgradeEvent,
-      upgradeId: (fields.upgradeId as string).toLowerCase(),
+      eventId,
+      event,
+      upgradeId,
       customerId: (fields.customerId as string).toLowerCase(),
       status,
       completedAt,

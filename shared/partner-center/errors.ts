@@ -9,8 +9,17 @@ import { retryAfterMs as readRetryAfter } from './retry-after';
  * - `auth`: credentials or consent are wrong — an operator must act;
  * - `not-found`, `conflict`, `business-rule`, `invalid-input`: permanent for this request; never retry.
  */
-export type PartnerCenterErrorCategory =
-  'throttled' | 'transient' | 'auth' | 'not-found' | 'conflict' | 'business-rule' | 'invalid-input';
+export const PARTNER_CENTER_ERROR_CATEGORIES = [
+  'throttled',
+  'transient',
+  'auth',
+  'not-found',
+  'conflict',
+  'business-rule',
+  'invalid-input',
+] as const;
+
+export type PartnerCenterErrorCategory = (typeof PARTNER_CENTER_ERROR_CATEGORIES)[number];
 
 /**
  * Partner Center error codes (docs "Partner Center REST error codes") and their category. Decisions where the table
@@ -200,15 +209,7 @@ export function errorFromResponse(
   });
 }
 
-const CATEGORIES = new Set<string>([
-  'throttled',
-  'transient',
-  'auth',
-  'not-found',
-  'conflict',
-  'business-rule',
-  'invalid-input',
-]);
+const CATEGORIES = new Set<string>(PARTNER_CENTER_ERROR_CATEGORIES);
 
 /** The category of any error a Partner Center call can throw (client or credential); undefined if unknown. */
 export function errorCategory(error: unknown): PartnerCenterErrorCategory | undefined {

@@ -1,3 +1,4 @@
+import { isGuid } from '../ids';
 import { bool, isObject, parseJson, prop, str } from './json';
 import type {
   Eligibility,
@@ -47,9 +48,21 @@ export function readEligibility(text: string | undefined, request: ProductUpgrad
   };
   const reason = str(prop(body, 'reason'));
   if (reason) result.reason = reason;
-  const upgradeId = str(prop(body, 'upgradeId'));
+  const upgradeId = upgradeIdOf(body, 'upgradeId', 'eligibility');
   if (upgradeId) result.upgradeId = upgradeId;
   return result;
+}
+
+/**
+ * An upgrade id Partner Center sent in a body (absent: `null`, `''` or no property). It becomes a table key, a
+ * `Location` and a path segment, so anything but a GUID makes the whole answer unreadable (a transient failure, retried
+ * like a cut body), never an id. Lower case: one upgrade has one key whatever the service's casing.
+ */
+function upgradeIdOf(body: Record<string, unknown>, name: string, what: string): string | undefined {
+  const value = prop(body, name);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (!isGuid(value)) throw new UnreadableBodyError(`${what}: ${name} is not a GUID`);
+  return value.toLowerCase();
 }
 
 const STATUS_BY_KEY: Readonly<Record<string, NormalizedUpgradeStatus>> = {
@@ -107,7 +120,7 @@ export function readStatus(
   const status = normalizeStatus(rawStatus);
   const items = prop(body, 'lineItems');
   const result: UpgradeStatusResult = {
-    upgradeId: str(prop(body, 'id')) ?? request.upgradeId,
+    upgradeId: upgradeIdOf(body, 'id', 'status') ?? request.upgradeId,
     productFamily: str(prop(body, 'productFamily')) ?? request.productFamily,
     rawStatus,
     status,

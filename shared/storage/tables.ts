@@ -1,7 +1,7 @@
 import { RestError, type TableClient } from '@azure/data-tables';
 import type { AppConfig } from '../config';
 import { createTableClient, tableName } from './clients';
-import type { TableKey } from './names';
+import { TABLES, type TableKey } from './names';
 
 /**
  * Table clients for the app's logical tables. Each table is created when first used (Azure creates them through
@@ -36,6 +36,14 @@ export class Tables {
     }
     await creation;
     return client;
+  }
+
+  /**
+   * Every table of the app, as the deployment creates them (`infra/main.bicep`), for an account no deployment
+   * provisioned: Azurite under `npm start`, and tests that stand in for a deployment.
+   */
+  async createAll(): Promise<void> {
+    await Promise.all((Object.keys(TABLES) as TableKey[]).map((key) => this.get(key)));
   }
 }
 

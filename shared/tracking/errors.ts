@@ -1,3 +1,4 @@
+import { PARTNER_CENTER_ERROR_CATEGORIES } from '../partner-center/errors';
 import { clip, MAX_ERROR_CHARS } from './entities';
 
 /**
@@ -12,7 +13,7 @@ export interface PartnerCenterErrorLike {
   message?: string;
 }
 
-const CATEGORIES = ['throttled', 'transient', 'auth', 'not-found', 'conflict', 'business-rule', 'invalid-input'];
+const CATEGORIES: readonly string[] = PARTNER_CENTER_ERROR_CATEGORIES;
 
 export function asPartnerCenterError(error: unknown): PartnerCenterErrorLike | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -20,13 +21,21 @@ export function asPartnerCenterError(error: unknown): PartnerCenterErrorLike | u
   return typeof category === 'string' && CATEGORIES.includes(category) ? (error as PartnerCenterErrorLike) : undefined;
 }
 
-/** A short description of a failure for the `lastError` column: kind, status, code and message; no stack. */
-export function describeError(error: unknown): { category: string; text: string } {
+/**
+ * A failure for the `lastError*` columns: its category, Partner Center's error code when it sent one, and a short
+ * description (kind, status, code and message; no stack) for operators — the read API shows the first two only.
+ */
+export function describeError(error: unknown): { category: string; code?: number; text: string } {
   const pc = asPartnerCenterError(error);
   if (pc) {
     const parts = [pc.status !== undefined ? `HTTP ${pc.status}` : '', pc.code !== undefined ? `code ${pc.code}` : ''];
     const head = [pc.category, ...parts.filter(Boolean)].join(' ');
-    return { category: pc.category, text: clip(`${head}: ${pc.message ?? ''}`, MAX_ERROR_CHARS) };
+    const code = Number(pc.code);
+    return {
+      category: pc.category,
+      ...(pc.code !== undefined && Number.isSafeInteger(code) ? { code } : {}),
+      text: clip(`${head}: ${pc.message ?? ''}`, MAX_ERROR_CHARS),
+    };
   }
   if (error instanceof Error)
     return { category: 'internal', text: clip(`${error.name}: ${error.message}`, MAX_ERROR_CHARS) };

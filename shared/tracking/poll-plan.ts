@@ -18,7 +18,7 @@ export type PollOutcome =
   /** Partner Center answered with the upgrade's status. */
   | { kind: 'observed'; result: UpgradeStatusResult }
   /** The status call failed (after any retries within the run); `retryAfterMs` when it was throttled. */
-  | { kind: 'failed'; category: string; error: string; retryAfterMs?: number }
+  | { kind: 'failed'; category: string; code?: number; error: string; retryAfterMs?: number }
   /** No call was needed: the status was already final, only its notification is left to send. */
   | { kind: 'final-already' };
 
@@ -107,6 +107,7 @@ function outcomeChanges(
           lastPolledAt: iso(at),
           lastError: outcome.error,
           lastErrorCategory: outcome.category,
+          lastErrorCode: outcome.code,
           lastErrorAt: iso(at),
         },
       };

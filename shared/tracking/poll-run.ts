@@ -252,7 +252,13 @@ class PollRun {
           if (pc?.category === 'auth') this.stopReason ??= 'auth';
         }
         const described = describeError(error);
-        return { kind: 'failed', category: described.category, error: described.text, retryAfterMs };
+        return {
+          kind: 'failed',
+          category: described.category,
+          code: described.code,
+          error: described.text,
+          retryAfterMs,
+        };
       }
     }
   }

@@ -27,8 +27,11 @@ export interface UpgradeRecord {
   attempts: number;
   pollCount: number;
   unchangedPolls: number;
+  /** The last failed poll, for operators: its description (may name settings, hosts, Entra ID text), never shown. */
   lastError?: string;
   lastErrorCategory?: string;
+  /** Partner Center's error code of the last failure (900106, …), when it sent one. */
+  lastErrorCode?: number;
   lastErrorAt?: string;
   nextPollAt?: string;
   /** When startTracking put the upgrade into the poll schedule; undefined while it is accepted but not yet tracked. */

@@ -1,14 +1,16 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { AZURE_FAMILY } from '../http/validation';
 import { decodeJsonObjectMessage, guidFieldsProblem, messageText } from '../queues/message';
+import type { ProductUpgrades } from '../partner-center/types';
 import { sendQueueMessage } from '../queues/producer';
 import { QUEUES } from '../storage/names';
 import { scheduleRowKey } from './entities';
+import { asPartnerCenterError } from './errors';
 import { digestKey } from './keys';
 import type { TrackingMessage, UpgradeRecord } from './records';
 import { firstPollAt } from './schedule';
 import { INITIAL_STATE } from './state';
-import type { TrackingStore } from './store';
+import type { TrackingStart, TrackingStore } from './store';
 
 export type { TrackingMessage } from './records';
 
@@ -57,6 +59,11 @@ export interface StartTrackingDeps {
   store: TrackingStore;
   /** POLL_FIRST_DELAY_SECONDS: how long after tracking starts the first poll is due. */
   firstPollDelayMs: number;
+  /**
+   * Partner Center, asked once about a message for an upgrade with no row. Without it, only upgrades recorded first
+   * (`acceptUpgrade`) are tracked: a message for any other upgrade is rejected.
+   */
+  partnerCenter?: Pick<ProductUpgrades, 'getUpgradeStatus'>;
   now?: () => number;
 }
 
@@ -64,7 +71,7 @@ export type StartTrackingResult =
   | { outcome: 'tracked'; upgradeId: string; nextPollAt: string }
   | { outcome: 'duplicate'; upgradeId: string }
   | { outcome: 'conflict'; upgradeId: string; reason: string }
-  | { outcome: 'rejected'; reason: string };
+  | { outcome: 'rejected'; upgradeId?: string; reason: string };
 
 /**
  * The queue trigger's whole job. An invalid message is recorded in RejectedMessages and the call returns (the
@@ -90,12 +97,36 @@ type Decided =
   { outcome: 'tracked'; record: UpgradeRecord; dueAt: number } | { outcome: 'known'; record: UpgradeRecord };
 
 /**
+ * What startTracking does with the upgrade row it read, pure: start the tracking of an upgrade recorded and not
+ * started yet; nothing for one started already or recorded for another customer.
+ */
+function decideStart(
+  current: UpgradeRecord,
+  message: TrackingMessage,
+  now: number,
+  dueAt: number,
+): TrackingStart<Decided> {
+  if (current.trackingStartedAt || current.customerId !== message.customerId) {
+    return { result: { outcome: 'known', record: current } };
+  }
+  return startNow(current, now, dueAt);
+}
+
+/** The row written started, and its first schedule row. */
+function startNow(record: UpgradeRecord, now: number, dueAt: number): TrackingStart<Decided> {
+  const start = startedRecord(record, now, dueAt);
+  return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
+}
+
+/**
  * The tracking's first real work for a validated message: puts the upgrade into the poll schedule, due
  * `firstPollDelayMs` from now. One transaction, so a crash leaves all of it or none of it:
  * - an accepted upgrade (its row written by `acceptUpgrade`, not scheduled yet): its row marked started (conditional
  *   on the row read), its first schedule row, and its accepted row deleted;
- * - an upgrade with no row (a message from a sender that does not record it first): its row, created started, and
- *   its first schedule row;
+ * - an upgrade with no row: every way in of this app records the upgrade first, so nothing vouches for this one but
+ *   the message. Partner Center is asked once (`verifyWithPartnerCenter`) before anything is written: an upgrade it
+ *   does not know for this customer is recorded in RejectedMessages and never tracked, polled or called back; a
+ *   verified one gets its row, created started, and its first schedule row;
  * - an upgrade already scheduled: nothing (a duplicate); one recorded for another customer: a recorded conflict.
  * Then the customer index row (insert-only, keyed by the stored createdAt, so a replay writes the same row).
  */
@@ -103,19 +134,28 @@ export async function trackUpgrade(message: TrackingMessage, deps: StartTracking
   const { store } = deps;
   const now = (deps.now ?? Date.now)();
   const dueAt = firstPollAt(now, { firstDelayMs: deps.firstPollDelayMs });
-  const decided = await store.scheduleFirstPoll<Decided>(message.upgradeId, (current) => {
-    if (!current) {
-      // No row: nothing vouches for the upgrade but the message itself. Any check of the message (against Partner
-      // Center, say) belongs here, before the upgrade is recorded and scheduled.
-      const start = startedRecord(newUpgradeRecord(message, now), now, dueAt);
-      return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
+  const known = await store.scheduleFirstPoll<Decided | undefined>(message.upgradeId, (current) =>
+    current ? decideStart(current, message, now, dueAt) : { result: undefined },
+  );
+  let decided: Decided;
+  if (known) decided = known;
+  else {
+    const refusal = await verifyWithPartnerCenter(message, deps.partnerCenter);
+    if (refusal !== undefined) {
+      await store.recordRejectedMessage({
+        queue: QUEUES.upgradeTracking,
+        kind: 'unverified',
+        reason: refusal,
+        message: JSON.stringify(message),
+        receivedAt: new Date(now).toISOString(),
+      });
+      return { outcome: 'rejected', upgradeId: message.upgradeId, reason: refusal };
     }
-    if (current.trackingStartedAt || current.customerId !== message.customerId) {
-      return { result: { outcome: 'known', record: current } };
-    }
-    const start = startedRecord(current, now, dueAt);
-    return { result: { outcome: 'tracked', record: start, dueAt }, start, dueAt };
-  });
+    // Verified: created started, unless a row appeared meanwhile (then as for any recorded upgrade).
+    decided = await store.scheduleFirstPoll<Decided>(message.upgradeId, (current) =>
+      current ? decideStart(current, message, now, dueAt) : startNow(newUpgradeRecord(message, now), now, dueAt),
+    );
+  }
   const { record } = decided;
   if (record.customerId !== message.customerId) {
     const reason = `upgrade ${record.upgradeId} is tracked for customer ${record.customerId}, not ${message.customerId}`;
@@ -132,6 +172,38 @@ export async function trackUpgrade(message: TrackingMessage, deps: StartTracking
   await store.ensureCustomerIndex(record);
   if (decided.outcome === 'known') return { outcome: 'duplicate', upgradeId: record.upgradeId };
   return { outcome: 'tracked', upgradeId: record.upgradeId, nextPollAt: new Date(decided.dueAt).toISOString() };
+}
+
+/** Error categories that are Partner Center's answer about the upgrade itself: asking again changes nothing. */
+const REFUSALS = new Set(['not-found', 'business-rule', 'invalid-input', 'conflict']);
+
+/**
+ * One status call for an upgrade nobody recorded: `undefined` when Partner Center knows it for this customer, else
+ * why not (404 900106: no such upgrade; 900111: another customer's; any other refusal). Throttling, outages and
+ * sign-in failures throw, so the queue retries the message (and poisons it after its last delivery, recorded).
+ */
+export async function verifyWithPartnerCenter(
+  message: TrackingMessage,
+  partnerCenter: StartTrackingDeps['partnerCenter'],
+): Promise<string | undefined> {
+  if (!partnerCenter) {
+    return `upgrade ${message.upgradeId} was not recorded by this app and there is no Partner Center to verify it`;
+  }
+  try {
+    await partnerCenter.getUpgradeStatus(
+      { upgradeId: message.upgradeId, customerId: message.customerId, productFamily: message.productFamily },
+      { correlationId: message.correlationId },
+    );
+    return undefined;
+  } catch (error) {
+    const refusal = asPartnerCenterError(error);
+    if (!refusal || !REFUSALS.has(refusal.category)) throw error;
+    const code = refusal.code !== undefined ? ` ${refusal.code}` : '';
+    return (
+      `Partner Center does not know upgrade ${message.upgradeId} for customer ${message.customerId} ` +
+      `(${refusal.category}${code})`
+    );
+  }
 }
 
 /** A new upgrade as accepted: Pending, nothing observed, not in the poll schedule yet. */

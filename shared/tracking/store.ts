@@ -429,7 +429,7 @@ export class TrackingStore {
   /** Records a message that will not be processed; the same text twice is one row. */
   async recordRejectedMessage(rejection: {
     queue: string;
-    kind: 'invalid' | 'conflict' | 'poison';
+    kind: 'invalid' | 'conflict' | 'unverified' | 'poison';
     reason: string;
     message: string;
     receivedAt: string;

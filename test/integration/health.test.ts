@@ -14,15 +14,18 @@ describe('GET /api/health', () => {
   afterEach(() => resetServices());
 
   it('answers 200 with the version when Table Storage answers', async () => {
-    resetServices(
-      createServices(
-        loadConfig({ ...settings, AzureWebJobsStorage: process.env.AzureWebJobsStorage, TABLE_NAME_PREFIX: 'health1' }),
-      ),
+    const services = createServices(
+      loadConfig({ ...settings, AzureWebJobsStorage: process.env.AzureWebJobsStorage, TABLE_NAME_PREFIX: 'health1' }),
     );
+    await services.tables.createAll(); // as the deployment does
+    resetServices(services);
     const response = await health(httpRequest({ path: '/api/health' }), invocationContext());
     expect(response.status).toBe(200);
-    expect(response.jsonBody).toMatchObject({ status: 'ok', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
-    expect(response.jsonBody.checks.tableStorage.ok).toBe(true);
+    expect(response.jsonBody).toEqual({
+      status: 'ok',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      checks: { tableStorage: 'ok' },
+    });
   });
 
   it('answers 503 problem details with Retry-After when storage is down', async () => {
@@ -38,6 +41,7 @@ describe('GET /api/health', () => {
       type: 'urn:azure-plan-upgrades:problem:dependency-unavailable',
       status: 503,
       title: 'Table Storage is unavailable',
+      checks: { tableStorage: 'unavailable' },
     });
     expect(JSON.stringify(response.jsonBody)).not.toMatch(/at .*\.js:\d+/); // no stack trace
     expect(context.logs.some((l) => l.level === 'warning')).toBe(true);

@@ -63,7 +63,8 @@ describe('queue messages: duplicated, reordered, poison', () => {
       label: 'poison',
       customers: 2,
       seed: 1,
-      // Table Storage refuses every write about one upgrade: its message can never be handled (transient, 503)
+      // Table Storage refuses every read and write about one upgrade: its message can never be handled (transient,
+      // 503); the read comes first, so the message fails before startTracking would ask Partner Center about it
       wrapTables: (tables) =>
         wrapTables(tables, (key, client) => {
           const busy = () => Promise.reject(Object.assign(new Error('Server busy'), { statusCode: 503 }));
@@ -71,6 +72,7 @@ describe('queue messages: duplicated, reordered, poison', () => {
           return key !== 'tracking'
             ? client
             : overrideMethods(client, {
+                getEntity: (original, args) => (String(args[1]).includes(failingUpgrade) ? busy() : original(...args)),
                 createEntity: (original, args) => (about(args[0]) ? busy() : original(...args)),
                 submitTransaction: (original, args) =>
                   (args[0] as [string, unknown][]).some(([, entity]) => about(entity)) ? busy() : original(...args),

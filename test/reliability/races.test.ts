@@ -156,11 +156,16 @@ describe('races: overlapping poll runs and duplicate queue deliveries, randomize
           const accept = (store: TrackingStore) =>
             Promise.all(accepted.map((m) => acceptUpgrade({ store, send: () => Promise.resolve(), now }, m)));
           await accept(sequential);
-          for (const message of messages) await startTracking(message, { store: sequential, ...track });
+          // the messages of upgrades not accepted first are verified with Partner Center, in both worlds
+          for (const message of messages) {
+            await startTracking(message, { store: sequential, partnerCenter: pc, ...track });
+          }
           const deliver = () =>
             Promise.all(
               messages.flatMap((message, i) =>
-                Array.from({ length: deliveries[i] }, () => startTracking(message, { store: racing, ...track })),
+                Array.from({ length: deliveries[i] }, () =>
+                  startTracking(message, { store: racing, partnerCenter: racingPc, ...track }),
+                ),
               ),
             );
           // acceptances and first deliveries race each other; then duplicates keep arriving while two runs overlap

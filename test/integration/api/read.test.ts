@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Tables } from '../../../shared/storage/tables';
+import { acceptUpgrade, TrackingStore, type TrackingMessage } from '../../../shared/tracking';
 import { eventually } from '../../helpers/local-host';
 import { eligible } from './customers';
 import {
@@ -73,11 +75,18 @@ describe('read API', () => {
   it('GET /customers/{id}/upgrades: newest first, paged with a continuation token to the end', async () => {
     const customerId = randomUUID();
     const ids: string[] = [];
+    // Recorded as every source of the app records an upgrade (acceptUpgrade), its message through the queue trigger.
+    const store = new TrackingStore(
+      new Tables({
+        storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
+        tableNamePrefix: stack.settings.TABLE_NAME_PREFIX,
+      }),
+    );
+    const send = (message: TrackingMessage) => stack.host.runFunction('startTracking', JSON.stringify(message));
     for (let i = 0; i < 5; i++) {
       const upgradeId = randomUUID();
       ids.push(upgradeId);
-      // Through the queue trigger, as the start webhook's message arrives.
-      await stack.host.runFunction('startTracking', JSON.stringify({ upgradeId, customerId, productFamily: 'Azure' }));
+      await acceptUpgrade({ store, send }, { upgradeId, customerId, productFamily: 'Azure' });
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const seen: string[] = [];

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import { notificationEventId } from '../../../shared/callbacks/events';
 import type { UpgradeLineItem } from '../../../shared/partner-center/types';
-import { trackUpgrade, type FinalStatus, type TableSource, type TrackingStore } from '../../../shared/tracking';
+import {
+  acceptUpgrade,
+  trackUpgrade,
+  type FinalStatus,
+  type TableSource,
+  type TrackingStore,
+} from '../../../shared/tracking';
 import { upgradeChangesToEntity } from '../../../shared/tracking/entities';
 
 /** The callback job's inputs as the tracking leaves them: a tracked upgrade, final in its row, and its notification. */
@@ -54,13 +60,12 @@ export async function finishUpgrade(
 export async function notifiedUpgrade(fixture: TrackingFixture, options: { final?: boolean } = {}) {
   const upgradeId = randomUUID();
   const customerId = randomUUID();
-  await trackUpgrade(
-    { upgradeId, customerId, productFamily: 'Azure' },
-    { store: fixture.tracking, firstPollDelayMs: 0 },
-  );
+  const message = { upgradeId, customerId, productFamily: 'Azure' };
+  await acceptUpgrade({ store: fixture.tracking, send: () => Promise.resolve() }, message);
+  await trackUpgrade(message, { store: fixture.tracking, firstPollDelayMs: 0 });
   const completedAt = new Date().toISOString();
   if (options.final !== false) await finishUpgrade(fixture, upgradeId, 'Completed', completedAt);
-  const message = {
+  const notification = {
     eventId: notificationEventId(upgradeId, 'Completed'),
     event: 'upgrade.completed',
     upgradeId,
@@ -68,7 +73,7 @@ export async function notifiedUpgrade(fixture: TrackingFixture, options: { final
     status: 'Completed',
     completedAt,
   };
-  return { upgradeId, customerId, completedAt, message };
+  return { upgradeId, customerId, completedAt, message: notification };
 }
 
 export interface SentMessage {

@@ -90,8 +90,9 @@ describe('processCallbackMessage (Azurite)', () => {
   it('sends what the upgrade row says, reading each row once', async () => {
     const { deps, message, upgradeId, completedAt } = await setup({ secret: SECRET });
     tables.reset();
-    // The message's own completion time and status are not what is sent: the row's are.
-    const forged = { ...message, status: 'Failed', completedAt: '2000-01-01T00:00:00.000Z' };
+    // The message's own completion time is not what is sent: the row's is. (A status of its own makes the message
+    // inconsistent with its event id: refused, next test.)
+    const forged = { ...message, completedAt: '2000-01-01T00:00:00.000Z' };
     expect(await processCallbackMessage(forged, deps)).toMatchObject({ outcome: 'delivered', attempt: 1 });
     expect(Object.fromEntries(tables.reads)).toEqual({ callbacks: 1, tracking: 1 });
     const [got] = receiver.for(upgradeId);
@@ -109,11 +110,21 @@ describe('processCallbackMessage (Azurite)', () => {
 
   it('a message whose event id is not the row final event is rejected and recorded, never sent', async () => {
     const { deps, message, upgradeId } = await setup({ secret: SECRET });
-    for (const eventId of [randomUUID(), notificationEventId(upgradeId, 'Failed')]) {
-      const outcome = await processCallbackMessage({ ...message, eventId }, deps);
-      expect(outcome).toMatchObject({ outcome: 'invalid', reason: expect.stringContaining('not the final event') });
+    const forged = [
+      // not the event id of the message's own status: refused before any row is read
+      [{ ...message, eventId: randomUUID() }, 'eventId is not the id'],
+      [{ ...message, eventId: notificationEventId(upgradeId, 'Failed') }, 'eventId is not the id'],
+      // consistent in itself, but not what the row says
+      [
+        { ...message, status: 'Failed', event: 'upgrade.failed', eventId: notificationEventId(upgradeId, 'Failed') },
+        'not the final event',
+      ],
+    ] as const;
+    for (const [input, reason] of forged) {
+      const outcome = await processCallbackMessage(input, deps);
+      expect(outcome).toMatchObject({ outcome: 'invalid', reason: expect.stringContaining(reason) });
       const rows = await tracking.listRejectedMessages('upgrade-notifications');
-      expect(rows.some((r) => r.message.includes(eventId) && r.kind === 'invalid')).toBe(true);
+      expect(rows.some((r) => r.message.includes(input.eventId) && r.kind === 'invalid')).toBe(true);
     }
     expect(receiver.for(upgradeId)).toHaveLength(0);
   });

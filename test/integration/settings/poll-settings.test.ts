@@ -180,6 +180,7 @@ const probes: Record<string, Probe> = {
     observe: async (value) => {
       const target = app(value === undefined ? {} : { POLL_FIRST_DELAY_SECONDS: value });
       const upgradeId = randomUUID();
+      target.partnerCenter.script(upgradeId, 'Pending'); // startTracking verifies an upgrade it did not record
       const before = Date.now();
       await startTracking(
         { upgradeId, customerId: randomUUID(), productFamily: 'Azure' },

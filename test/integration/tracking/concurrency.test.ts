@@ -5,6 +5,7 @@ import type { TrackingStore } from '../../../shared/tracking/store';
 import type { TableKey } from '../../../shared/storage/names';
 import type { Tables } from '../../../shared/storage/tables';
 import {
+  acceptAndTrack,
   FakePartnerCenterError,
   guid,
   pollConfig,
@@ -40,10 +41,7 @@ function population(count: number) {
 async function seed(store: TrackingStore, upgrades: ReturnType<typeof population>) {
   await Promise.all(
     upgrades.map((u) =>
-      startTracking(
-        { upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' },
-        { store, firstPollDelayMs: 0, now: () => T0 },
-      ),
+      acceptAndTrack(store, { upgradeId: u.upgradeId, customerId: u.customerId, productFamily: 'Azure' }, T0),
     ),
   );
 }

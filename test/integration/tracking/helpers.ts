@@ -12,7 +12,9 @@ import type {
 } from '../../../shared/partner-center/types';
 import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
+import { acceptUpgrade } from '../../../shared/tracking/accept';
 import type { TrackingMessage, UpgradeNotification } from '../../../shared/tracking/records';
+import { startTracking, type StartTrackingResult } from '../../../shared/tracking/start-tracking';
 import { TrackingStore, type TableSource } from '../../../shared/tracking/store';
 
 /** Tables on the Azurite of the global setup, under a prefix no other test file uses. */
@@ -30,6 +32,19 @@ export function testStore(label: string): { store: TrackingStore; tables: Tables
 
 export function guid(): string {
   return crypto.randomUUID();
+}
+
+/**
+ * An upgrade recorded the way every source of the app records it (`acceptUpgrade`, its message kept aside), then its
+ * tracking started by startTracking at the same time `at`.
+ */
+export async function acceptAndTrack(
+  store: TrackingStore,
+  message: TrackingMessage,
+  at: number = Date.now(),
+): Promise<StartTrackingResult> {
+  await acceptUpgrade({ store, send: () => Promise.resolve(), now: () => at }, message);
+  return startTracking(message, { store, firstPollDelayMs: 0, now: () => at });
 }
 
 export const pollConfig = (overrides: Partial<PollConfig> = {}): PollConfig => ({

@@ -1,9 +1,9 @@
 import { POLL_RUN_MEASUREMENTS } from '../../../shared/telemetry/events';
 import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { pollDueUpgrades, type PollRunOptions } from '../../../shared/tracking/poll-run';
-import { startTracking } from '../../../shared/tracking/start-tracking';
 import type { TrackingStore } from '../../../shared/tracking/store';
 import {
+  acceptAndTrack,
   FakePartnerCenterError,
   guid,
   pollConfig,
@@ -25,7 +25,7 @@ function wallClock(start = T0) {
 
 async function track(store: TrackingStore, at: number, customerId = guid()) {
   const upgradeId = guid();
-  await startTracking({ upgradeId, customerId, productFamily: 'Azure' }, { store, firstPollDelayMs: 0, now: () => at });
+  await acceptAndTrack(store, { upgradeId, customerId, productFamily: 'Azure' }, at);
   return { upgradeId, customerId };
 }
 

@@ -1,7 +1,6 @@
 import type { UpgradeRecord } from '../../../shared/tracking/records';
-import { startTracking } from '../../../shared/tracking/start-tracking';
 import { InvalidContinuationTokenError, scheduleRowKey } from '../../../shared/tracking/store';
-import { guid, testStore } from './helpers';
+import { acceptAndTrack, guid, testStore } from './helpers';
 
 const T0 = Date.parse('2026-02-01T00:00:00.000Z');
 
@@ -14,16 +13,10 @@ describe('read side', () => {
     for (let i = 0; i < 7; i++) {
       const upgradeId = guid();
       ids.push(upgradeId);
-      await startTracking(
-        { upgradeId, customerId, productFamily: 'Azure' },
-        { store, firstPollDelayMs: 0, now: () => T0 + i * 1_000 },
-      );
+      await acceptAndTrack(store, { upgradeId, customerId, productFamily: 'Azure' }, T0 + i * 1_000);
     }
     // someone else
-    await startTracking(
-      { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' },
-      { store, firstPollDelayMs: 0 },
-    );
+    await acceptAndTrack(store, { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' });
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;
@@ -81,10 +74,7 @@ describe('entity size limits on the real service', () => {
 
   it('stores an upgrade with an oversized line-item array, truncated safely with its real count', async () => {
     const upgradeId = guid();
-    await startTracking(
-      { upgradeId, customerId: guid(), productFamily: 'Azure' },
-      { store, firstPollDelayMs: 0, now: () => T0 },
-    );
+    await acceptAndTrack(store, { upgradeId, customerId: guid(), productFamily: 'Azure' }, T0);
     const lineItems = Array.from({ length: 4000 }, (_, i) => ({
       sourceProduct: { id: `legacy-${i}`, name: `Legacy subscription ${i} ${'x'.repeat(150)}` },
       targetProduct: { id: 'DZH318Z0BCZC', name: 'Azure plan' },

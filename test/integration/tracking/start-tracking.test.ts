@@ -5,6 +5,7 @@ import { startTracking } from '../../../shared/tracking/start-tracking';
 import { TrackingStore } from '../../../shared/tracking/store';
 import { noTelemetry } from '../../../shared/telemetry/telemetry';
 import {
+  FakePartnerCenterError,
   guid,
   pollConfig,
   RecordingNotifier,
@@ -68,25 +69,66 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
     expect(tracker.sent).toEqual([message, message]);
   });
 
-  it('a message for an upgrade nobody recorded (another sender) still starts its tracking', async () => {
+  it('a message for an upgrade nobody recorded is tracked only once Partner Center vouches for it (one status call)', async () => {
     const upgradeId = guid();
     const customerId = guid();
+    const partnerCenter = new ScriptedPartnerCenter().script(upgradeId, 'InProgress');
     const result = await startTracking(
       { upgradeId: upgradeId.toUpperCase(), customerId, productFamily: 'Azure', source: 'webhook' },
-      { store, firstPollDelayMs: 0, now: () => T0 },
+      { store, firstPollDelayMs: 0, partnerCenter, now: () => T0 },
     );
     expect(result).toEqual({ outcome: 'tracked', upgradeId, nextPollAt: new Date(T0).toISOString() });
+    expect(partnerCenter.calls.map((c) => c.upgradeId)).toEqual([upgradeId]);
     const view = await store.getUpgrade(upgradeId);
     expect(view).toMatchObject({ upgradeId, customerId, status: 'Pending', attempts: 0, history: [] });
     expect(await dueIds(T0)).toContain(upgradeId);
     const page = await store.listCustomerUpgrades(customerId);
     expect(page.items.map((i) => i.upgradeId)).toEqual([upgradeId]);
+    // Recorded now: a duplicate asks nobody.
+    await startTracking(
+      { upgradeId, customerId, productFamily: 'Azure' },
+      { store, firstPollDelayMs: 0, partnerCenter },
+    );
+    expect(partnerCenter.calls).toHaveLength(1);
+  });
+
+  it('a message for an upgrade Partner Center does not know (or with no way to ask) writes nothing and is recorded', async () => {
+    const deps = { store, firstPollDelayMs: 0, now: () => T0 };
+    const unknown = { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' };
+    const refused = await startTracking(unknown, { ...deps, partnerCenter: new ScriptedPartnerCenter() });
+    expect(refused).toMatchObject({ outcome: 'rejected', upgradeId: unknown.upgradeId });
+    const unasked = { upgradeId: guid(), customerId: guid(), productFamily: 'Azure' };
+    expect(await startTracking(unasked, deps)).toMatchObject({ outcome: 'rejected', upgradeId: unasked.upgradeId });
+    for (const { upgradeId, customerId } of [unknown, unasked]) {
+      expect(await store.readUpgrade(upgradeId)).toBeUndefined();
+      expect(await trackingRows(tables, 't', upgradeId)).toEqual([]);
+      expect((await store.listCustomerUpgrades(customerId)).items).toEqual([]);
+    }
+    const rejected = (await store.listRejectedMessages('upgrade-tracking')).filter((r) => r.kind === 'unverified');
+    for (const { upgradeId } of [unknown, unasked]) {
+      expect(rejected.filter((r) => r.message.includes(upgradeId))).toHaveLength(1);
+    }
+  });
+
+  it('a Partner Center outage while verifying throws (the queue retries) and writes nothing', async () => {
+    const upgradeId = guid();
+    const partnerCenter = new ScriptedPartnerCenter().script(
+      upgradeId,
+      new FakePartnerCenterError('transient', undefined, 503),
+      'Pending',
+    );
+    const deps = { store, firstPollDelayMs: 0, partnerCenter, now: () => T0 };
+    const message = { upgradeId, customerId: guid(), productFamily: 'Azure' };
+    await expect(startTracking(message, deps)).rejects.toThrow('Partner Center transient');
+    expect(await store.readUpgrade(upgradeId)).toBeUndefined();
+    expect(await startTracking(message, deps)).toMatchObject({ outcome: 'tracked', upgradeId });
   });
 
   it('a duplicate changes nothing, even after the upgrade moved on', async () => {
     const upgradeId = guid();
     const customerId = guid();
     const message = { upgradeId, customerId, productFamily: 'Azure' };
+    await acceptUpgrade({ store, send: () => Promise.resolve(), now: () => T0 }, message);
     await startTracking(message, { store, firstPollDelayMs: 0, now: () => T0 });
     const before = await store.readUpgrade(upgradeId);
     const again = await startTracking(JSON.stringify(message), { store, firstPollDelayMs: 0, now: () => T0 + 5_000 });
@@ -101,7 +143,11 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
     const first = guid();
     const other = guid();
     const deps = { store, firstPollDelayMs: 0 };
-    await startTracking({ upgradeId, customerId: first, productFamily: 'Azure' }, { ...deps, now: () => T0 });
+    const partnerCenter = new ScriptedPartnerCenter().script(upgradeId, 'Pending');
+    await startTracking(
+      { upgradeId, customerId: first, productFamily: 'Azure' },
+      { ...deps, partnerCenter, now: () => T0 },
+    );
     const result = await startTracking({ upgradeId, customerId: other, productFamily: 'Azure' }, deps);
     expect(result).toMatchObject({ outcome: 'conflict', upgradeId });
     expect((await store.readUpgrade(upgradeId))?.record.customerId).toBe(first);
@@ -168,10 +214,11 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
           const customerId = guid();
           const message = { upgradeId, customerId, productFamily: 'Azure', correlationId: 'c-1' };
           if (acceptedFirst) await acceptUpgrade({ store, send: () => Promise.resolve(), now: () => T0 }, message);
+          const partnerCenter = new ScriptedPartnerCenter().script(upgradeId, 'Pending');
           const results = await Promise.all(
             deliveries.map(async ({ delay, at }) => {
               await new Promise((resolve) => setTimeout(resolve, delay));
-              return startTracking(message, { store, firstPollDelayMs: 0, now: () => T0 + at });
+              return startTracking(message, { store, firstPollDelayMs: 0, partnerCenter, now: () => T0 + at });
             }),
           );
           expect(results.filter((r) => r.outcome === 'tracked')).toHaveLength(1);

@@ -49,7 +49,8 @@ describe('poll run over the rate limit, against the simulator through the real c
     for (const customer of sim.scenario.customers) {
       const request = { customerId: customer.id, productFamily: 'Azure' };
       const { upgradeId } = await partnerCenter.createUpgrade(request);
-      await trackUpgrade({ ...request, upgradeId }, { store, firstPollDelayMs: 0 });
+      // Created here, not through the app: startTracking verifies it with Partner Center (one status call).
+      await trackUpgrade({ ...request, upgradeId }, { store, firstPollDelayMs: 0, partnerCenter });
       upgradeIds.push(upgradeId);
     }
     sim.setRateLimits({ perPartner: LIMIT });

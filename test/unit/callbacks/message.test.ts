@@ -1,12 +1,14 @@
 import fc from 'fast-check';
+import { notificationEventId } from '../../../shared/callbacks/events';
 import { MAX_RETRY_DELAY_SECONDS, parseCallbackMessage, retryDelaySeconds } from '../../../shared/callbacks/message';
 import { messageText } from '../../../shared/queues/message';
 import { encodeQueueMessage } from '../../../shared/queues/producer';
 
+const UPGRADE_ID = '1F5E0A76-C5FC-48C6-B2CE-C12A8B160B39';
 const VALID = {
-  eventId: '8CEF0E18-B1B5-AA62-56DE-8CF10AC4A934',
+  eventId: notificationEventId(UPGRADE_ID, 'Completed').toUpperCase(),
   event: 'upgrade.completed',
-  upgradeId: '1F5E0A76-C5FC-48C6-B2CE-C12A8B160B39',
+  upgradeId: UPGRADE_ID,
   customerId: '00000000-0000-4000-8000-000000000101',
   status: 'Completed',
   completedAt: '2026-11-21T04:00:00.000Z',
@@ -38,6 +40,20 @@ describe('parseCallbackMessage', () => {
     ['a status that is not final', { ...VALID, status: 'InProgress' }, 'status must be a final status'],
     ['a bad completedAt', { ...VALID, completedAt: 'yesterday' }, 'completedAt must be an ISO-8601 time'],
     ['attempt 0', { ...VALID, attempt: 0 }, 'attempt must be an integer'],
+    ['a status of its own', { ...VALID, status: 'Failed' }, 'event must be upgrade.failed for status Failed'],
+    // Forged: what the tracking never sends.
+    ['another event for the status', { ...VALID, event: 'upgrade.failed' }, 'event must be upgrade.completed'],
+    ['an event id of no event', { ...VALID, eventId: '00000000-0000-4000-8000-000000000000' }, 'eventId is not the id'],
+    [
+      'the event id of another status',
+      { ...VALID, eventId: notificationEventId(UPGRADE_ID, 'Failed') },
+      'eventId is not the id of the Completed event',
+    ],
+    [
+      'the event id of another upgrade',
+      { ...VALID, upgradeId: '00000000-0000-4000-8000-000000000101' },
+      'eventId is not the id',
+    ],
     ['a fractional attempt', { ...VALID, attempt: 1.5 }, 'attempt must be an integer'],
   ])('rejects %s with a reason naming the field', (_name, input, reason) => {
     const parsed = parseCallbackMessage(input);

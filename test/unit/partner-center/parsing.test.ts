@@ -195,6 +195,21 @@ describe('tolerant reading', () => {
     expect(() => readEligibility('not json', request)).toThrow(/not a JSON object/);
   });
 
+  it('takes an upgrade id only as a GUID (lower-cased): anything else makes the answer unreadable', () => {
+    const eligibility = (upgradeId: unknown) =>
+      readEligibility(JSON.stringify({ isEligible: false, upgradeId }), request).upgradeId;
+    expect(eligibility(ID.toUpperCase())).toBe(ID);
+    for (const absent of [null, '', undefined]) expect(eligibility(absent)).toBeUndefined();
+    for (const bad of ['../../admin', `${ID}/x`, `${ID}\r\nSet-Cookie: a=b`, 'not-a-guid', 42, { id: ID }]) {
+      expect(() => eligibility(bad)).toThrow(/eligibility: upgradeId is not a GUID/);
+    }
+    const status = (id: unknown) =>
+      readStatus(JSON.stringify({ id, status: 'Pending' }), { upgradeId: ID, productFamily: 'Azure' }).upgradeId;
+    expect(status(ID.toUpperCase())).toBe(ID);
+    expect(status(undefined)).toBe(ID);
+    expect(() => status('https://evil.example/')).toThrow(/status: id is not a GUID/);
+  });
+
   it('normalizes statuses case-insensitively and keeps unknown ones, not terminal', () => {
     expect(normalizeStatus('completed')).toBe('Completed');
     expect(normalizeStatus('IN_PROGRESS')).toBe('InProgress');

@@ -25,7 +25,17 @@ describe('Partner Center errors as the poll run reads them', () => {
     expect(described.text).toMatch(/^transient HTTP 503/);
     expect(described.text.length).toBeLessThanOrEqual(1_000);
     expect(described.text).not.toMatch(/\n\s+at /);
+    expect(described.code).toBeUndefined();
     expect(describeError(new TypeError('boom'))).toEqual({ category: 'internal', text: 'TypeError: boom' });
+    // Partner Center's code is kept apart from the text: the read API shows it, never the text.
+    const unknown = new PartnerCenterError({
+      operation: 'getUpgradeStatus',
+      status: 404,
+      code: 900106,
+      description: 'x',
+    });
+    expect(describeError(unknown)).toMatchObject({ category: 'not-found', code: 900106 });
+    expect(describeError({ category: 'transient', code: 'E42', message: 'odd' }).code).toBeUndefined();
     expect(asPartnerCenterError({ category: 'made-up' })).toBeUndefined();
   });
 });
