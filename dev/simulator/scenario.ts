@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isGuid } from './prng';
+import { isGuid } from '../../shared/ids';
 
 /** Why a customer cannot be upgraded; each maps to one documented 403 code (see errors.ts). */
 export type IneligibilityReason =

@@ -6,7 +6,7 @@ import type { Counters, CountedRoute } from './counters';
 import { entraError, PC_ERRORS, throttled, type SimResponse } from './errors';
 import type { FaultDecision, FaultInjector, FaultedRoute } from './faults';
 import { BodyTooLargeError, caseInsensitive, header, readBody, sleep, writeResponse } from './http';
-import { isGuid } from './prng';
+import { isGuid } from '../../shared/ids';
 import type { FleetApi, FleetRoute } from './fleet';
 import type { RateLimiter } from './rate-limit';
 import type { Caller, TokenAuthority } from './tokens';
