@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * The poll run's shared door to Partner Center: a request rate (evenly spaced slots, a token bucket with a burst of
  * one) and a shared pause. When any call is throttled, the pause holds back every caller, not only the one that saw
@@ -11,24 +13,11 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 export const monotonicNow: MonotonicClock = () => performance.now();
 
+/** The platform's timer; an abort rejects with the signal's reason (what the run was stopped with). */
 export const sleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.max(0, ms),
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
+  delay(Math.max(0, ms), undefined, { signal }).catch((error: unknown) => {
+    signal?.throwIfAborted();
+    throw error;
   });
 
 /**
