@@ -4,6 +4,7 @@ import { startLocalHost } from './host';
 import { appSettingsFor, startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
 import { isPortTaken } from '../shared/net/free-port';
+import { isLoopbackHostname } from '../shared/net/urls';
 
 /**
  * `npm start`: the whole local stack on embedded defaults. Each part of the stack is one entry in `parts`, started in
@@ -71,7 +72,7 @@ function localSimulatorPort(apiUrl: string | undefined): number | undefined {
   } catch {
     return undefined; // the config module names the bad setting when the host loads the app
   }
-  if (!['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return undefined;
+  if (!isLoopbackHostname(url.hostname)) return undefined;
   return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 }
 

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { GUID_PATTERN } from './ids';
+import { httpsOrLoopbackProblem } from './net/urls';
 
 /**
  * The app's settings: one typed, validated object. Every setting name the app reads appears in this file once
@@ -190,16 +191,8 @@ function required(env: Env, name: SettingName): string {
 function url(env: Env, name: SettingName, fallback?: string): string | undefined {
   const value = read(env, name) ?? fallback;
   if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'must be an absolute URL');
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
-    throw new ConfigError(name, 'must use https (plain http is accepted only for localhost)');
-  }
+  const problem = httpsOrLoopbackProblem(value);
+  if (problem) throw new ConfigError(name, problem);
   return value.replace(/\/+$/, '');
 }
 

@@ -8,7 +8,6 @@ export {
   type ParsedCallbackMessage,
 } from './message';
 export {
-  checkCallbackUrl,
   classifyStatus,
   deliverCallback,
   redactUrl,
