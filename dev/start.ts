@@ -3,7 +3,7 @@ import { startAzurite } from './azurite';
 import { startLocalHost } from './host';
 import { appSettingsFor, startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
-import { isPortTaken } from '../shared/net/free-port';
+import { isPortTaken } from './free-port';
 import { isLoopbackHostname } from '../shared/net/urls';
 
 /**
