@@ -1,6 +1,6 @@
 import { problem, validationProblem, type ProblemResponse } from './problem';
 
-/** Webhook bodies are tiny JSON documents; anything larger is refused before it is read (W5). */
+/** Webhook bodies are tiny JSON documents; anything larger is refused before it is read. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
 
 /** The part of a Functions `HttpRequest` the reader needs (shared/ does not import the Functions library). */
