@@ -2,7 +2,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { conditionalUpdate } from '../storage/conditional-update';
 import { leaseFields, type Lease } from '../storage/lease';
 import type { TableKey } from '../storage/names';
-import { isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
+import { createIfAbsent, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
 import {
   type Entity,
   acceptedFromEntity,
@@ -326,12 +326,7 @@ export class TrackingStore {
 
   /** Insert-only; the key derives from the upgrade row's createdAt, so a replay writes the same row. */
   async ensureCustomerIndex(record: UpgradeRecord): Promise<void> {
-    const client = await this.tables.get('customerUpgrades');
-    try {
-      await client.createEntity(this.customerIndexEntity(record));
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+    await createIfAbsent(await this.tables.get('customerUpgrades'), this.customerIndexEntity(record));
   }
 
   async listCustomerUpgrades(
@@ -370,8 +365,8 @@ export class TrackingStore {
 
   // ---- EligibilityChecks ----------------------------------------------------------------------------------------
 
+  /** Insert-only: the same check (same content at the same time) twice is one row. */
   async recordEligibilityCheck(check: EligibilityCheckRecord): Promise<void> {
-    const client = await this.tables.get('eligibilityChecks');
     const content = JSON.stringify(check);
     const entity: Entity = {
       partitionKey: encodeKey(check.customerId),
@@ -383,11 +378,7 @@ export class TrackingStore {
       ...(check.upgradeId ? { upgradeId: check.upgradeId } : {}),
       ...(check.correlationId ? { correlationId: clip(check.correlationId, MAX_LABEL_CHARS) } : {}),
     };
-    try {
-      await client.createEntity(entity);
-    } catch (error) {
-      if (!isConflict(error)) throw error; // same content at the same time: a retry of this write
-    }
+    await createIfAbsent(await this.tables.get('eligibilityChecks'), entity);
   }
 
   // ---- RejectedMessages -----------------------------------------------------------------------------------------
@@ -400,19 +391,14 @@ export class TrackingStore {
     message: string;
     receivedAt: string;
   }): Promise<void> {
-    const client = await this.tables.get('rejectedMessages');
-    try {
-      await client.createEntity({
-        partitionKey: encodeKey(rejection.queue),
-        rowKey: digestKey(`${rejection.kind}\n${rejection.message}`, 64),
-        kind: rejection.kind,
-        reason: clip(rejection.reason, 1000),
-        message: clip(rejection.message, 30_000),
-        receivedAt: rejection.receivedAt,
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+    await createIfAbsent(await this.tables.get('rejectedMessages'), {
+      partitionKey: encodeKey(rejection.queue),
+      rowKey: digestKey(`${rejection.kind}\n${rejection.message}`, 64),
+      kind: rejection.kind,
+      reason: clip(rejection.reason, 1000),
+      message: clip(rejection.message, 30_000),
+      receivedAt: rejection.receivedAt,
+    });
   }
 
   // ---- PollRuns -------------------------------------------------------------------------------------------------
