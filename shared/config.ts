@@ -27,10 +27,10 @@ export interface SettingSpec {
   readonly description: string;
 }
 
-const optional = (description: string): SettingSpec => ({ required: false, secret: false, description });
-const mandatory = (description: string): SettingSpec => ({ required: true, secret: false, description });
+const optional = (description: string) => ({ required: false, secret: false, description }) as const;
+const mandatory = (description: string) => ({ required: true, secret: false, description }) as const;
 /** Read through the secret store (Key Vault in Azure), never from app settings there; never logged. */
-const secret = (description: string): SettingSpec => ({ required: false, secret: true, description });
+const secret = (description: string) => ({ required: false, secret: true, description }) as const;
 
 /** Every setting the app reads, one line each (defaults are where each is read, in `loadConfig`). */
 export const SETTINGS = {
@@ -71,8 +71,11 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
-/** The settings that hold secret values: read through the secret store, never logged. */
-export const SECRET_SETTING_NAMES = SETTING_NAMES.filter((n) => SETTINGS[n].secret);
+/** The settings that hold secret values: read through the secret store (`SecretName`), never logged. */
+export type SecretSettingName = {
+  [K in SettingName]: (typeof SETTINGS)[K]['secret'] extends true ? K : never;
+}[SettingName];
+export const SECRET_SETTING_NAMES: readonly SettingName[] = SETTING_NAMES.filter((n) => SETTINGS[n].secret);
 
 export interface PollConfig {
   schedule: string;
