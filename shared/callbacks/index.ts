@@ -18,7 +18,6 @@ export {
 export {
   claimCallbackSend,
   isFinalOutcome,
-  readCallbackRecord,
   recordCallbackOutcome,
   type CallbackRecord,
   type RecordedOutcome,

@@ -3,7 +3,7 @@ import { eventually } from '../../helpers/local-host';
 import { sendQueueMessage } from '../../../shared/queues/producer';
 import { QUEUES } from '../../../shared/storage/names';
 import { isFinal } from '../../../shared/tracking';
-import { readCallbackRecord } from '../../../shared/callbacks';
+import { readCallbackRecord } from '../../helpers/callback-records';
 import { customerId, startHarness, type Harness } from './harness';
 import { listRejectedMessages } from '../../helpers/tracking-tables';
 
