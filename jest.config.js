@@ -11,6 +11,8 @@ const common = {
   testEnvironment: 'node',
   transform,
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // The build's output (dist/package holds a package.json of the same name) is not part of the module map.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
   // Function modules register into the local host's registry instead of @azure/functions "test mode".
   setupFiles: ['<rootDir>/test/helpers/capture-registrations.ts'],
 };

@@ -216,7 +216,8 @@ async function main(): Promise<void> {
   report(results, targets, log);
   const document = {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-    options,
+    // The output path as given, relative to where the command ran: no machine's folder names in the results.
+    options: { ...options, out: path.relative(process.cwd(), options.out) },
     durationSeconds: Math.round((performance.now() - started) / 1000),
     machine,
     notes: [

@@ -6,7 +6,7 @@ import { createServices, type Services } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
 import { Tables } from '../shared/storage/tables';
 import { newUpgradeRecord, startedRecord } from '../shared/tracking/start-tracking';
-import { TrackingStore } from '../shared/tracking/store';
+import { seedTrackingTable } from '../dev/tracking-seed';
 
 /** Placeholder signing secret for the benchmark's local host; not a real secret. */
 export const BENCH_SIGNING_SECRET = 'bench-webhook-signing-secret-local-only';
@@ -127,8 +127,8 @@ export async function seedTracked(
   trackedAt: number,
   dueAt: number,
 ): Promise<void> {
-  const store = new TrackingStore(new Tables(config));
-  await store.seedTracked(
+  await seedTrackingTable(
+    new Tables(config),
     upgrades.map(({ upgradeId, customerId }) =>
       startedRecord(newUpgradeRecord({ upgradeId, customerId, productFamily: 'Azure' }, trackedAt), trackedAt, dueAt),
     ),

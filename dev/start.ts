@@ -3,7 +3,8 @@ import { startAzurite } from './azurite';
 import { startLocalHost } from './host';
 import { appSettingsFor, startSimulator } from './simulator';
 import { loadLocalSettings } from './host/settings';
-import { isPortTaken } from '../shared/net/free-port';
+import { isPortTaken } from './free-port';
+import { isLoopbackHostname } from '../shared/net/urls';
 import { Tables } from '../shared/storage/tables';
 
 /**
@@ -72,7 +73,7 @@ function localSimulatorPort(apiUrl: string | undefined): number | undefined {
   } catch {
     return undefined; // the config module names the bad setting when the host loads the app
   }
-  if (!['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return undefined;
+  if (!isLoopbackHostname(url.hostname)) return undefined;
   return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 }
 

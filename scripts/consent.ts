@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ConfigError } from '../shared/config';
-import { SecretUnavailableError, SecretWriteError } from '../shared/secrets/errors';
+import { SecretAccessError } from '../shared/secrets/errors';
 import { KeyVaultSecretStore } from '../shared/secrets/key-vault-store';
 import { keyVaultSecretName, type SecretStore } from '../shared/secrets/types';
 import { parseConsentArgs, USAGE, UsageError } from './consent/args';
@@ -102,7 +102,7 @@ main(process.argv.slice(2)).then(
       console.error(`${error.message}\n\n${USAGE}`);
     } else if (error instanceof ConsentError || error instanceof ConfigError) {
       console.error(error.message);
-    } else if (error instanceof SecretUnavailableError || error instanceof SecretWriteError) {
+    } else if (error instanceof SecretAccessError) {
       console.error(error.message);
       console.error(
         'Sign in to Azure as someone with Key Vault Secrets Officer on partner-center-client-secret and partner-center-refresh-token (azd up grants it to whoever ran it, until DEPLOYER_SECRET_ACCESS=false): az login, or azd auth login. "HTTP 403 Forbidden" on the client secret also means it has not been stored yet (docs/deploy.md, step 4).',

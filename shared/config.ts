@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { GUID_PATTERN } from './ids';
+import { httpsOrLoopbackProblem } from './net/urls';
 
 /**
  * The app's settings: one typed, validated object. Every setting name the app reads appears in this file once
@@ -19,119 +20,62 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Every setting the app reads, with its default (undefined = required or optional without default). */
+/** A row of SETTINGS: whether the app refuses to start without it, whether it holds a secret, what it means. */
+export interface SettingSpec {
+  readonly required: boolean;
+  readonly secret: boolean;
+  readonly description: string;
+}
+
+const optional = (description: string) => ({ required: false, secret: false, description }) as const;
+const mandatory = (description: string) => ({ required: true, secret: false, description }) as const;
+/** Read through the secret store (Key Vault in Azure), never from app settings there; never logged. */
+const secret = (description: string) => ({ required: false, secret: true, description }) as const;
+
+/** Every setting the app reads, one line each (defaults are where each is read, in `loadConfig`). */
 export const SETTINGS = {
-  AzureWebJobsStorage: {
-    required: false,
-    secret: false,
-    description: 'storage connection string (local); in Azure the identity-based settings below',
-  },
-  AzureWebJobsStorage__tableServiceUri: {
-    required: false,
-    secret: false,
-    description: 'identity-based storage: table endpoint',
-  },
-  AzureWebJobsStorage__queueServiceUri: {
-    required: false,
-    secret: false,
-    description: 'identity-based storage: queue endpoint',
-  },
-  AzureWebJobsStorage__clientId: {
-    required: false,
-    secret: false,
-    description: 'identity-based storage: user-assigned identity client id',
-  },
-  TABLE_NAME_PREFIX: {
-    required: false,
-    secret: false,
-    description: 'prefix for every table name (isolates environments sharing one account)',
-  },
-  PARTNER_CENTER_API_URL: { required: false, secret: false, description: 'Partner Center REST base URL' },
-  PARTNER_CENTER_AUTHORITY_HOST: { required: false, secret: false, description: 'Entra ID host of the token endpoint' },
-  PARTNER_CENTER_TENANT_ID: { required: true, secret: false, description: 'the partner tenant (GUID or domain)' },
-  PARTNER_CENTER_CLIENT_ID: { required: true, secret: false, description: 'the consented app registration (GUID)' },
-  PARTNER_CENTER_APPLICATION_NAME: {
-    required: false,
-    secret: false,
-    description: 'sent as MS-PartnerCenter-Application',
-  },
-  PARTNER_CENTER_TIMEOUT_SECONDS: {
-    required: false,
-    secret: false,
-    description: 'timeout of one Partner Center attempt',
-  },
-  PARTNER_CENTER_MAX_ATTEMPTS: {
-    required: false,
-    secret: false,
-    description: 'attempts per Partner Center call (retries + 1)',
-  },
-  KEY_VAULT_URL: {
-    required: false,
-    secret: false,
-    description: 'Key Vault holding the secrets; unset: environment variables',
-  },
-  SECRET_CACHE_TTL_SECONDS: {
-    required: false,
-    secret: false,
-    description: 'how long a secret read is cached in memory',
-  },
-  REFRESH_TOKEN_WRITE_INTERVAL_MINUTES: {
-    required: false,
-    secret: false,
-    description: 'least time between two write-backs of the rotated refresh token',
-  },
-  PARTNER_CENTER_CLIENT_SECRET: { required: false, secret: true, description: 'secret: the app registration secret' },
-  PARTNER_CENTER_REFRESH_TOKEN: { required: false, secret: true, description: 'secret: the consented refresh token' },
-  WEBHOOK_SIGNING_SECRET: {
-    required: false,
-    secret: true,
-    description: 'secret: inbound webhook signing secret(s), comma-separated',
-  },
-  CALLBACK_SIGNING_SECRET: { required: false, secret: true, description: 'secret: signs billing callbacks' },
-  POLL_SCHEDULE: { required: false, secret: false, description: "the poller's NCRONTAB schedule" },
-  POLL_CONCURRENCY: { required: false, secret: false, description: 'status calls in flight at once' },
-  POLL_RATE_PER_SECOND: { required: false, secret: false, description: 'status calls per second, shared by the run' },
-  POLL_TIME_BUDGET_SECONDS: { required: false, secret: false, description: 'a run starts no new poll after this' },
-  POLL_FIRST_DELAY_SECONDS: {
-    required: false,
-    secret: false,
-    description: 'first poll this long after tracking starts',
-  },
-  POLL_MIN_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff start between polls' },
-  POLL_MAX_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff cap between polls' },
-  POLL_MAX_AGE_DAYS: { required: false, secret: false, description: 'an upgrade not final after this becomes Stale' },
-  BILLING_CALLBACK_URL: {
-    required: false,
-    secret: false,
-    description: 'where final results are posted; unset: no callbacks',
-  },
-  CALLBACK_TIMEOUT_SECONDS: { required: false, secret: false, description: 'timeout of one billing callback POST' },
-  CALLBACK_MAX_ATTEMPTS: {
-    required: false,
-    secret: false,
-    description: 'billing callback attempts before the message goes to the poison queue',
-  },
-  CALLBACK_RETRY_BASE_SECONDS: {
-    required: false,
-    secret: false,
-    description: 'first billing callback retry delay; doubles per attempt (capped at one hour)',
-  },
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
-    required: false,
-    secret: false,
-    description: 'Entra authentication for telemetry: ClientId=<identity client id>;Authorization=AAD',
-  },
-  APPLICATIONINSIGHTS_CONNECTION_STRING: {
-    required: false,
-    secret: false,
-    description: 'Application Insights; unset: console only',
-  },
-} as const;
+  AzureWebJobsStorage: optional('storage connection string (local); in Azure the identity-based settings below'),
+  AzureWebJobsStorage__tableServiceUri: optional('identity-based storage: table endpoint'),
+  AzureWebJobsStorage__queueServiceUri: optional('identity-based storage: queue endpoint'),
+  AzureWebJobsStorage__clientId: optional('identity-based storage: user-assigned identity client id'),
+  TABLE_NAME_PREFIX: optional('prefix for every table name (isolates environments sharing one account)'),
+  PARTNER_CENTER_API_URL: optional('Partner Center REST base URL'),
+  PARTNER_CENTER_AUTHORITY_HOST: optional('Entra ID host of the token endpoint'),
+  PARTNER_CENTER_TENANT_ID: mandatory('the partner tenant (GUID or domain)'),
+  PARTNER_CENTER_CLIENT_ID: mandatory('the consented app registration (GUID)'),
+  PARTNER_CENTER_APPLICATION_NAME: optional('sent as MS-PartnerCenter-Application'),
+  PARTNER_CENTER_TIMEOUT_SECONDS: optional('timeout of one Partner Center attempt'),
+  PARTNER_CENTER_MAX_ATTEMPTS: optional('attempts per Partner Center call (retries + 1)'),
+  KEY_VAULT_URL: optional('Key Vault holding the secrets; unset: environment variables'),
+  SECRET_CACHE_TTL_SECONDS: optional('how long a secret read is cached in memory'),
+  REFRESH_TOKEN_WRITE_INTERVAL_MINUTES: optional('least time between two write-backs of the rotated refresh token'),
+  PARTNER_CENTER_CLIENT_SECRET: secret('the app registration secret'),
+  PARTNER_CENTER_REFRESH_TOKEN: secret('the consented refresh token'),
+  WEBHOOK_SIGNING_SECRET: secret('inbound webhook signing secret(s), comma-separated'),
+  CALLBACK_SIGNING_SECRET: secret('signs billing callbacks'),
+  POLL_SCHEDULE: optional("the poller's NCRONTAB schedule"),
+  POLL_CONCURRENCY: optional('status calls in flight at once'),
+  POLL_RATE_PER_SECOND: optional('status calls per second, shared by the run'),
+  POLL_TIME_BUDGET_SECONDS: optional('a run starts no new poll after this'),
+  POLL_FIRST_DELAY_SECONDS: optional('first poll this long after tracking starts'),
+  POLL_MIN_INTERVAL_SECONDS: optional('backoff start between polls'),
+  POLL_MAX_INTERVAL_SECONDS: optional('backoff cap between polls'),
+  POLL_MAX_AGE_DAYS: optional('an upgrade not final after this becomes Stale'),
+  BILLING_CALLBACK_URL: optional('where final results are posted; unset: no callbacks'),
+  CALLBACK_TIMEOUT_SECONDS: optional('timeout of one billing callback POST'),
+  CALLBACK_MAX_ATTEMPTS: optional('billing callback attempts before the message goes to the poison queue'),
+  CALLBACK_RETRY_BASE_SECONDS: optional('first billing callback retry delay; doubles per attempt, up to an hour'),
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: optional('Entra auth for telemetry: ClientId=<id>;Authorization=AAD'),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: optional('Application Insights; unset: console only'),
+} satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
 export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
-/** The settings that hold secret values: read through the secret store, never logged. */
-export const SECRET_SETTING_NAMES = SETTING_NAMES.filter((n) => SETTINGS[n].secret);
+/** The settings that hold secret values: read through the secret store (`SecretName`), never logged. */
+export type SecretSettingName = {
+  [K in SettingName]: (typeof SETTINGS)[K]['secret'] extends true ? K : never;
+}[SettingName];
+export const SECRET_SETTING_NAMES: readonly SettingName[] = SETTING_NAMES.filter((n) => SETTINGS[n].secret);
 
 export interface PollConfig {
   schedule: string;
@@ -190,16 +134,8 @@ function required(env: Env, name: SettingName): string {
 function url(env: Env, name: SettingName, fallback?: string): string | undefined {
   const value = read(env, name) ?? fallback;
   if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'must be an absolute URL');
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
-    throw new ConfigError(name, 'must use https (plain http is accepted only for localhost)');
-  }
+  const problem = httpsOrLoopbackProblem(value);
+  if (problem) throw new ConfigError(name, problem);
   return value.replace(/\/+$/, '');
 }
 

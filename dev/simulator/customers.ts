@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { guidFromHex } from '../../shared/ids';
 import { INELIGIBILITY, PC_ERRORS, pcError, type PartnerCenterErrorBody, type SimResponse } from './errors';
 import type { CustomerSpec, IneligibilityReason, Relationship } from './scenario';
 import type { UpgradeRecord, UpgradeStatusValue } from './upgrades';
@@ -9,10 +10,13 @@ import type { UpgradeRecord, UpgradeStatusValue } from './upgrades';
  * The product-upgrade routes, the fleet routes and the admin ground truth all read it from here, so they agree.
  */
 
-/** A stable GUID-shaped id derived from text: the same scenario gives the same ids on every run. */
+/**
+ * A stable GUID-shaped id derived from text: the same scenario gives the same ids on every run. Its variant digit is
+ * always `a` (the app's `guidFromDigest` takes it from the digest): ids in state files saved by earlier runs stay valid.
+ */
 export function derivedGuid(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return guidFromHex(`${h.slice(0, 12)}4${h.slice(13, 16)}a${h.slice(17, 32)}`);
 }
 
 /** A stable integer in [0, mod) from text (FNV-1a): per-customer details without a random draw. */

@@ -1,7 +1,7 @@
 import { formatPartnerCenterDate, type SimulatorClock } from './clock';
 import { decisionCode, decisionReason, derivedGuid, legacyCount, relationshipOf, stableInt } from './customers';
 import { PC_ERRORS, type SimResponse } from './errors';
-import { isGuid } from './prng';
+import { isGuid } from '../../shared/ids';
 import {
   validatePaging,
   type ContinuationPlacement,

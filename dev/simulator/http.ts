@@ -63,7 +63,3 @@ export function caseInsensitive(body: Record<string, unknown>): (name: string) =
   for (const [key, value] of Object.entries(body)) lowered.set(key.toLowerCase(), value);
   return (name) => lowered.get(name.toLowerCase());
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -31,9 +31,3 @@ export function createPrng(seed: number): Prng {
     guid: () => `${hex(8)}-${hex(4)}-4${hex(3)}-${(8 + Math.floor(next() * 4)).toString(16)}${hex(3)}-${hex(12)}`,
   };
 }
-
-export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isGuid(value: unknown): value is string {
-  return typeof value === 'string' && GUID_PATTERN.test(value);
-}

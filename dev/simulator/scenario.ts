@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isGuid } from './prng';
+import { isGuid } from '../../shared/ids';
+import { isJsonObject } from '../../shared/json';
 
 /** Why a customer cannot be upgraded; each maps to one documented 403 code (see errors.ts). */
 export type IneligibilityReason =
@@ -208,10 +209,6 @@ export function loadScenario(path: string): Scenario {
   return validateScenario(parsed);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function checkNumber(value: unknown, where: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
@@ -220,7 +217,7 @@ function checkNumber(value: unknown, where: string, min: number, max = Number.MA
 }
 
 export function validateFaultSpec(value: unknown, where: string): FaultSpec {
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   for (const key of [
     'status500',
     'status503',
@@ -264,7 +261,7 @@ export function validateFaultSpec(value: unknown, where: string): FaultSpec {
 
 function validateBucket(value: unknown, where: string): BucketSpec | null | undefined {
   if (value === undefined || value === null) return value;
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object or null`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object or null`);
   checkNumber(value.ratePerSecond, `${where}.ratePerSecond`, 0.001);
   if (value.ratePerSecond === undefined) throw new ScenarioError(`${where}.ratePerSecond is required`);
   checkNumber(value.burst, `${where}.burst`, 1);
@@ -272,7 +269,7 @@ function validateBucket(value: unknown, where: string): BucketSpec | null | unde
 }
 
 export function validateRateLimits(value: unknown, where = 'rateLimits'): RateLimitSpec {
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   validateBucket(value.perPartner, `${where}.perPartner`);
   validateBucket(value.perCustomer, `${where}.perCustomer`);
   return value;
@@ -280,13 +277,13 @@ export function validateRateLimits(value: unknown, where = 'rateLimits'): RateLi
 
 function validateDurations(value: unknown, where: string): void {
   if (value === undefined) return;
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   checkNumber(value.pendingSeconds, `${where}.pendingSeconds`, 0);
   checkNumber(value.inProgressSeconds, `${where}.inProgressSeconds`, 0);
 }
 
 export function validateCustomer(value: unknown, where: string): CustomerSpec {
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   if (!isGuid(value.id)) throw new ScenarioError(`${where}.id must be a GUID`);
   if (value.ineligibleReason !== undefined && !REASONS.includes(value.ineligibleReason as IneligibilityReason)) {
     throw new ScenarioError(`${where}.ineligibleReason must be one of ${REASONS.join(', ')}`);
@@ -297,7 +294,7 @@ export function validateCustomer(value: unknown, where: string): CustomerSpec {
   checkNumber(value.legacySubscriptions, `${where}.legacySubscriptions`, 1, 1000);
   checkNumber(value.failedLineItems, `${where}.failedLineItems`, 1, 1000);
   validateDurations(value.durations, `${where}.durations`);
-  if (value.errorDetails !== undefined && !isRecord(value.errorDetails)) {
+  if (value.errorDetails !== undefined && !isJsonObject(value.errorDetails)) {
     throw new ScenarioError(`${where}.errorDetails must be an object`);
   }
   if (value.relationship !== undefined && !RELATIONSHIPS.includes(value.relationship as Relationship)) {
@@ -330,7 +327,7 @@ export function validateCustomer(value: unknown, where: string): CustomerSpec {
 }
 
 export function validatePaging(value: unknown, where = 'paging'): PagingSpec {
-  if (!isRecord(value)) throw new ScenarioError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   checkNumber(value.maxPageSize, `${where}.maxPageSize`, 1, 10_000);
   checkNumber(value.defaultPageSize, `${where}.defaultPageSize`, 1, 10_000);
   for (const key of ['maxPageSize', 'defaultPageSize']) {
@@ -358,7 +355,7 @@ export function validatePaging(value: unknown, where = 'paging'): PagingSpec {
 
 /** Checks the shape (throws ScenarioError naming the bad field) and returns the scenario typed. */
 export function validateScenario(value: unknown): Scenario {
-  if (!isRecord(value)) throw new ScenarioError('the scenario must be a JSON object');
+  if (!isJsonObject(value)) throw new ScenarioError('the scenario must be a JSON object');
   if (!Array.isArray(value.customers)) throw new ScenarioError('customers must be an array');
   const seen = new Set<string>();
   value.customers.forEach((customer, index) => {
@@ -377,7 +374,7 @@ export function validateScenario(value: unknown): Scenario {
   }
   validateDurations(value.durations, 'durations');
   if (value.partner !== undefined) {
-    if (!isRecord(value.partner)) throw new ScenarioError('partner must be an object');
+    if (!isJsonObject(value.partner)) throw new ScenarioError('partner must be an object');
     if (value.partner.tenantId !== undefined && !isGuid(value.partner.tenantId)) {
       throw new ScenarioError('partner.tenantId must be a GUID');
     }
@@ -386,7 +383,7 @@ export function validateScenario(value: unknown): Scenario {
     }
   }
   if (value.tokens !== undefined) {
-    if (!isRecord(value.tokens)) throw new ScenarioError('tokens must be an object');
+    if (!isJsonObject(value.tokens)) throw new ScenarioError('tokens must be an object');
     checkNumber(value.tokens.accessTokenLifetimeSeconds, 'tokens.accessTokenLifetimeSeconds', 1);
     checkNumber(value.tokens.refreshTokenInactivitySeconds, 'tokens.refreshTokenInactivitySeconds', 1);
     checkNumber(value.tokens.deviceCodeLifetimeSeconds, 'tokens.deviceCodeLifetimeSeconds', 1);
@@ -400,7 +397,7 @@ export function validateScenario(value: unknown): Scenario {
   if (value.rateLimits !== undefined) validateRateLimits(value.rateLimits);
   if (value.paging !== undefined) validatePaging(value.paging);
   if (value.faults !== undefined) {
-    if (!isRecord(value.faults)) throw new ScenarioError('faults must be an object keyed by route');
+    if (!isJsonObject(value.faults)) throw new ScenarioError('faults must be an object keyed by route');
     for (const [route, spec] of Object.entries(value.faults)) {
       if (!FAULT_ROUTES.includes(route as FaultRoute)) {
         throw new ScenarioError(`faults.${route}: route must be one of ${FAULT_ROUTES.join(', ')}`);

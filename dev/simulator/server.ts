@@ -2,11 +2,12 @@
 // status lines, headers, bodies and sockets (resets, truncated JSON), which a framework would only get in the way of.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Counters, CountedRoute } from './counters';
 import { entraError, PC_ERRORS, throttled, type SimResponse } from './errors';
 import type { FaultDecision, FaultInjector, FaultedRoute } from './faults';
-import { BodyTooLargeError, caseInsensitive, header, readBody, sleep, writeResponse } from './http';
-import { isGuid } from './prng';
+import { BodyTooLargeError, caseInsensitive, header, readBody, writeResponse } from './http';
+import { isGuid } from '../../shared/ids';
 import type { FleetApi, FleetRoute } from './fleet';
 import type { RateLimiter } from './rate-limit';
 import type { Caller, TokenAuthority } from './tokens';
@@ -152,7 +153,7 @@ async function handle(
   const decision = faultRoute ? parts.faults.decide(faultRoute) : NO_FAULT;
 
   const finish = async (answer: SimResponse): Promise<void> => {
-    if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+    if (decision.latencyMs > 0) await delay(decision.latencyMs);
     if (decision.reset === 'after') {
       parts.counters.fault('connectionReset');
       parts.counters.response(counted, 0);

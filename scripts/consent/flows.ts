@@ -56,15 +56,13 @@ export interface DeviceCodeFlowOptions {
   now?: () => number;
 }
 
-const defaultSleep = (ms: number): Promise<void> => delay(ms);
-
 /**
  * Device code (RFC 8628), for machines without a browser: the admin enters a code on another device. Entra ID allows
  * it only when the app registration allows public client flows. Polls at the interval Entra ID asks for, slows
  * down when told to, and stops when the code expires or the sign-in is declined.
  */
 export async function deviceCodeFlow(endpoint: TokenEndpoint, options: DeviceCodeFlowOptions): Promise<TokenResponse> {
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? delay;
   const now = options.now ?? Date.now;
   const start = await endpoint.startDeviceCode();
   options.say(start.message);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { guidFromHex, newGuid } from '../ids';
 
 /**
  * MS-CorrelationId for the Partner Center calls of one invocation: the W3C trace id of the inbound operation
@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 export function correlationIdFrom(traceParent: string | null | undefined): string {
   const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/i.exec(traceParent?.trim() ?? '');
   const traceId = match?.[1];
-  if (!traceId || /^0+$/.test(traceId)) return randomUUID();
-  const hex = traceId.toLowerCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  if (!traceId || /^0+$/.test(traceId)) return newGuid();
+  return guidFromHex(traceId.toLowerCase());
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readRawJsonBody, parseJsonBody, type BodyRequest } from '../http/body';
 import { validationProblem, type FieldError } from '../http/problem';
 import { validateCustomerUpgradeRequest, type CustomerUpgradeRequest } from '../http/validation';
+import { guidFromDigest } from '../ids';
 import type { Services } from '../services';
 import {
   authenticateWebhook,
@@ -46,13 +46,6 @@ export interface WebhookOptions {
   idempotency: boolean;
   correlationId: string;
   log: ErrorContext['log'];
-}
-
-/** A GUID-shaped id derived from text (SHA-256, version nibble 4 and RFC 4122 variant set for well-formedness). */
-export function guidFrom(text: string): string {
-  const hex = createHash('sha256').update(text).digest('hex');
-  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**
@@ -187,7 +180,7 @@ function startWork<Found>(
   const call: WebhookCall = {
     body: valid.value,
     correlationId: options.correlationId,
-    stableRequestId: stableKey === undefined ? undefined : guidFrom(`${options.scope}|${stableKey}`),
+    stableRequestId: stableKey === undefined ? undefined : guidFromDigest(`${options.scope}|${stableKey}`),
     abortSignal: AbortSignal.timeout(WEBHOOK_DEADLINE_MS),
   };
   if (typeof handler === 'function') return { ok: true, run: async () => ({ response: await handler(call) }) };

@@ -1,3 +1,4 @@
+import { httpsOrLoopbackProblem } from '../net/urls';
 import type { UpgradeLineItem } from '../partner-center/types';
 import type { UpgradeEvent } from '../tracking/records';
 import { appVersion } from '../version';
@@ -42,8 +43,6 @@ export interface DeliverCallbackOptions {
   timestamp?: number;
 }
 
-const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
-
 /** Origin and path only: a callback URL may carry a key in its query string. */
 export function redactUrl(url: string): string {
   try {
@@ -52,19 +51,6 @@ export function redactUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-/** https, or plain http on loopback only. */
-export function checkCallbackUrl(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'the callback URL is not an absolute URL';
-  }
-  if (parsed.protocol === 'https:') return undefined;
-  if (parsed.protocol === 'http:' && LOOPBACK.includes(parsed.hostname)) return undefined;
-  return 'the callback URL must use https (plain http only for localhost)';
 }
 
 /** 2xx delivered; 408, 429 and 5xx retry; 3xx (never followed) and other 4xx are final rejections. */
@@ -100,8 +86,8 @@ export async function deliverCallback(options: DeliverCallbackOptions): Promise<
     ...result,
     durationMs: Math.round(performance.now() - started),
   });
-  const urlProblem = checkCallbackUrl(options.url);
-  if (urlProblem) return done({ outcome: 'rejected', error: urlProblem });
+  const urlProblem = httpsOrLoopbackProblem(options.url);
+  if (urlProblem) return done({ outcome: 'rejected', error: `the callback URL ${urlProblem}` });
   const secrets = options.secrets.filter((s) => s.length > 0);
   if (secrets.length === 0) {
     return done({

@@ -1,4 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
+import { guidFromHex } from '../ids';
 import { sendQueueMessage } from '../queues/producer';
 import { digestKey } from '../tracking/keys';
 import type { UpgradeEvent, UpgradeNotification, UpgradeRecord } from '../tracking/records';
@@ -27,8 +28,7 @@ export function eventFor(status: FinalStatus): UpgradeEvent {
 
 /** GUID-shaped digest of upgrade id + final status: the same event always has the same id (receivers dedupe). */
 export function notificationEventId(upgradeId: string, status: FinalStatus): string {
-  const hex = digestKey(`${upgradeId.toLowerCase()}|${status}`, 32);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return guidFromHex(digestKey(`${upgradeId.toLowerCase()}|${status}`, 32));
 }
 
 export function notificationFor(

@@ -8,7 +8,6 @@ export {
   type ParsedCallbackMessage,
 } from './message';
 export {
-  checkCallbackUrl,
   classifyStatus,
   deliverCallback,
   redactUrl,
@@ -19,7 +18,6 @@ export {
 export {
   claimCallbackSend,
   isFinalOutcome,
-  readCallbackRecord,
   recordCallbackOutcome,
   type CallbackRecord,
   type RecordedOutcome,

@@ -90,15 +90,6 @@ export async function readCallbackRow(
   return (await readRow<CallbackRow>(await table(tables), keysOf(upgradeId, eventId))) ?? { absent: true };
 }
 
-export async function readCallbackRecord(
-  tables: CallbackTables,
-  upgradeId: string,
-  eventId: string,
-): Promise<CallbackRecord | undefined> {
-  const row = await readCallbackRow(tables, upgradeId, eventId);
-  return 'absent' in row ? undefined : recordFrom(row);
-}
-
 /** The record a known row holds, if any. */
 export function knownRecord(row: KnownCallbackRow): CallbackRecord | undefined {
   return 'absent' in row ? undefined : recordFrom(row);

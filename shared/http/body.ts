@@ -1,6 +1,6 @@
 import { problem, validationProblem, type ProblemResponse } from './problem';
 
-/** Webhook bodies are tiny JSON documents; anything larger is refused before it is read (W5). */
+/** Webhook bodies are tiny JSON documents; anything larger is refused before it is read. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
 
 /** The part of a Functions `HttpRequest` the reader needs (shared/ does not import the Functions library). */
@@ -10,7 +10,6 @@ export interface BodyRequest {
 }
 
 export type RawBodyResult = { ok: true; raw: Buffer } | { ok: false; response: ProblemResponse };
-export type JsonBodyResult = { ok: true; raw: Buffer; json: unknown } | { ok: false; response: ProblemResponse };
 
 function isJsonContentType(value: string | null): boolean {
   if (!value) return false;
@@ -79,15 +78,4 @@ export function parseJsonBody(
   } catch {
     return { ok: false, response: validationProblem([{ field: 'body', message: 'is not valid JSON' }], instance) };
   }
-}
-
-/** readRawJsonBody then parseJsonBody, for endpoints without a signature step in between. */
-export async function readJsonBody(
-  request: BodyRequest,
-  options: { maxBytes?: number; instance?: string } = {},
-): Promise<JsonBodyResult> {
-  const raw = await readRawJsonBody(request, options);
-  if (!raw.ok) return raw;
-  const parsed = parseJsonBody(raw.raw, options.instance);
-  return parsed.ok ? { ok: true, raw: raw.raw, json: parsed.json } : parsed;
 }

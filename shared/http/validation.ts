@@ -1,6 +1,7 @@
 import type { FieldError } from './problem';
 
 import { isGuid } from '../ids';
+import { isJsonObject } from '../json';
 
 export { isGuid };
 
@@ -15,16 +16,12 @@ export interface CustomerUpgradeRequest {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * `{ customerId, productFamily? }` as both webhooks take it. Unknown fields are ignored (tolerant reader); only own
  * properties are read, so `__proto__` or `constructor` keys in the JSON change nothing.
  */
 export function validateCustomerUpgradeRequest(body: unknown): Validated<CustomerUpgradeRequest> {
-  if (!isPlainObject(body)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }] };
+  if (!isJsonObject(body)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }] };
   const errors: FieldError[] = [];
   const customerId = Object.hasOwn(body, 'customerId') ? body.customerId : undefined;
   if (customerId === undefined || customerId === null || customerId === '') {

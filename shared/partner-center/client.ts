@@ -34,7 +34,8 @@ import {
   readSubscription,
   readUsageRecord,
 } from './fleet-wire';
-import { isGuid, newGuid, toCorrelationId, upgradeIdFromLocation } from './ids';
+import { isGuid, newGuid } from '../ids';
+import { toCorrelationId, upgradeIdFromLocation } from './ids';
 import { LinkError, nextCursor, parsePageCursor, resolveLink, sameCursor } from './links';
 import { silentLogger, type PartnerCenterLogger } from './logger';
 import { AttemptTimeoutError, attemptTimeoutPolicy } from './policies/attempt-timeout';

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import {
   createDefaultHttpClient,
@@ -408,23 +409,19 @@ function toAccessToken(cached: CachedToken): AccessToken {
 }
 
 /** Waits for `promise` unless `signal` fires first (then rejects with an AbortError); the promise itself runs on. */
-function abortable<T>(promise: Promise<T>, signal: GetTokenOptions['abortSignal']): Promise<T> {
+async function abortable<T>(promise: Promise<T>, signal: GetTokenOptions['abortSignal']): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError());
-    signal.addEventListener('abort', onAbort);
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+  if (signal.aborted) throw abortError();
+  const settled = new AbortController(); // removes the abort listener once the race is over
+  // Typed as the SDK's look-alike; `once` needs only `addEventListener`, and the pipeline passes real AbortSignals.
+  const aborted = once(signal as AbortSignal, 'abort', { signal: settled.signal }).then((): never => {
+    throw abortError();
   });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    settled.abort();
+  }
 }
 
 function abortError(): Error {

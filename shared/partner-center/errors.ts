@@ -1,4 +1,5 @@
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
+import { GUID_SOURCE } from '../ids';
 import { int, isObject, parseJson, prop, str } from './json';
 import { snippet } from './redact';
 import { retryAfterMs as readRetryAfter } from './retry-after';
@@ -177,7 +178,7 @@ export function parseErrorBody(text: string | undefined): ParsedErrorBody {
   return { code, description };
 }
 
-const GUID_IN_TEXT = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+const GUID_IN_TEXT = new RegExp(GUID_SOURCE, 'i');
 const IN_PROGRESS_CODES = new Set([900109, 900112, 900113, 900114]);
 
 /** The PartnerCenterError for a non-success response: never throws, whatever the body holds. */

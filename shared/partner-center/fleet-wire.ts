@@ -45,6 +45,19 @@ function optional<T extends object, K extends keyof T>(target: T, key: K, value:
   if (value !== undefined && value !== '') target[key] = value;
 }
 
+/** The keys of `T` whose property can hold a `V`. */
+type KeysFor<T, V> = { [K in keyof T]-?: V extends T[K] ? K : never }[keyof T] & string;
+
+/** Copies each named property of `source` that `read` can read (and is not empty) onto `target`, under its name. */
+function copyFields<T extends object, V>(
+  target: T,
+  source: unknown,
+  read: (value: unknown) => V | undefined,
+  keys: readonly KeysFor<T, V>[],
+): void {
+  for (const key of keys) optional(target, key, read(prop(source, key)) as T[typeof key] | undefined);
+}
+
 /**
  * `links.next.headers`: documented as a list of `{ key, value }`; an object of names to values is accepted too.
  * Anything else is an unreadable page (a continuation we cannot read must not silently end the listing).
@@ -113,9 +126,8 @@ export function readCustomer(value: unknown): Customer | undefined {
   if (!id) return undefined;
   const customer: Customer = { id };
   optional(customer, 'tenantId', guid(prop(profile, 'tenantId')));
-  optional(customer, 'domain', str(prop(profile, 'domain')));
-  optional(customer, 'companyName', str(prop(profile, 'companyName')));
-  optional(customer, 'relationshipToPartner', str(prop(value, 'relationshipToPartner')));
+  copyFields(customer, profile, str, ['domain', 'companyName']);
+  copyFields(customer, value, str, ['relationshipToPartner']);
   return customer;
 }
 
@@ -137,14 +149,16 @@ export function readSubscription(value: unknown): CustomerSubscription | undefin
     status: normalizeSubscriptionStatus(rawStatus),
     rawStatus,
   };
-  optional(subscription, 'entitlementId', str(prop(value, 'entitlementId')));
-  optional(subscription, 'friendlyName', str(prop(value, 'friendlyName')));
-  optional(subscription, 'quantity', num(prop(value, 'quantity')));
-  optional(subscription, 'billingType', str(prop(value, 'billingType')));
-  optional(subscription, 'partnerId', str(prop(value, 'partnerId')));
-  optional(subscription, 'creationDate', str(prop(value, 'creationDate')));
-  optional(subscription, 'effectiveStartDate', str(prop(value, 'effectiveStartDate')));
-  optional(subscription, 'commitmentEndDate', str(prop(value, 'commitmentEndDate')));
+  copyFields(subscription, value, str, [
+    'entitlementId',
+    'friendlyName',
+    'billingType',
+    'partnerId',
+    'creationDate',
+    'effectiveStartDate',
+    'commitmentEndDate',
+  ]);
+  copyFields(subscription, value, num, ['quantity']);
   return subscription;
 }
 
@@ -167,12 +181,8 @@ export function readUsageRecord(value: unknown): CustomerUsageRecord | undefined
   optional(record, 'companyName', str(prop(value, 'name')) ?? str(prop(value, 'resourceName')));
   optional(record, 'isUpgraded', bool(prop(value, 'isUpgraded')));
   optional(record, 'budgetAmount', num(prop(prop(value, 'budget'), 'amount')));
-  optional(record, 'percentUsed', num(prop(value, 'percentUsed')));
-  optional(record, 'totalCost', num(prop(value, 'totalCost')));
-  optional(record, 'usdTotalCost', num(prop(value, 'usdTotalCost')));
-  optional(record, 'currencyCode', str(prop(value, 'currencyCode')));
-  optional(record, 'currencyLocale', str(prop(value, 'currencyLocale')));
-  optional(record, 'lastModifiedDate', str(prop(value, 'lastModifiedDate')));
+  copyFields(record, value, num, ['percentUsed', 'totalCost', 'usdTotalCost']);
+  copyFields(record, value, str, ['currencyCode', 'currencyLocale', 'lastModifiedDate']);
   return record;
 }
 
@@ -182,16 +192,11 @@ export function readAgreement(value: unknown): CustomerAgreement | undefined {
   const type = str(prop(value, 'type'))?.trim();
   if (!type) return undefined;
   const agreement: CustomerAgreement = { type };
-  optional(agreement, 'templateId', str(prop(value, 'templateId')));
-  optional(agreement, 'dateAgreed', str(prop(value, 'dateAgreed')));
-  optional(agreement, 'agreementLink', str(prop(value, 'agreementLink')));
+  copyFields(agreement, value, str, ['templateId', 'dateAgreed', 'agreementLink']);
   const contact = prop(value, 'primaryContact');
   if (isObject(contact)) {
     const primaryContact: NonNullable<CustomerAgreement['primaryContact']> = {};
-    optional(primaryContact, 'firstName', str(prop(contact, 'firstName')));
-    optional(primaryContact, 'lastName', str(prop(contact, 'lastName')));
-    optional(primaryContact, 'email', str(prop(contact, 'email')));
-    optional(primaryContact, 'phoneNumber', str(prop(contact, 'phoneNumber')));
+    copyFields(primaryContact, contact, str, ['firstName', 'lastName', 'email', 'phoneNumber']);
     agreement.primaryContact = primaryContact;
   }
   return agreement;

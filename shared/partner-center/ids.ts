@@ -1,15 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { GUID_PATTERN } from '../ids';
-
-const HEX32 = /^[0-9a-f]{32}$/i;
-
-export function newGuid(): string {
-  return randomUUID();
-}
-
-export function isGuid(value: string): boolean {
-  return GUID_PATTERN.test(value);
-}
+import { GUID_PATTERN, guidFromHex, isHex32, newGuid } from '../ids';
 
 /**
  * Partner Center expects a GUID in MS-CorrelationId. Callers pass what they have: a GUID is kept, a 32-hex trace id
@@ -19,9 +8,7 @@ export function isGuid(value: string): boolean {
 export function toCorrelationId(value: string | undefined): string {
   const trimmed = value?.trim();
   if (trimmed && GUID_PATTERN.test(trimmed)) return trimmed;
-  if (trimmed && HEX32.test(trimmed)) {
-    return `${trimmed.slice(0, 8)}-${trimmed.slice(8, 12)}-${trimmed.slice(12, 16)}-${trimmed.slice(16, 20)}-${trimmed.slice(20)}`;
-  }
+  if (trimmed && isHex32(trimmed)) return guidFromHex(trimmed);
   return newGuid();
 }
 

@@ -1,8 +1,10 @@
+import { isJsonObject, type JsonObject } from '../json';
+
 /**
  * Tolerant reading of Partner Center JSON: property names matched case-insensitively (the service is documented in
  * camelCase, Microsoft's .NET SDKs speak PascalCase), unknown fields ignored, wrong types treated as absent.
  */
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject };
 
 export function parseJson(text: string | undefined): unknown {
   if (text === undefined || text.trim() === '') return undefined;
@@ -13,9 +15,8 @@ export function parseJson(text: string | undefined): unknown {
   }
 }
 
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** The app's one JSON-object check, under the short name the Partner Center readers use. */
+export const isObject = isJsonObject;
 
 export function prop(object: unknown, name: string): unknown {
   if (!isObject(object)) return undefined;

@@ -1,4 +1,5 @@
 import { isGuid } from '../ids';
+import { isJsonObject } from '../json';
 
 /**
  * Reading queue messages the way every queue function needs: the Functions host hands a JSON message over already
@@ -18,10 +19,8 @@ export function decodeJsonObjectMessage(input: unknown): DecodedMessage {
       return { ok: false, reason: 'message is not valid JSON' };
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, reason: 'message must be a JSON object' };
-  }
-  return { ok: true, fields: value as Record<string, unknown> };
+  if (!isJsonObject(value)) return { ok: false, reason: 'message must be a JSON object' };
+  return { ok: true, fields: value };
 }
 
 /** The reason the first of these fields is missing or not a GUID; undefined when all are GUIDs. */

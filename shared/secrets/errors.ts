@@ -1,32 +1,39 @@
-/**
- * A secret could not be read and no cached value exists (typically a cold start while Key Vault is unreachable or
- * the identity lacks access). The message names the vault and the secret so an operator can act; it never holds a
- * value.
- */
-export class SecretUnavailableError extends Error {
-  override readonly name = 'SecretUnavailableError';
+type SecretOperation = 'read' | 'write';
 
+const FAILED: Record<SecretOperation, string> = { read: 'could not be read from', write: 'could not be written to' };
+
+/**
+ * A Key Vault call about one secret failed. The message names the vault and the secret so an operator can act; it
+ * never holds a value.
+ */
+export abstract class SecretAccessError extends Error {
   constructor(
+    readonly operation: SecretOperation,
     readonly vaultUrl: string,
     readonly secretName: string,
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`Secret "${secretName}" could not be read from Key Vault ${vaultUrl}: ${reason}`, options);
+    super(`Secret "${secretName}" ${FAILED[operation]} Key Vault ${vaultUrl}: ${reason}`, options);
   }
 }
 
-/** A secret could not be written (a new version); names the vault and the secret, never the value. */
-export class SecretWriteError extends Error {
-  override readonly name = 'SecretWriteError';
+/**
+ * A secret could not be read and no cached value exists (typically a cold start while Key Vault is unreachable or
+ * the identity lacks access).
+ */
+export class SecretUnavailableError extends SecretAccessError {
+  override readonly name = 'SecretUnavailableError';
+  constructor(vaultUrl: string, secretName: string, reason: string, options?: { cause?: unknown }) {
+    super('read', vaultUrl, secretName, reason, options);
+  }
+}
 
-  constructor(
-    readonly vaultUrl: string,
-    readonly secretName: string,
-    readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`Secret "${secretName}" could not be written to Key Vault ${vaultUrl}: ${reason}`, options);
+/** A secret could not be written (a new version). */
+export class SecretWriteError extends SecretAccessError {
+  override readonly name = 'SecretWriteError';
+  constructor(vaultUrl: string, secretName: string, reason: string, options?: { cause?: unknown }) {
+    super('write', vaultUrl, secretName, reason, options);
   }
 }
 

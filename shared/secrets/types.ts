@@ -1,13 +1,11 @@
+import type { SecretSettingName } from '../config';
+
 /**
  * A small secret store: Key Vault in Azure, environment variables locally. Secrets are addressed by their setting
- * name (`PARTNER_CENTER_REFRESH_TOKEN`); the Key Vault implementation maps that to a secret name with dashes
- * (`partner-center-refresh-token`).
+ * name (`PARTNER_CENTER_REFRESH_TOKEN`: the settings `shared/config.ts` marks secret); the Key Vault implementation
+ * maps that to a secret name with dashes (`partner-center-refresh-token`).
  */
-export type SecretName =
-  | 'PARTNER_CENTER_CLIENT_SECRET'
-  | 'PARTNER_CENTER_REFRESH_TOKEN'
-  | 'WEBHOOK_SIGNING_SECRET'
-  | 'CALLBACK_SIGNING_SECRET';
+export type SecretName = SecretSettingName;
 
 /** Key Vault tags: short name/value strings kept with one version of a secret. */
 export type SecretTags = Readonly<Record<string, string>>;

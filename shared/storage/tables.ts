@@ -1,4 +1,4 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { RestError, type TableClient, type TableEntity } from '@azure/data-tables';
 import type { AppConfig } from '../config';
 import { createTableClient, tableName } from './clients';
 import { TABLES, type TableKey } from './names';
@@ -57,4 +57,18 @@ export function isConflict(error: unknown): boolean {
 
 export function isPreconditionFailed(error: unknown): boolean {
   return error instanceof RestError && error.statusCode === 412;
+}
+
+/**
+ * Writes an insert-only row: false when a row with its keys is already there. Insert-only rows derive their keys from
+ * what they record, so that row was written by an earlier try of the same write (a retry or a replay).
+ */
+export async function createIfAbsent<T extends object>(client: TableClient, entity: TableEntity<T>): Promise<boolean> {
+  try {
+    await client.createEntity(entity);
+    return true;
+  } catch (error) {
+    if (isConflict(error)) return false;
+    throw error;
+  }
 }

@@ -4,7 +4,7 @@ import { ConsoleTelemetry } from './console-telemetry';
 import type { FlushableTelemetry } from './telemetry';
 
 export type { FlushableTelemetry, Telemetry } from './telemetry';
-export { isFlushable, noTelemetry, RecordingTelemetry } from './telemetry';
+export { isFlushable, noTelemetry } from './telemetry';
 export { ConsoleTelemetry, type LogLine } from './console-telemetry';
 export { POLL_RUN_MEASUREMENTS, TELEMETRY_EVENTS, type TelemetryEventName } from './events';
 export { SECRET_PROPERTY_KEY, withoutSecretProperties } from './safe-properties';

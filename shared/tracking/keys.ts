@@ -40,10 +40,6 @@ export function encodeKey(value: string): string {
   return out;
 }
 
-export function decodeKey(key: string): string {
-  return key.replace(/~([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
 /** Joins already-encoded parts with `!`, which never appears inside an encoded part (so the join stays injective). */
 export function joinKey(...parts: string[]): string {
   return parts.join('!');
@@ -70,10 +66,6 @@ export function parseTimeKey(key: string): number {
 /** Inverted ticks, fixed width: lexical order = newest first. */
 export function newestFirstKey(epochMs: number): string {
   return String(MAX_EPOCH_MS - checkTime(epochMs)).padStart(TIME_WIDTH, '0');
-}
-
-export function parseNewestFirstKey(key: string): number {
-  return MAX_EPOCH_MS - Number(key.slice(0, TIME_WIDTH));
 }
 
 /** Fixed-width sequence key (history rows in order). */

@@ -1,9 +1,11 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * The poll run's shared door to Partner Center: a request rate (evenly spaced slots, a token bucket with a burst of
  * one) and a shared pause. When any call is throttled, the pause holds back every caller, not only the one that saw
- * the 429 (reliability checklist K2), and the rate is cut so the run comes back under the limit instead of tripping
- * it again. Written by hand because the Azure SDK pipeline throttling policy acts per request, not across a whole
- * run of concurrent calls, and never lowers a rate.
+ * the 429, and the rate is cut so the run comes back under the limit instead of tripping it again. Written by hand
+ * because the Azure SDK pipeline throttling policy acts per request, not across a whole run of concurrent calls, and
+ * never lowers a rate.
  */
 
 export type MonotonicClock = () => number;
@@ -11,30 +13,17 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 export const monotonicNow: MonotonicClock = () => performance.now();
 
+/** The platform's timer; an abort rejects with the signal's reason (what the run was stopped with). */
 export const sleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.max(0, ms),
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
+  delay(Math.max(0, ms), undefined, { signal }).catch((error: unknown) => {
+    signal?.throwIfAborted();
+    throw error;
   });
 
 /**
  * How the gate adapts its rate to 429s — multiplicative decrease, additive increase, as TCP does with congestion.
- * Partner Center publishes no limits and moves them (reference §6), so the configured rate is a ceiling to climb
- * back to, not a rate the service promises to accept.
+ * Partner Center publishes no limits and moves them, so the configured rate is a ceiling to climb back to, not a
+ * rate the service promises to accept.
  */
 export interface AdaptiveRateOptions {
   /** The rate is multiplied by this on a 429 — once per episode: 429s of requests let through before the cut do not cut again. */

@@ -2,7 +2,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { conditionalUpdate } from '../storage/conditional-update';
 import { leaseFields, type Lease } from '../storage/lease';
 import type { TableKey } from '../storage/names';
-import { isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
+import { createIfAbsent, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
 import {
   type Entity,
   acceptedFromEntity,
@@ -61,9 +61,6 @@ export interface TableSource {
 }
 
 export { SCHEDULE_SHARDS, scheduleRowKey, shardOf } from './entities';
-
-/** Upper bound on the entities of one entity-group transaction (the service's limit). */
-const TRANSACTION_LIMIT = 100;
 
 export class InvalidContinuationTokenError extends Error {
   constructor() {
@@ -315,18 +312,6 @@ export class TrackingStore {
     }
   }
 
-  /**
-   * Bulk-writes tracked upgrades as startTracking leaves them (upgrade row + schedule row due at each record's
-   * `nextPollAt`), as transactions grouped by partition, up to `parallel` in flight: for seeding tests and benchmarks.
-   */
-  async seedTracked(records: readonly UpgradeRecord[], parallel = 1): Promise<void> {
-    const entities = records.flatMap((record) => [
-      upgradeToEntity(record),
-      scheduleToEntity(record, Date.parse(record.nextPollAt ?? record.createdAt)),
-    ]);
-    await submitChunked(await this.table(), entities, parallel);
-  }
-
   // ---- CustomerUpgrades -----------------------------------------------------------------------------------------
 
   private customerIndexEntity(record: Pick<UpgradeRecord, 'customerId' | 'upgradeId' | 'createdAt' | 'productFamily'>) {
@@ -341,12 +326,7 @@ export class TrackingStore {
 
   /** Insert-only; the key derives from the upgrade row's createdAt, so a replay writes the same row. */
   async ensureCustomerIndex(record: UpgradeRecord): Promise<void> {
-    const client = await this.tables.get('customerUpgrades');
-    try {
-      await client.createEntity(this.customerIndexEntity(record));
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+    await createIfAbsent(await this.tables.get('customerUpgrades'), this.customerIndexEntity(record));
   }
 
   async listCustomerUpgrades(
@@ -385,8 +365,8 @@ export class TrackingStore {
 
   // ---- EligibilityChecks ----------------------------------------------------------------------------------------
 
+  /** Insert-only: the same check (same content at the same time) twice is one row. */
   async recordEligibilityCheck(check: EligibilityCheckRecord): Promise<void> {
-    const client = await this.tables.get('eligibilityChecks');
     const content = JSON.stringify(check);
     const entity: Entity = {
       partitionKey: encodeKey(check.customerId),
@@ -398,30 +378,7 @@ export class TrackingStore {
       ...(check.upgradeId ? { upgradeId: check.upgradeId } : {}),
       ...(check.correlationId ? { correlationId: clip(check.correlationId, MAX_LABEL_CHARS) } : {}),
     };
-    try {
-      await client.createEntity(entity);
-    } catch (error) {
-      if (!isConflict(error)) throw error; // same content at the same time: a retry of this write
-    }
-  }
-
-  async listEligibilityChecks(customerId: string, limit = 20): Promise<EligibilityCheckRecord[]> {
-    const client = await this.tables.get('eligibilityChecks');
-    const checks: EligibilityCheckRecord[] = [];
-    const filter = odata`PartitionKey eq ${encodeKey(customerId)}`;
-    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      checks.push({
-        customerId,
-        productFamily: String(entity.productFamily),
-        isEligible: entity.isEligible === true,
-        checkedAt: String(entity.checkedAt),
-        reason: typeof entity.reason === 'string' ? entity.reason : undefined,
-        upgradeId: typeof entity.upgradeId === 'string' ? entity.upgradeId : undefined,
-        correlationId: typeof entity.correlationId === 'string' ? entity.correlationId : undefined,
-      });
-      if (checks.length >= limit) break;
-    }
-    return checks;
+    await createIfAbsent(await this.tables.get('eligibilityChecks'), entity);
   }
 
   // ---- RejectedMessages -----------------------------------------------------------------------------------------
@@ -434,36 +391,14 @@ export class TrackingStore {
     message: string;
     receivedAt: string;
   }): Promise<void> {
-    const client = await this.tables.get('rejectedMessages');
-    try {
-      await client.createEntity({
-        partitionKey: encodeKey(rejection.queue),
-        rowKey: digestKey(`${rejection.kind}\n${rejection.message}`, 64),
-        kind: rejection.kind,
-        reason: clip(rejection.reason, 1000),
-        message: clip(rejection.message, 30_000),
-        receivedAt: rejection.receivedAt,
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
-  }
-
-  async listRejectedMessages(
-    queue: string,
-  ): Promise<{ kind: string; reason: string; message: string; receivedAt: string }[]> {
-    const client = await this.tables.get('rejectedMessages');
-    const rows = [];
-    const filter = odata`PartitionKey eq ${encodeKey(queue)}`;
-    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      rows.push({
-        kind: String(entity.kind),
-        reason: String(entity.reason),
-        message: String(entity.message),
-        receivedAt: String(entity.receivedAt),
-      });
-    }
-    return rows;
+    await createIfAbsent(await this.tables.get('rejectedMessages'), {
+      partitionKey: encodeKey(rejection.queue),
+      rowKey: digestKey(`${rejection.kind}\n${rejection.message}`, 64),
+      kind: rejection.kind,
+      reason: clip(rejection.reason, 1000),
+      message: clip(rejection.message, 30_000),
+      receivedAt: rejection.receivedAt,
+    });
   }
 
   // ---- PollRuns -------------------------------------------------------------------------------------------------
@@ -483,45 +418,10 @@ export class TrackingStore {
     const client = await this.tables.get('pollRuns');
     await client.updateEntity({ ...this.pollRunKey(run), ...runFields(run) }, 'Replace', { etag });
   }
-
-  async latestPollRuns(limit = 1): Promise<PollRunRecord[]> {
-    const client = await this.tables.get('pollRuns');
-    const runs: PollRunRecord[] = [];
-    const pages = client
-      .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${'run'}` } })
-      .byPage({ maxPageSize: limit });
-    for await (const page of pages) {
-      for (const entity of page) {
-        if (runs.length < limit) runs.push(runFromEntity(entity));
-      }
-      if (runs.length >= limit) break;
-    }
-    return runs;
-  }
 }
 
 function runFields(run: PollRunRecord): Record<string, unknown> {
   return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined));
-}
-
-function runFromEntity(entity: Record<string, unknown>): PollRunRecord {
-  const n = (key: string) => Number(entity[key] ?? 0);
-  return {
-    runId: String(entity.runId),
-    startedAt: String(entity.startedAt),
-    finishedAt: typeof entity.finishedAt === 'string' ? entity.finishedAt : undefined,
-    due: n('due'),
-    polled: n('polled'),
-    changed: n('changed'),
-    throttled: n('throttled'),
-    errors: n('errors'),
-    completed: n('completed'),
-    stale: n('stale'),
-    notified: n('notified'),
-    skipped: n('skipped'),
-    recovered: n('recovered'),
-    stoppedBy: typeof entity.stoppedBy === 'string' ? entity.stoppedBy : undefined,
-  };
 }
 
 /** The SDK's continuation token is base64 JSON naming the next keys; anything else is refused before the call. */
@@ -532,30 +432,4 @@ function isContinuationToken(token: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Submits entity creations as transactions: grouped by partition, at most 100 per transaction, up to `parallel`
- * transactions in flight (they touch different partitions or follow each other within one).
- */
-async function submitChunked(client: TableClient, entities: Entity[], parallel = 1): Promise<void> {
-  const byPartition = new Map<string, Entity[]>();
-  for (const entity of entities) {
-    const group = byPartition.get(entity.partitionKey) ?? [];
-    group.push(entity);
-    byPartition.set(entity.partitionKey, group);
-  }
-  const batches: Entity[][] = [];
-  for (const group of byPartition.values()) {
-    for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) batches.push(group.slice(i, i + TRANSACTION_LIMIT));
-  }
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.max(1, parallel) }, async () => {
-      while (next < batches.length) {
-        const batch = batches[next++];
-        await client.submitTransaction(batch.map((entity) => ['create', entity]));
-      }
-    }),
-  );
 }

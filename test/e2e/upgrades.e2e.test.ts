@@ -4,6 +4,7 @@ import { generateScenario, type Scenario } from '../../dev/simulator';
 import { getServices } from '../../shared/services';
 import { startApiStack, SIGNING_SECRET, type ApiStack } from '../integration/api/stack';
 import { openApiViolations } from '../helpers/openapi';
+import { latestPollRuns } from '../helpers/tracking-tables';
 
 const CUSTOMERS = 200;
 /**
@@ -146,7 +147,7 @@ describe('end to end: 200 customers to their final state', () => {
       // Every history row the upgrade row counts is there (committed with it in one transaction).
       expect(view!.history.map((h) => h.sequence)).toEqual(Array.from({ length: view!.historySeq }, (_, i) => i + 1));
     }
-    const runs = await store.latestPollRuns(1);
+    const runs = await latestPollRuns(getServices().tables, 1);
     expect(runs).toHaveLength(1);
     // startTracking started each upgrade's tracking once, from the message its start sent. A message found the
     // upgrade already tracked only when a start was retried (a retried start sends the message again).

@@ -1,7 +1,7 @@
 import { health } from '../../functions/health';
 import { loadConfig } from '../../shared/config';
 import { createServices, resetServices } from '../../shared/services';
-import { freePort } from '../../shared/net/free-port';
+import { freePort } from '../../dev/free-port';
 import { azuriteConnectionString } from '../../dev/azurite';
 import { httpRequest, invocationContext } from '../helpers/functions';
 

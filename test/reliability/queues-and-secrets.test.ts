@@ -9,6 +9,7 @@ import { invocationContext } from '../helpers/functions';
 import { overrideMethods, wrapTables } from './faults';
 import { seedFor } from './prng';
 import { customerIds, Rig } from './rig';
+import { listRejectedMessages } from '../helpers/tracking-tables';
 
 /**
  * The rest of the fault matrix: duplicated and reordered queue messages, poison messages (permanent ones recorded
@@ -95,9 +96,9 @@ describe('queue messages: duplicated, reordered, poison', () => {
       // the invalid ones completed on their first delivery; the transient one was tried 5 times, then poisoned
       expect(stats).toMatchObject({ failed: 5, poisoned: 1 });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      const rejected = await rig.services.tracking.listRejectedMessages(QUEUES.upgradeTracking);
+      const rejected = await listRejectedMessages(rig.services.tables, QUEUES.upgradeTracking);
       expect(rejected.filter((r) => r.kind === 'invalid')).toHaveLength(invalid.length);
-      const poisoned = await rig.services.tracking.listRejectedMessages(poisonQueueName(QUEUES.upgradeTracking));
+      const poisoned = await listRejectedMessages(rig.services.tables, poisonQueueName(QUEUES.upgradeTracking));
       expect(poisoned.map((p) => p.message).join()).toContain(failingUpgrade);
       expect(rig.telemetry.events.some((e) => e.name === 'PoisonMessage')).toBe(true);
       // the valid upgrades went on unharmed
@@ -128,7 +129,7 @@ describe('queue messages: duplicated, reordered, poison', () => {
         recordNotificationPoison(message, invocationContext({ functionName: 'recordNotificationPoison' })),
       );
       expect(handled.handled).toBe(3);
-      const recorded = await rig.services.tracking.listRejectedMessages(poisonQueueName(QUEUES.upgradeNotifications));
+      const recorded = await listRejectedMessages(rig.services.tables, poisonQueueName(QUEUES.upgradeNotifications));
       expect(recorded).toHaveLength(3);
     } finally {
       await rig.stop();

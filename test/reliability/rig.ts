@@ -23,7 +23,7 @@ import { CachedSecretStore, EnvironmentSecretStore, type SecretStore } from '../
 import { createServices, resetServices, type Services } from '../../shared/services';
 import { createQueueClient } from '../../shared/storage/clients';
 import { Tables } from '../../shared/storage/tables';
-import { RecordingTelemetry } from '../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../helpers/recording-telemetry';
 import {
   pollDueUpgrades,
   queueNotifier,

@@ -1,7 +1,8 @@
 import { loadConfig } from '../../shared/config';
 import { RefreshTokenOwner } from '../../shared/partner-center';
 import { createServices, flushServices, type Services } from '../../shared/services';
-import { RecordingTelemetry, type FlushableTelemetry } from '../../shared/telemetry';
+import type { FlushableTelemetry } from '../../shared/telemetry';
+import { RecordingTelemetry } from '../helpers/recording-telemetry';
 import { MemorySecretStore } from '../helpers/memory-secret-store';
 
 /** Records its flushes, and what the vault held at each (the write-back must come first). */

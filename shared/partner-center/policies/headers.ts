@@ -1,5 +1,5 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { newGuid } from '../ids';
+import { newGuid } from '../../ids';
 
 export const partnerCenterHeadersPolicyName = 'partnerCenterHeadersPolicy';
 

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   isRestError,
   type PipelinePolicy,
@@ -6,7 +7,6 @@ import {
 } from '@azure/core-rest-pipeline';
 import { retryAfterMs } from '../retry-after';
 import { AttemptTimeoutError } from './attempt-timeout';
-import { sleep } from './sleep';
 
 export const partnerCenterRetryPolicyName = 'partnerCenterRetryPolicy';
 
@@ -118,7 +118,13 @@ export function partnerCenterRetryPolicy(options: RetryPolicyOptions): PipelineP
           retryAfterMs: serverDelay,
           url: request.url,
         });
-        if (!(await sleep(delayMs, signal))) return done();
+        try {
+          // The pipeline types its signal as a look-alike; Node's timers take any object with `aborted` and
+          // `addEventListener`, and the callers pass real AbortSignals.
+          await delay(delayMs, undefined, { signal: signal as AbortSignal | undefined });
+        } catch {
+          return done(); // the caller's signal fired while waiting
+        }
       }
     },
   };

@@ -1,11 +1,12 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { GUID_SOURCE } from '../../ids';
 import type { Telemetry } from '../../telemetry/telemetry';
 import type { PartnerCenterLogger } from '../logger';
 import { AttemptTimeoutError } from './attempt-timeout';
 
 export const partnerCenterTelemetryPolicyName = 'partnerCenterTelemetryPolicy';
 
-const GUID_SEGMENT = /\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=\/|$)/gi;
+const GUID_SEGMENT = new RegExp(`/${GUID_SOURCE}(?=/|$)`, 'gi');
 
 /** "POST /v1/productUpgrades/{id}/status": the route without ids, so dependency names stay few. */
 export function dependencyName(method: string, url: string): string {

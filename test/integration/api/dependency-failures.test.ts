@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../../dev/azurite';
 import { loadConfig } from '../../../shared/config';
-import { freePort } from '../../../shared/net/free-port';
+import { freePort } from '../../../dev/free-port';
 import { createServices, resetServices } from '../../../shared/services';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { eligible } from './customers';
 import {
   expectDocumented,

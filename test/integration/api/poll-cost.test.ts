@@ -4,6 +4,8 @@ import { getServices } from '../../../shared/services';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { startApiStack, type ApiStack } from './stack';
+import { seedTrackingTable } from '../../../dev/tracking-seed';
+import { latestPollRuns } from '../../helpers/tracking-tables';
 
 const TRACKED = 10_000;
 const DUE = 100;
@@ -40,7 +42,7 @@ describe('poll run cost against the simulator', () => {
       rows.push(tracked(upgradeId, customer.id, now - 60_000 - i * 1_000));
     }
     for (let i = DUE; i < TRACKED; i++) rows.push(tracked(randomUUID(), randomUUID(), now + 3_600_000 + i * 60_000));
-    await services.tracking.seedTracked(rows, 4);
+    await seedTrackingTable(services.tables, rows, 4);
     stack.sim.state.resetCounters();
 
     await stack.host.runFunction('pollUpgrades');
@@ -49,7 +51,7 @@ describe('poll run cost against the simulator', () => {
     expect(counters.requests.status).toEqual({ total: DUE, byStatus: { '200': DUE } });
     expect(counters.requests.eligibility).toBeUndefined();
     expect(counters.requests.create).toBeUndefined();
-    const [run] = await services.tracking.latestPollRuns(1);
+    const [run] = await latestPollRuns(services.tables, 1);
     expect(run).toMatchObject({ due: DUE, polled: DUE, errors: 0 });
     // Each due upgrade was polled (its status recorded); a not-due one was left alone.
     for (const upgradeId of dueIds.slice(0, 10)) {

@@ -3,17 +3,19 @@ import type { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { notificationEventId } from '../../../shared/callbacks/events';
 import { processCallbackMessage, type CallbackJobDeps } from '../../../shared/callbacks/job';
-import { claimCallbackSend, readCallbackRecord, recordCallbackOutcome } from '../../../shared/callbacks/store';
-import { freePort } from '../../../shared/net/free-port';
+import { claimCallbackSend, recordCallbackOutcome } from '../../../shared/callbacks/store';
+import { readCallbackRecord } from '../../helpers/callback-records';
+import { freePort } from '../../../dev/free-port';
 import { EnvironmentSecretStore } from '../../../shared/secrets/environment-store';
 import { SecretUnavailableError } from '../../../shared/secrets/errors';
 import { newLease } from '../../../shared/storage/lease';
 import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
-import { RecordingTelemetry } from '../../../shared/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { finishUpgrade, LINE_ITEMS, notifiedUpgrade, observedQueue } from './fixtures';
 import { BillingReceiver } from './harness';
+import { listRejectedMessages } from '../../helpers/tracking-tables';
 
 const connectionString = process.env.AzureWebJobsStorage!;
 const SECRET = 'job-test-signing-secret';
@@ -123,7 +125,7 @@ describe('processCallbackMessage (Azurite)', () => {
     for (const [input, reason] of forged) {
       const outcome = await processCallbackMessage(input, deps);
       expect(outcome).toMatchObject({ outcome: 'invalid', reason: expect.stringContaining(reason) });
-      const rows = await tracking.listRejectedMessages('upgrade-notifications');
+      const rows = await listRejectedMessages(tables, 'upgrade-notifications');
       expect(rows.some((r) => r.message.includes(input.eventId) && r.kind === 'invalid')).toBe(true);
     }
     expect(receiver.for(upgradeId)).toHaveLength(0);
@@ -279,7 +281,7 @@ describe('processCallbackMessage (Azurite)', () => {
       outcome: 'invalid',
       reason: expect.stringContaining('another customer'),
     });
-    const rows = await tracking.listRejectedMessages('upgrade-notifications');
+    const rows = await listRejectedMessages(tables, 'upgrade-notifications');
     expect(rows.some((r) => r.message.includes(unknown.upgradeId) && r.kind === 'invalid')).toBe(true);
   });
 

@@ -3,8 +3,9 @@ import { eventually } from '../../helpers/local-host';
 import { sendQueueMessage } from '../../../shared/queues/producer';
 import { QUEUES } from '../../../shared/storage/names';
 import { isFinal } from '../../../shared/tracking';
-import { readCallbackRecord } from '../../../shared/callbacks';
+import { readCallbackRecord } from '../../helpers/callback-records';
 import { customerId, startHarness, type Harness } from './harness';
+import { listRejectedMessages } from '../../helpers/tracking-tables';
 
 const SECRET = 'callback-test-signing-secret';
 const OK = customerId(0x101);
@@ -166,7 +167,7 @@ describe('billing callbacks on the local host', () => {
   it('an invalid message is recorded in RejectedMessages once and not retried', async () => {
     await sendQueueMessage(h.services.queues.upgradeNotifications, { eventId: 'not-a-guid', upgradeId: 42 });
     const rows = await eventually(async () => {
-      const found = await h.services.tracking.listRejectedMessages(QUEUES.upgradeNotifications);
+      const found = await listRejectedMessages(h.services.tables, QUEUES.upgradeNotifications);
       return found.length > 0 ? found : undefined;
     });
     expect(rows).toEqual([expect.objectContaining({ kind: 'invalid', reason: 'eventId must be a GUID' })]);
@@ -178,7 +179,7 @@ describe('billing callbacks on the local host', () => {
     h.receiver.script(DOWN, [503, 503, 503, 503, 503]);
     const upgradeId = await finish(DOWN);
     const rows = await eventually(async () => {
-      const found = await h.services.tracking.listRejectedMessages(`${QUEUES.upgradeNotifications}-poison`);
+      const found = await listRejectedMessages(h.services.tables, `${QUEUES.upgradeNotifications}-poison`);
       return found.some((r) => r.message.includes(upgradeId)) ? found : undefined;
     }, 20_000);
     expect(rows.find((r) => r.message.includes(upgradeId))).toMatchObject({ kind: 'poison' });
@@ -198,7 +199,7 @@ describe('billing callbacks on the local host', () => {
     const upgradeId = '11111111-2222-4333-8444-555555555555';
     await sendQueueMessage(poison, { upgradeId, customerId: OK, productFamily: 'Azure' });
     const rows = await eventually(async () => {
-      const found = await h.services.tracking.listRejectedMessages(`${QUEUES.upgradeTracking}-poison`);
+      const found = await listRejectedMessages(h.services.tables, `${QUEUES.upgradeTracking}-poison`);
       return found.length > 0 ? found : undefined;
     });
     expect(rows).toEqual([expect.objectContaining({ kind: 'poison' })]);
@@ -207,6 +208,6 @@ describe('billing callbacks on the local host', () => {
       expect.objectContaining({ properties: expect.objectContaining({ upgradeId, queue: 'upgrade-tracking-poison' }) }),
     );
     await drained(poison); // completed, not retried
-    expect(await h.services.tracking.listRejectedMessages(`${QUEUES.upgradeTracking}-poison`)).toHaveLength(1);
+    expect(await listRejectedMessages(h.services.tables, `${QUEUES.upgradeTracking}-poison`)).toHaveLength(1);
   });
 });

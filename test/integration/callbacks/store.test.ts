@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Tables } from '../../../shared/storage/tables';
-import { readCallbackRecord, recordCallbackOutcome } from '../../../shared/callbacks/store';
+import { recordCallbackOutcome } from '../../../shared/callbacks/store';
+import { readCallbackRecord } from '../../helpers/callback-records';
 
 const connectionString = process.env.AzureWebJobsStorage ?? '';
 const tables = new Tables({ storage: { kind: 'connectionString', connectionString }, tableNamePrefix: 'cbrec' });

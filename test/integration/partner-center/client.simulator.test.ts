@@ -10,7 +10,7 @@ import {
   type PartnerCenterClientOptions,
   type PartnerCenterLogger,
 } from '../../../shared/partner-center';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { recordingProxy, type RecordingProxy } from './recording-proxy';
 import { failure } from '../../unit/partner-center/failure';

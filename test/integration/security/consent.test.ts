@@ -11,7 +11,7 @@ import { loadConfig, type AppConfig } from '../../../shared/config';
 import { formatGeneration, GENERATION_TAG } from '../../../shared/partner-center';
 import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { FakeKeyVaultServer, FakeTokenCredential, type FakeSecretVersion } from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
 import { httpRequest, invocationContext } from '../../helpers/functions';

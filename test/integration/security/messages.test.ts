@@ -4,6 +4,7 @@ import { QUEUES } from '../../../shared/storage/names';
 import { isFinal } from '../../../shared/tracking';
 import { eventually } from '../../helpers/local-host';
 import { customerId, startHarness, type Harness } from '../callbacks/harness';
+import { listRejectedMessages } from '../../helpers/tracking-tables';
 
 /**
  * Trust no queue message. Whoever can write to the app's queues (a leaked storage credential, a mistaken tool) must
@@ -45,7 +46,7 @@ describe('security: forged queue messages send nothing and track nothing', () =>
     await eventually(async () => ((await queue.getProperties()).approximateMessagesCount === 0 ? true : undefined));
   }
 
-  const rejected = (queue: string) => h.services.tracking.listRejectedMessages(queue);
+  const rejected = (queue: string) => listRejectedMessages(h.services.tables, queue);
 
   /** A notification as the poller writes it: consistent in itself, so only the upgrade's row can tell it is false. */
   function notification(upgradeId: string, customer: string, status: 'Completed' | 'Failed') {

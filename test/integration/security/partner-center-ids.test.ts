@@ -9,9 +9,10 @@ import { loadConfig } from '../../../shared/config';
 import { createSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { listEligibilityChecks } from '../../helpers/tracking-tables';
 
 /**
  * An upgrade id from Partner Center becomes a table key, a `Location` header and a path: it is taken only as a GUID.
@@ -149,7 +150,7 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
         await expectRefused(await post(path, ELIGIBLE), ELIGIBLE, bad);
       }
       // Not even the check is recorded: the answer as a whole is unreadable.
-      expect(await services.tracking.listEligibilityChecks(ELIGIBLE, 10)).toEqual([]);
+      expect(await listEligibilityChecks(services.tables, ELIGIBLE, 10)).toEqual([]);
     },
   );
 

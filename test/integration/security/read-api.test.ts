@@ -15,10 +15,10 @@ import { loadConfig } from '../../../shared/config';
 import { createSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 
 /**
  * The read API leaks nothing an upgrade's last error held. A poll that fails because Key Vault refuses the app, or

@@ -7,12 +7,13 @@ import { startTracking } from '../../../functions/startTracking';
 import { loadConfig, parseNcrontab } from '../../../shared/config';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { invocationContext } from '../../helpers/functions';
 import { readmeSettingNames } from '../../helpers/readme-settings';
 import { ScriptedPartnerCenter, type ScriptStep } from '../tracking/helpers';
+import { seedTrackingTable } from '../../../dev/tracking-seed';
 
 /**
  * Every poll setting the README's settings table documents changes what the app does: for each one, the same
@@ -67,7 +68,7 @@ async function tracked(target: App, count: number, step: ScriptStep, ageMs = 0):
     target.partnerCenter.script(message.upgradeId, step);
     return startedRecord(newUpgradeRecord(message, now - ageMs), now - ageMs, now - SECOND);
   });
-  await target.services.tracking.seedTracked(records);
+  await seedTrackingTable(target.services.tables, records);
   return records;
 }
 

@@ -1,5 +1,5 @@
 import { POLL_RUN_MEASUREMENTS } from '../../../shared/telemetry/events';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { pollDueUpgrades, type PollRunOptions } from '../../../shared/tracking/poll-run';
 import type { TrackingStore } from '../../../shared/tracking/store';
 import {
@@ -13,6 +13,7 @@ import {
   testStore,
   trackingRows,
 } from './helpers';
+import { latestPollRuns } from '../../helpers/tracking-tables';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const MINUTE = 60_000;
@@ -242,7 +243,7 @@ describe('pollDueUpgrades against Azurite', () => {
       .script(b.upgradeId, new FakePartnerCenterError('auth', undefined, 401));
     const summary = await run({ partnerCenter, now: clock.now, config: pollConfig({ concurrency: 1 }) });
     expect(summary).toMatchObject({ stoppedBy: 'auth', polled: 1, errors: 1 });
-    const [latest] = await store.latestPollRuns(1);
+    const [latest] = await latestPollRuns(tables, 1);
     expect(latest).toMatchObject({ runId: summary.runId, polled: 1, errors: 1, stoppedBy: 'auth' });
     expect(latest.finishedAt).toBeDefined();
   });

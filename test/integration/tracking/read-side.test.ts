@@ -1,11 +1,12 @@
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { InvalidContinuationTokenError, scheduleRowKey } from '../../../shared/tracking/store';
 import { acceptAndTrack, guid, testStore } from './helpers';
+import { listEligibilityChecks } from '../../helpers/tracking-tables';
 
 const T0 = Date.parse('2026-02-01T00:00:00.000Z');
 
 describe('read side', () => {
-  const { store } = testStore('trkread');
+  const { store, tables } = testStore('trkread');
 
   it('lists a customer’s upgrades newest first, page by page with a continuation token', async () => {
     const customerId = guid();
@@ -61,7 +62,7 @@ describe('read side', () => {
     await store.recordEligibilityCheck(older);
     await store.recordEligibilityCheck(newer);
     await store.recordEligibilityCheck(newer); // retry
-    const checks = await store.listEligibilityChecks(customerId);
+    const checks = await listEligibilityChecks(tables, customerId);
     expect(checks).toEqual([
       expect.objectContaining({ isEligible: true, upgradeId: newer.upgradeId, checkedAt: newer.checkedAt }),
       expect.objectContaining({ isEligible: false, reason: 'Has reserved instances', checkedAt: older.checkedAt }),

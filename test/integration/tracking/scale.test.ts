@@ -12,6 +12,7 @@ import {
   ScriptedPartnerCenter,
   testTables,
 } from './helpers';
+import { seedTrackingTable } from '../../../dev/tracking-seed';
 
 const NOW = Date.parse('2026-05-01T12:00:00.000Z');
 const TRACKED = 10_000;
@@ -33,7 +34,7 @@ describe('poll run cost is O(what is due)', () => {
     );
     // Seed fast: transactions grouped by partition, 100 per batch. The customer index is left out: the poller never
     // reads it, and the counting wrapper below proves that.
-    await new TrackingStore(tables).seedTracked(rows, 8);
+    await seedTrackingTable(tables, rows, 8);
     const counting = new CountingTables(tables);
     const store = new TrackingStore(counting);
     const partnerCenter = new ScriptedPartnerCenter();
@@ -86,7 +87,8 @@ describe('poll run cost is O(what is due)', () => {
 
 describe('due rows of one shard over several pages', () => {
   it('reads every due row once, oldest first, across page boundaries; stopping early leaves nothing behind', async () => {
-    const store = new TrackingStore(testTables('trkpages'));
+    const tables = testTables('trkpages');
+    const store = new TrackingStore(tables);
     const shard = store.shards[0];
     const rows: UpgradeRecord[] = [];
     while (rows.length < 2_300) {
@@ -94,7 +96,7 @@ describe('due rows of one shard over several pages', () => {
       if (store.shardOf(upgradeId) !== shard) continue;
       rows.push(tracked(upgradeId, NOW - 3_000_000 + rows.length * 1_000));
     }
-    await store.seedTracked(rows, 4);
+    await seedTrackingTable(tables, rows, 4);
     const read: string[] = [];
     for await (const entry of store.dueEntries(shard, NOW)) read.push(entry.rowKey);
     expect(read).toEqual(rows.map((r) => r.scheduleKey).sort());

@@ -14,6 +14,7 @@ import {
   testStore,
   trackingRows,
 } from './helpers';
+import { listRejectedMessages } from '../../helpers/tracking-tables';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 
@@ -104,7 +105,7 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
       expect(await trackingRows(tables, 't', upgradeId)).toEqual([]);
       expect((await store.listCustomerUpgrades(customerId)).items).toEqual([]);
     }
-    const rejected = (await store.listRejectedMessages('upgrade-tracking')).filter((r) => r.kind === 'unverified');
+    const rejected = (await listRejectedMessages(tables, 'upgrade-tracking')).filter((r) => r.kind === 'unverified');
     for (const { upgradeId } of [unknown, unasked]) {
       expect(rejected.filter((r) => r.message.includes(upgradeId))).toHaveLength(1);
     }
@@ -151,7 +152,7 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
     const result = await startTracking({ upgradeId, customerId: other, productFamily: 'Azure' }, deps);
     expect(result).toMatchObject({ outcome: 'conflict', upgradeId });
     expect((await store.readUpgrade(upgradeId))?.record.customerId).toBe(first);
-    const rejected = await store.listRejectedMessages('upgrade-tracking');
+    const rejected = await listRejectedMessages(tables, 'upgrade-tracking');
     expect(rejected.some((r) => r.kind === 'conflict' && r.reason.includes(other))).toBe(true);
   });
 
@@ -180,7 +181,7 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
     });
     await startTracking(text, deps);
     await expect(startTracking('not json at all', deps)).resolves.toMatchObject({ outcome: 'rejected' });
-    const rejected = await store.listRejectedMessages('upgrade-tracking');
+    const rejected = await listRejectedMessages(tables, 'upgrade-tracking');
     expect(rejected.filter((r) => r.message === text)).toEqual([
       expect.objectContaining({ kind: 'invalid', reason: 'upgradeId must be a GUID' }),
     ]);

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { freePort } from '../../../shared/net/free-port';
+import { freePort } from '../../../dev/free-port';
 import { deliverCallback, type CallbackPayload } from '../../../shared/callbacks/delivery';
 import { verifySignature } from '../../../shared/webhooks/signature';
 

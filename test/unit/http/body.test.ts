@@ -1,8 +1,16 @@
-import { readJsonBody, MAX_JSON_BODY_BYTES } from '../../../shared/http/body';
+import { MAX_JSON_BODY_BYTES, parseJsonBody, readRawJsonBody, type BodyRequest } from '../../../shared/http/body';
 import { validateCustomerUpgradeRequest } from '../../../shared/http/validation';
 import { httpRequest } from '../../helpers/functions';
 
 const json = { 'content-type': 'application/json' };
+
+/** The webhook pipeline's two body steps, the bounded read then the parse (a signature check runs between them). */
+async function readJsonBody(request: BodyRequest, options: { maxBytes?: number; instance?: string } = {}) {
+  const raw = await readRawJsonBody(request, options);
+  if (!raw.ok) return raw;
+  const parsed = parseJsonBody(raw.raw, options.instance);
+  return parsed.ok ? { ok: true as const, raw: raw.raw, json: parsed.json } : parsed;
+}
 
 describe('readJsonBody', () => {
   it('returns the raw bytes and the parsed JSON', async () => {

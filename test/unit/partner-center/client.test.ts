@@ -5,8 +5,8 @@ import {
   PartnerCenterTimeoutError,
   type PartnerCenterClientOptions,
 } from '../../../shared/partner-center';
-import { freePort } from '../../../shared/net/free-port';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { freePort } from '../../../dev/free-port';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { CountingCredential, json, loopback, type Handler, type Loopback } from './loopback';
 
 const CUSTOMER = 'c0ffee00-1111-4222-8333-444455556666';

@@ -7,7 +7,7 @@ import {
   TokenEndpointError,
   type SecureAppModelCredentialOptions,
 } from '../../../shared/partner-center';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { json, loopback, type Handler, type Loopback } from './loopback';
 

@@ -9,7 +9,7 @@ import { AttemptTimeoutError, attemptTimeoutPolicy } from '../../../shared/partn
 import { partnerCenterAuthPolicy, PARTNER_CENTER_SCOPE } from '../../../shared/partner-center/policies/auth';
 import { partnerCenterHeadersPolicy } from '../../../shared/partner-center/policies/headers';
 import { dependencyName, partnerCenterTelemetryPolicy } from '../../../shared/partner-center/policies/telemetry';
-import { RecordingTelemetry } from '../../../shared/telemetry/telemetry';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry';
 import { CountingCredential, json, loopback, type Loopback } from './loopback';
 
 const httpClient = createDefaultHttpClient();
