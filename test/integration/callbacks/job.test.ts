@@ -13,7 +13,7 @@ import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../shared/telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { finishUpgrade, LINE_ITEMS, notifiedUpgrade, observedQueue } from './fixtures';
-import { BillingReceiver } from './harness';
+import { BillingReceiver } from '../../../dev/stack';
 
 const connectionString = process.env.AzureWebJobsStorage!;
 const SECRET = 'job-test-signing-secret';

@@ -11,7 +11,7 @@ import { Tables } from '../../../shared/storage/tables';
 import { noTelemetry } from '../../../shared/telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { notifiedUpgrade, observedQueue, type SentMessage } from '../callbacks/fixtures';
-import { BillingReceiver } from '../callbacks/harness';
+import { BillingReceiver } from '../../../dev/stack';
 
 const SECRET = 'callback-settings-test-secret';
 const connectionString = process.env.AzureWebJobsStorage!;
