@@ -359,7 +359,8 @@ export interface PostOptions {
   contentType?: string | null;
 }
 
-export interface HostedStackOptions extends StackOptions {
+/** How the local host runs the stack's app. */
+export interface HostOptions {
   /** Overrides merged over host.json; default: queues polled every 200 ms. */
   hostJson?: HostJsonOverrides;
   /** What the host's timers wait on; default the system clock. */
@@ -394,36 +395,45 @@ export interface HostedStack extends Stack {
   get(path: string): Promise<HttpAnswer>;
 }
 
-/** `startStack`, then the app in the local host on a free port, loaded from its sources or its build. */
+export type HostedStackOptions = StackOptions & HostOptions;
+
+/** `startStack`, then the app in the local host (`hostStack`). `stop()` stops both. */
 export async function startHostedStack(options: HostedStackOptions = {}): Promise<HostedStack> {
   const stack = await startStack(options);
-  const logs: string[] = [];
-  const invocations: FinishedInvocation[] = [];
-  const waiting: { functionName: string; resolve: (finished: FinishedInvocation) => void }[] = [];
-  let host: LocalHost;
   try {
-    host = await startLocalHost({
-      port: 0,
-      settings: stack.settings,
-      hostJson: options.hostJson ?? { extensions: { queues: { maxPollingInterval: '00:00:00.200' } } },
-      clock: options.clock,
-      log: (line) => {
-        logs.push(line);
-        options.log?.(line);
-      },
-      onInvocation: (finished) => {
-        invocations.push(finished);
-        const name = finished.functionName.toLowerCase();
-        for (const waiter of waiting.filter((w) => w.functionName === name)) {
-          waiting.splice(waiting.indexOf(waiter), 1);
-          waiter.resolve(finished);
-        }
-      },
-    });
+    return await hostStack(stack, options);
   } catch (error) {
     await stack.stop();
     throw error;
   }
+}
+
+/**
+ * Runs the stack's app in the local Functions host, in this process, on a free port: the app loaded from its sources
+ * (under jest) or its build, with the stack's settings and services. `stop()` stops the host, then the stack.
+ */
+export async function hostStack(stack: Stack, options: HostOptions = {}): Promise<HostedStack> {
+  const logs: string[] = [];
+  const invocations: FinishedInvocation[] = [];
+  const waiting: { functionName: string; resolve: (finished: FinishedInvocation) => void }[] = [];
+  const host = await startLocalHost({
+    port: 0,
+    settings: stack.settings,
+    hostJson: options.hostJson ?? { extensions: { queues: { maxPollingInterval: '00:00:00.200' } } },
+    clock: options.clock,
+    log: (line) => {
+      logs.push(line);
+      options.log?.(line);
+    },
+    onInvocation: (finished) => {
+      invocations.push(finished);
+      const name = finished.functionName.toLowerCase();
+      for (const waiter of waiting.filter((w) => w.functionName === name)) {
+        waiting.splice(waiting.indexOf(waiter), 1);
+        waiter.resolve(finished);
+      }
+    },
+  });
   const nextInvocation = (functionName: string) =>
     new Promise<FinishedInvocation>((resolve) => waiting.push({ functionName: functionName.toLowerCase(), resolve }));
   const until = async <T>(functionName: string, check: () => T | undefined | Promise<T | undefined>): Promise<T> => {
