@@ -61,7 +61,6 @@ function delayingPartnerCenter(inner: ProductUpgrades, random: Prng, maxMs: numb
   };
 }
 
-
 function freshTables(label: string): Tables {
   const connectionString = process.env.AzureWebJobsStorage!;
   return new Tables({
