@@ -88,7 +88,12 @@ export const SETTINGS = {
     description: 'secret: inbound webhook signing secret(s), comma-separated',
   },
   CALLBACK_SIGNING_SECRET: { required: false, secret: true, description: 'secret: signs billing callbacks' },
-  POLL_SCHEDULE: { required: false, secret: false, description: "the poller's NCRONTAB schedule" },
+  POLL_SCHEDULE: {
+    required: true,
+    secret: false,
+    description:
+      "the poller's NCRONTAB schedule (the host resolves the timer's %POLL_SCHEDULE% from app settings only)",
+  },
   POLL_CONCURRENCY: { required: false, secret: false, description: 'status calls in flight at once' },
   POLL_RATE_PER_SECOND: { required: false, secret: false, description: 'status calls per second, shared by the run' },
   POLL_TIME_BUDGET_SECONDS: { required: false, secret: false, description: 'a run starts no new poll after this' },
@@ -245,8 +250,8 @@ export function parseNcrontab(expression: string): NcrontabSchedule {
   };
 }
 
-function ncrontab(env: Env, name: SettingName, fallback: string): string {
-  const value = read(env, name) ?? fallback;
+function ncrontab(env: Env, name: SettingName): string {
+  const value = required(env, name);
   try {
     parseNcrontab(value);
   } catch (error) {
@@ -322,7 +327,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       refreshTokenWriteIntervalMs: number(env, 'REFRESH_TOKEN_WRITE_INTERVAL_MINUTES', 60, 0, 43_200) * 60_000,
     },
     poll: {
-      schedule: ncrontab(env, 'POLL_SCHEDULE', '0 */5 * * * *'),
+      schedule: ncrontab(env, 'POLL_SCHEDULE'),
       concurrency: number(env, 'POLL_CONCURRENCY', 8, 1, 64),
       ratePerSecond: number(env, 'POLL_RATE_PER_SECOND', 10, 0.1, 1000),
       timeBudgetMs: number(env, 'POLL_TIME_BUDGET_SECONDS', 240, 5, 1500) * 1000,

@@ -42,6 +42,7 @@ async function servicesWithPendingToken(): Promise<{
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     PARTNER_CENTER_TENANT_ID: '00000000-0000-4000-8000-000000000001',
     PARTNER_CENTER_CLIENT_ID: '00000000-0000-4000-8000-000000000002',
+    POLL_SCHEDULE: '0 */5 * * * *',
   });
   return { services: createServices(config, { consent, telemetry }), vault, telemetry };
 }

@@ -110,6 +110,7 @@ describe('security: one owner of the consent (write-back never undoes a newer co
       PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
       PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
       KEY_VAULT_URL: vault.url,
+      POLL_SCHEDULE: '0 */5 * * * *',
     };
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ import { Tables } from '../../../shared/storage/tables';
 import { noTelemetry } from '../../../shared/telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { notifiedUpgrade, observedQueue, type SentMessage } from '../callbacks/fixtures';
-import { BillingReceiver } from '../../../dev/stack';
+import { BillingReceiver, QUIET_SCHEDULE } from '../../../dev/stack';
 
 const SECRET = 'callback-settings-test-secret';
 const connectionString = process.env.AzureWebJobsStorage!;
@@ -65,6 +65,7 @@ describe('callback settings change what the callback job does', () => {
       PARTNER_CENTER_TENANT_ID: '11111111-1111-4111-8111-111111111111',
       PARTNER_CENTER_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
       KEY_VAULT_URL: '',
+      POLL_SCHEDULE: QUIET_SCHEDULE,
       BILLING_CALLBACK_URL: receiver.url,
       ...settings,
     });
