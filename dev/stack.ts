@@ -94,11 +94,10 @@ export interface TelemetryItem {
 
 /**
  * The app's telemetry in a stack: every item recorded (`events`, `dependencies`, `exceptions`, and `items` as text),
- * forwarded to `inner` (the app's console telemetry when a caller wants to see it), and awaitable: `next(name)`.
+ * and forwarded to `inner` (the app's console telemetry when a caller wants to see it).
  */
 export class StackTelemetry extends RecordingTelemetry {
   readonly items: TelemetryItem[] = [];
-  private readonly waiting: { name: TelemetryEventName; resolve: () => void }[] = [];
 
   constructor(private readonly inner: Telemetry = noTelemetry) {
     super();
@@ -109,11 +108,6 @@ export class StackTelemetry extends RecordingTelemetry {
     return this.events.filter((e) => e.name === name);
   }
 
-  /** Resolves when the next event of this name is reported. */
-  next(name: TelemetryEventName): Promise<void> {
-    return new Promise((resolve) => this.waiting.push({ name, resolve }));
-  }
-
   override event(
     name: TelemetryEventName,
     properties: Record<string, string> = {},
@@ -122,10 +116,6 @@ export class StackTelemetry extends RecordingTelemetry {
     super.event(name, properties, measurements);
     this.items.push({ kind: 'event', name, properties, text: JSON.stringify([name, properties]) });
     this.inner.event(name, properties, measurements);
-    for (const waiter of this.waiting.filter((w) => w.name === name)) {
-      this.waiting.splice(this.waiting.indexOf(waiter), 1);
-      waiter.resolve();
-    }
   }
 
   override dependency(call: Parameters<Telemetry['dependency']>[0]): void {
