@@ -26,7 +26,13 @@ const reliabilityRequested =
 module.exports = {
   testTimeout: 30000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      // No child processes: a test that needs one (Azurite, a package load, openssl) is an integration test.
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/no-child-processes.ts'],
+    },
     {
       ...common,
       displayName: 'integration',

@@ -1,10 +1,11 @@
 import type { RunningAzurite } from '../dev/azurite';
 import { startSimulator, steppedClock, type Scenario } from '../dev/simulator';
+import { loadConfig } from '../shared/config';
 import { noTelemetry } from '../shared/telemetry/telemetry';
 import { acceptUpgrade, pollDueUpgrades, trackUpgrade, TrackingStore, type TrackingSender } from '../shared/tracking';
 import { createPrng } from '../dev/simulator/prng';
 import { CountingTables, TableOpCounter } from './counting';
-import { appSettings, benchServices, configFrom, simulatorToken } from './stack';
+import { simulatorToken, stackServices, stackSettings } from '../dev/stack';
 import { percentile, mean, Repeats, type Figure } from './stats';
 
 export interface LifeCase {
@@ -74,12 +75,16 @@ export async function benchLife(
     const clock = steppedClock(start);
     const sim = await startSimulator({ port: 0, clock, scenario });
     try {
-      const settings = appSettings(azurite, sim, { TABLE_NAME_PREFIX: `life${run}` });
-      const config = configFrom(settings);
+      const settings = stackSettings({
+        storage: azurite.connectionString,
+        partnerCenter: sim,
+        tablePrefix: `life${run}`,
+      });
+      const config = loadConfig(settings);
       const counter = new TableOpCounter();
       const tables = new CountingTables(config, counter);
       const store = new TrackingStore(tables);
-      const services = benchServices(settings, { tables, tracking: store });
+      const services = stackServices(settings, { tables, tracking: store });
       const now = () => clock.now();
       // Start the upgrades through the API, spread over the first period; accept each as the webhook does, its tracking
       // message going straight to the queue trigger's code.

@@ -5,7 +5,9 @@ import type { RunningAzurite } from '../dev/azurite';
 import { generateScenario, startSimulator, steppedClock, type RunningSimulator } from '../dev/simulator';
 import { TableOpCounter } from './counting';
 import type { PollWorkerResult } from './poll-worker';
-import { appSettings, benchServices, configFrom, createUpgrades, seedTracked } from './stack';
+import { stackServices, stackSettings } from '../dev/stack';
+import { loadConfig } from '../shared/config';
+import { createUpgrades, seedTracked } from './stack';
 import { Repeats, type Figure } from './stats';
 
 export interface PollerCase {
@@ -123,8 +125,8 @@ async function naiveBaseline(
   settings: Record<string, string>,
   ids: readonly { upgradeId: string; customerId: string }[],
 ): Promise<{ perUpgradeMs: number; statusCalls: number; tableOps: number }> {
-  const config = configFrom(settings);
-  const services = benchServices(settings);
+  const services = stackServices(settings);
+  const { config } = services;
   const counter = new TableOpCounter();
   const table = TableClient.fromConnectionString(settings.AzureWebJobsStorage, `${config.tableNamePrefix}Naive`, {
     allowInsecureConnection: true,
@@ -173,15 +175,17 @@ export async function benchPollerCase(
     let lastRun: PollerCaseResult['lastRun'] | undefined;
     for (let run = 0; run < spec.repeats; run++) {
       const prefix = `b${spec.name}${run}`.slice(0, 20);
-      const settings = appSettings(azurite, sim, {
-        TABLE_NAME_PREFIX: prefix,
-        POLL_RATE_PER_SECOND: String(spec.configuredRate),
-        POLL_CONCURRENCY: String(spec.concurrency),
-        POLL_TIME_BUDGET_SECONDS: '1500',
-        ...spec.extraSettings,
-      });
+      const settings = stackSettings(
+        { storage: azurite.connectionString, partnerCenter: sim, tablePrefix: prefix },
+        {
+          POLL_RATE_PER_SECOND: String(spec.configuredRate),
+          POLL_CONCURRENCY: String(spec.concurrency),
+          POLL_TIME_BUDGET_SECONDS: '1500',
+          ...spec.extraSettings,
+        },
+      );
       const now = Date.now();
-      await seedTracked(configFrom(settings), upgrades, now - 60_000, now - 1_000);
+      await seedTracked(loadConfig(settings), upgrades, now - 60_000, now - 1_000);
       sim.setFaults('status', { latencyMs: spec.latencyMs, latencyJitterMs: spec.jitterMs });
       sim.setRateLimits({ perPartner: { ratePerSecond: spec.limitPerSecond, burst: spec.limitPerSecond } });
       sim.state.resetCounters();

@@ -10,6 +10,7 @@ import { benchColdStart, type ColdStartResult } from './cold-start';
 import { benchLife, type LifeCase, type LifeResult } from './life';
 import { loadAverage, machineInfo } from './machine';
 import { benchPollerCase, type PollerCase, type PollerCaseResult } from './poller';
+import { stackSettings } from '../dev/stack';
 import { withAzurite } from './stack';
 import type { Figure } from './stats';
 import { benchWebhook, type WebhookCase, type WebhookResult } from './webhook';
@@ -177,14 +178,19 @@ async function main(): Promise<void> {
   };
   let coldSettings: Record<string, string> = {};
   await withAzurite(async (azurite) => {
-    coldSettings = {
-      AzureWebJobsStorage: azurite.connectionString,
-      PARTNER_CENTER_TENANT_ID: '11111111-1111-4111-8111-111111111111',
-      PARTNER_CENTER_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
-      PARTNER_CENTER_API_URL: 'http://127.0.0.1:9/',
-      PARTNER_CENTER_AUTHORITY_HOST: 'http://127.0.0.1:9/',
-      KEY_VAULT_URL: '',
-    };
+    // The app's settings, pointing Partner Center at a port where nothing listens: loading `main` makes no call.
+    coldSettings = stackSettings({
+      storage: azurite.connectionString,
+      partnerCenter: {
+        url: 'http://127.0.0.1:9',
+        credentials: {
+          tenantId: '11111111-1111-4111-8111-111111111111',
+          clientId: '22222222-2222-4222-8222-222222222222',
+          clientSecret: '',
+          refreshToken: '',
+        },
+      },
+    });
     if (options.only.includes('poller')) {
       log('\npoller at the limit (R = 20/s, L = 75 + U[0, 50] ms)');
       for (const spec of cases.atLimit) results.poller.push(await benchPollerCase(azurite, spec, log));

@@ -1,52 +1,15 @@
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import type { RunningSimulator } from '../dev/simulator';
-import { loadConfig, type AppConfig } from '../shared/config';
-import { CachedSecretStore, EnvironmentSecretStore } from '../shared/secrets';
-import { createServices, type Services } from '../shared/services';
-import { noTelemetry } from '../shared/telemetry/telemetry';
+import { simulatorToken } from '../dev/stack';
+import type { AppConfig } from '../shared/config';
 import { Tables } from '../shared/storage/tables';
 import { newUpgradeRecord, startedRecord } from '../shared/tracking/start-tracking';
 import { seedTrackingTable } from '../dev/tracking-seed';
 
-/** Placeholder signing secret for the benchmark's local host; not a real secret. */
-export const BENCH_SIGNING_SECRET = 'bench-webhook-signing-secret-local-only';
-
-/** The app settings pointing the app at the local Azurite and simulator (loopback only). */
-export function appSettings(
-  azurite: Pick<RunningAzurite, 'connectionString'>,
-  sim: Pick<RunningSimulator, 'url' | 'credentials'>,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    AzureWebJobsStorage: azurite.connectionString,
-    PARTNER_CENTER_API_URL: sim.url,
-    PARTNER_CENTER_AUTHORITY_HOST: sim.url,
-    PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-    PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-    PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret,
-    PARTNER_CENTER_REFRESH_TOKEN: sim.credentials.refreshToken,
-    KEY_VAULT_URL: '',
-    WEBHOOK_SIGNING_SECRET: BENCH_SIGNING_SECRET,
-    POLL_SCHEDULE: '0 */5 * * * *',
-    ...extra,
-  };
-}
-
-export function configFrom(settings: Record<string, string>): AppConfig {
-  return loadConfig({ ...settings });
-}
-
 /**
- * The app's services for in-process parts of the benchmark, with secrets read from `settings` (not the process
- * environment, so runs side by side against different simulators keep their own credentials) and telemetry off.
+ * What only the benchmark needs on top of the one local stack (`dev/stack.ts`: settings, services, signing): one
+ * Azurite for the whole run, and seeding many upgrades at once.
  */
-export function benchServices(settings: Record<string, string>, overrides: Partial<Services> = {}): Services {
-  const config = configFrom(settings);
-  const secrets = new CachedSecretStore(new EnvironmentSecretStore({ ...settings }), {
-    ttlMs: config.secrets.cacheTtlMs,
-  });
-  return createServices(config, { secrets, telemetry: noTelemetry, ...overrides });
-}
 
 export async function withAzurite<T>(body: (azurite: RunningAzurite) => Promise<T>): Promise<T> {
   const azurite = await startAzurite();
@@ -55,25 +18,6 @@ export async function withAzurite<T>(body: (azurite: RunningAzurite) => Promise<
   } finally {
     await azurite.stop();
   }
-}
-
-/** An access token from the simulator's token endpoint (refresh-token grant), for seeding through the API. */
-export async function simulatorToken(sim: RunningSimulator): Promise<string> {
-  const { tenantId, clientId, clientSecret, refreshToken } = sim.credentials;
-  const response = await fetch(`${sim.url}/${tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      client_id: clientId,
-      client_secret: clientSecret,
-      refresh_token: refreshToken,
-      scope: 'https://api.partnercenter.microsoft.com/.default',
-    }),
-  });
-  if (!response.ok) throw new Error(`simulator token endpoint answered ${response.status}`);
-  const body = (await response.json()) as { access_token: string };
-  return body.access_token;
 }
 
 /**

@@ -2,10 +2,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RunningAzurite } from '../dev/azurite';
-import { generateScenario, startSimulator } from '../dev/simulator';
-import { signPayload } from '../shared/webhooks';
+import { generateScenario } from '../dev/simulator';
+import { stackServices, startStack } from '../dev/stack';
 import { loadAverage } from './machine';
-import { appSettings, benchServices, BENCH_SIGNING_SECRET } from './stack';
 import { percentile, Repeats, type Figure } from './stats';
 
 export interface WebhookCase {
@@ -68,28 +67,27 @@ export async function benchWebhook(
   spec: WebhookCase,
   log: (line: string) => void,
 ): Promise<WebhookResult> {
-  const sim = await startSimulator({
-    port: 0,
-    scenario: generateScenario({ customers: 200, seed: 3, mix: { eligible: 1 } }),
+  // The stack's settings keep the timer quiet during the benchmark; the host runs in a process of its own.
+  const stack = await startStack({
+    storage: azurite.connectionString,
+    simulator: { scenario: generateScenario({ customers: 200, seed: 3, mix: { eligible: 1 } }) },
+    tablePrefix: 'bwebhook',
   });
-  const settings = appSettings(azurite, sim, {
-    TABLE_NAME_PREFIX: 'bwebhook',
-    // The timer never fires during the benchmark.
-    POLL_SCHEDULE: '0 0 0 1 1 *',
+  const { sim, settings } = stack;
+  const host = await startHost(settings).catch(async (error: unknown) => {
+    await stack.stop();
+    throw error;
   });
-  const host = await startHost(settings);
   try {
-    const services = benchServices(settings);
+    // Telemetry off in this process: the bare client call is measured without recording it.
+    const services = stackServices(settings);
     const customers = sim.scenario.customers.map((c) => c.id);
     let next = 0;
     const body = () => JSON.stringify({ customerId: customers[next++ % customers.length], productFamily: 'Azure' });
     const url = `${host.url}/api/eligibility`;
     const webhook = async (withEventId = false): Promise<number> => {
       const raw = body();
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'x-signature': signPayload(raw, BENCH_SIGNING_SECRET),
-      };
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...stack.signedHeaders(raw) };
       if (withEventId) headers['x-event-id'] = randomUUID();
       const response = await fetch(url, { method: 'POST', headers, body: raw });
       await response.arrayBuffer();
@@ -181,6 +179,6 @@ export async function benchWebhook(
     return { case: spec, figures: repeats.figures(), lastRun: { loadStatusCounts } };
   } finally {
     await stopHost(host.child);
-    await sim.close();
+    await stack.stop();
   }
 }

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from './azurite';
 import { compareWithGroundTruth } from './demo/ground-truth';
-import { adminPollRunner, runJourney } from './demo/journey';
+import { runJourney } from './demo/journey';
 import { kindTable, partnerCenterTable, statusTable, timeTable } from './demo/report';
-import { startLocalHost, type LocalHost } from './host';
-import { appSettingsFor, defaultScenario, startSimulator, type RunningSimulator } from './simulator';
+import { defaultScenario } from './simulator';
+import { startHostedStack, type HostedStack } from './stack';
 
 /**
  * `npm run demo`: the whole job on one machine in under a minute. It starts its own Azurite (in memory, free
@@ -31,18 +29,12 @@ function quietConsole(): () => void {
   return () => Object.assign(console, saved);
 }
 
-let azurite: RunningAzurite | undefined;
-let sim: RunningSimulator | undefined;
-let host: LocalHost | undefined;
+let stack: HostedStack | undefined;
 let stopping: Promise<void> | undefined;
 
-/** Stops what was started, in reverse order, once (normal end, failure, or a signal). */
+/** Stops what was started, once (normal end, failure, or a signal). */
 function stopAll(): Promise<void> {
-  stopping ??= (async () => {
-    await host?.stop().catch(() => undefined);
-    await sim?.close().catch(() => undefined);
-    await azurite?.stop().catch(() => undefined);
-  })();
+  stopping ??= (stack?.stop() ?? Promise.resolve()).catch(() => undefined);
   return stopping;
 }
 
@@ -57,36 +49,24 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<number> {
   const started = Date.now();
   const scenario = { ...defaultScenario(), speed: SPEED };
-  const signingSecret = randomBytes(24).toString('base64url'); // a throwaway local value, never printed
 
   say('azure-plan-upgrades demo: the whole job on the local stack');
   say(`Starting Azurite (in memory), the Partner Center simulator (${SPEED}x clock) and the Functions host...`);
-  const hostLogs: string[] = [];
   const restoreConsole = quietConsole();
   try {
-    azurite = await startAzurite();
-    sim = await startSimulator({
-      port: 0,
-      scenario,
-      // Partner Center throttles per partner; the poller stays under this and pauses on a 429.
-      rateLimits: { perPartner: { ratePerSecond: 50, burst: 50 } },
-    });
-    host = await startLocalHost({
-      port: 0,
+    // The stack signs with a throwaway local secret, never printed.
+    stack = await startHostedStack({
+      simulator: {
+        scenario,
+        // Partner Center throttles per partner; the poller stays under this and pauses on a 429.
+        rateLimits: { perPartner: { ratePerSecond: 50, burst: 50 } },
+      },
+      tablePrefix: 'demo',
       log: (line) => {
-        hostLogs.push(line);
         if (verbose) say(line);
       },
-      hostJson: { extensions: { queues: { maxPollingInterval: '00:00:00.200' } } },
+      // The timer stays quiet (the stack's schedule): the demo starts each poll run itself, as an operator can.
       settings: {
-        AzureWebJobsStorage: azurite.connectionString,
-        TABLE_NAME_PREFIX: 'demo',
-        ...appSettingsFor(sim),
-        KEY_VAULT_URL: '',
-        WEBHOOK_SIGNING_SECRET: signingSecret,
-        APPLICATIONINSIGHTS_CONNECTION_STRING: '',
-        // The timer stays quiet: the demo starts each poll run itself, as an operator can (admin API).
-        POLL_SCHEDULE: '0 0 0 1 1 *',
         POLL_FIRST_DELAY_SECONDS: '0',
         POLL_MIN_INTERVAL_SECONDS: '1',
         POLL_MAX_INTERVAL_SECONDS: '2',
@@ -94,7 +74,11 @@ async function main(): Promise<number> {
         POLL_RATE_PER_SECOND: '40',
         POLL_TIME_BUDGET_SECONDS: '20',
       },
+      // The app's telemetry goes to the console as it would without Application Insights (shown with --verbose).
+      consoleTelemetry: true,
     });
+    const running = stack;
+    const { sim, host } = running;
     const startupMs = Date.now() - started;
     say(`  simulator ${sim.url}   Functions host ${host.url}/api   (${(startupMs / 1000).toFixed(1)} s)`);
     say();
@@ -103,8 +87,8 @@ async function main(): Promise<number> {
     const journey = await runJourney({
       apiUrl: `${host.url}/api`,
       customerIds: scenario.customers.map((c) => c.id),
-      runPoll: adminPollRunner(host.url, hostLogs),
-      signingSecret,
+      runPoll: () => running.runByAdmin('pollUpgrades'),
+      sign: running.signedHeaders,
       concurrency: 6,
       pollDeadlineMs: 40_000,
       pollWhileStarting: true,

@@ -53,7 +53,7 @@ export const SETTINGS = {
   PARTNER_CENTER_REFRESH_TOKEN: secret('the consented refresh token'),
   WEBHOOK_SIGNING_SECRET: secret('inbound webhook signing secret(s), comma-separated'),
   CALLBACK_SIGNING_SECRET: secret('signs billing callbacks'),
-  POLL_SCHEDULE: optional("the poller's NCRONTAB schedule"),
+  POLL_SCHEDULE: mandatory("the poller's NCRONTAB schedule (the host resolves %POLL_SCHEDULE% from app settings only)"),
   POLL_CONCURRENCY: optional('status calls in flight at once'),
   POLL_RATE_PER_SECOND: optional('status calls per second, shared by the run'),
   POLL_TIME_BUDGET_SECONDS: optional('a run starts no new poll after this'),
@@ -181,8 +181,8 @@ export function parseNcrontab(expression: string): NcrontabSchedule {
   };
 }
 
-function ncrontab(env: Env, name: SettingName, fallback: string): string {
-  const value = read(env, name) ?? fallback;
+function ncrontab(env: Env, name: SettingName): string {
+  const value = required(env, name);
   try {
     parseNcrontab(value);
   } catch (error) {
@@ -258,7 +258,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       refreshTokenWriteIntervalMs: number(env, 'REFRESH_TOKEN_WRITE_INTERVAL_MINUTES', 60, 0, 43_200) * 60_000,
     },
     poll: {
-      schedule: ncrontab(env, 'POLL_SCHEDULE', '0 */5 * * * *'),
+      schedule: ncrontab(env, 'POLL_SCHEDULE'),
       concurrency: number(env, 'POLL_CONCURRENCY', 8, 1, 64),
       ratePerSecond: number(env, 'POLL_RATE_PER_SECOND', 10, 0.1, 1000),
       timeBudgetMs: number(env, 'POLL_TIME_BUDGET_SECONDS', 240, 5, 1500) * 1000,

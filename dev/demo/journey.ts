@@ -1,4 +1,4 @@
-import { signPayload } from '../../shared/webhooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrackedUpgrade } from './ground-truth';
 
 /**
@@ -12,9 +12,9 @@ export interface JourneyOptions {
   apiUrl: string;
   customerIds: readonly string[];
   /** One poll run, resolved when it has finished. */
-  runPoll: () => Promise<void>;
-  /** Signs webhook bodies when the app requires signatures. */
-  signingSecret?: string;
+  runPoll: () => Promise<unknown>;
+  /** The headers that sign a webhook body (the stack's `signedHeaders`). */
+  sign: (rawBody: string) => Record<string, string>;
   /** Webhook calls in flight at once (the billing system's parallelism). */
   concurrency?: number;
   /** Give up polling after this long (real milliseconds). */
@@ -75,8 +75,6 @@ export async function mapLimited<T, R>(
   return results;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function runJourney(options: JourneyOptions): Promise<JourneyResult> {
   const log = options.log ?? (() => undefined);
   const concurrency = options.concurrency ?? 8;
@@ -87,10 +85,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     const body = json === undefined ? undefined : JSON.stringify(json);
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
-      if (body !== undefined) {
-        headers['content-type'] = 'application/json';
-        if (options.signingSecret) headers['x-signature'] = signPayload(body, options.signingSecret);
-      }
+      if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json' }, options.sign(body));
       const response = await fetch(`${options.apiUrl}${path}`, { method, headers, body });
       const text = await response.text();
       const answer: HttpAnswer = {
@@ -190,27 +185,5 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     retriedCalls,
     allFinal: open.size === 0,
     durationsMs: { eligibility: t1 - t0, start: t2 - t1, polling: t3 - t2 },
-  };
-}
-
-/**
- * A poll run through the local host's admin API (`POST /admin/functions/pollUpgrades`, answered 202 at once), awaited
- * by watching the host log for its `Executed` line, as an operator would in the console.
- */
-export function adminPollRunner(hostUrl: string, logs: readonly string[], timeoutMs = 30_000): () => Promise<void> {
-  const executed = (): number => logs.filter((line) => line.includes("Executed 'Functions.pollUpgrades'")).length;
-  return async () => {
-    const before = executed();
-    const response = await fetch(`${hostUrl}/admin/functions/pollUpgrades`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    if (response.status !== 202) throw new Error(`admin API: pollUpgrades answered ${response.status}`);
-    const deadline = Date.now() + timeoutMs;
-    while (executed() === before) {
-      if (Date.now() > deadline) throw new Error('pollUpgrades did not finish in time');
-      await sleep(20);
-    }
   };
 }

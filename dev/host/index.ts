@@ -15,7 +15,7 @@ import {
   writeHandlerResult,
   type HttpRoute,
 } from './http-server';
-import { hostLine, invoke, type LogSink } from './invoke';
+import { hostLine, invoke, type FinishedInvocation, type LogSink } from './invoke';
 import { loadApp } from './modules';
 import { QueueListener, queueClientFor } from './queue-listener';
 import type { FunctionRegistry, Registration } from './registry';
@@ -25,6 +25,7 @@ import { systemClock, TimerScheduler, type TimerClock } from './timer-scheduler'
 export { FunctionRegistry, installRegistrationCapture, appRegistry } from './registry';
 export type { Registration, HttpRegistration, QueueRegistration, TimerRegistration } from './registry';
 export type { HostJsonOverrides } from './host-json';
+export type { FinishedInvocation } from './invoke';
 export type { TimerClock } from './timer-scheduler';
 
 /**
@@ -52,6 +53,8 @@ export interface LocalHostOptions {
   clock?: TimerClock;
   /** Receives every log line; default: stdout. */
   log?: (line: string) => void;
+  /** Told each time an invocation ends (any trigger, the admin API included), after its `Executed` line. */
+  onInvocation?: (finished: FinishedInvocation) => void;
 }
 
 export interface LocalHost {
@@ -118,7 +121,11 @@ function bind(
 }
 
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
-  const log: LogSink = options.log ?? ((line) => process.stdout.write(`${line}\n`));
+  const print = options.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const log: LogSink = (line, finished) => {
+    print(line);
+    if (finished) options.onInvocation?.(finished);
+  };
   const appRoot = options.appRoot ?? PROJECT_ROOT;
   Object.assign(process.env, options.settings ?? {});
   const env = process.env;

@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import { InvocationContext, type LogLevel, type TriggerMetadata } from '@azure/functions';
 
-/** Receives each finished console line (no trailing newline). */
-export type LogSink = (line: string) => void;
+/** How an invocation ended: what a watcher of the host waits on (tests, the demo), rather than on log text. */
+export interface FinishedInvocation {
+  functionName: string;
+  invocationId: string;
+  /** Why it ran (see `InvocationRequest.reason`). */
+  reason: string;
+  outcome: 'Succeeded' | 'Failed';
+  durationMs: number;
+}
+
+/** Receives each finished console line (no trailing newline); the line that ends an invocation carries its outcome. */
+export type LogSink = (line: string, finished?: FinishedInvocation) => void;
 
 /** The host's level names: Information, Warning, Error, ... */
 const levelName = (level: LogLevel): string => level.charAt(0).toUpperCase() + level.slice(1);
@@ -46,14 +56,26 @@ export async function invoke<T>(
   try {
     const result = await call(context);
     const duration = Math.round(performance.now() - started);
-    log(hostLine(`Executed 'Functions.${functionName}' (Succeeded, Id=${invocationId}, Duration=${duration}ms)`));
+    log(hostLine(`Executed 'Functions.${functionName}' (Succeeded, Id=${invocationId}, Duration=${duration}ms)`), {
+      functionName,
+      invocationId,
+      reason: request.reason,
+      outcome: 'Succeeded',
+      durationMs: duration,
+    });
     return result;
   } catch (error) {
     const duration = Math.round(performance.now() - started);
     // Logged here, with its stack, for the developer; never put into an HTTP response.
     const detail = error instanceof Error ? (error.stack ?? error.message) : format(error);
     log(hostLine(`[Error] ${functionName} (${invocationId}): Exception while executing function: ${detail}`));
-    log(hostLine(`Executed 'Functions.${functionName}' (Failed, Id=${invocationId}, Duration=${duration}ms)`));
+    log(hostLine(`Executed 'Functions.${functionName}' (Failed, Id=${invocationId}, Duration=${duration}ms)`), {
+      functionName,
+      invocationId,
+      reason: request.reason,
+      outcome: 'Failed',
+      durationMs: duration,
+    });
     throw error;
   }
 }

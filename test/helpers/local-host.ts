@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalHost, type LocalHost, type LocalHostOptions, type TimerClock } from '../../dev/host';
 
 /**
@@ -35,7 +36,11 @@ export async function startTestLocalHost(options: LocalHostOptions = {}): Promis
   return Object.assign(host, { logs, logged });
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`: for a state outside the
+ * app's invocations (a queue drained, a receiver reached). A state an invocation makes is awaited on the invocation
+ * (`HostedStack.until`).
+ */
 export async function eventually<T>(
   check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 15_000,
@@ -45,7 +50,7 @@ export async function eventually<T>(
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -3,11 +3,13 @@ import { loadConfig } from '../../shared/config';
 import { createServices, resetServices } from '../../shared/services';
 import { freePort } from '../../dev/free-port';
 import { azuriteConnectionString } from '../../dev/azurite';
+import { QUIET_SCHEDULE } from '../../dev/stack';
 import { httpRequest, invocationContext } from '../helpers/functions';
 
 const settings = {
   PARTNER_CENTER_TENANT_ID: '11111111-2222-3333-4444-555555555555',
   PARTNER_CENTER_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
+  POLL_SCHEDULE: QUIET_SCHEDULE,
 };
 
 describe('GET /api/health', () => {

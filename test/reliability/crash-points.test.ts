@@ -152,7 +152,9 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
     const truths = rig.sim.state.listUpgrades({ customerId });
     const upgradeId = truths[0]?.id.toLowerCase();
     const view = upgradeId ? await rig.services.tracking.getUpgrade(upgradeId) : undefined;
-    const eventIds = new Set(rig.receiver.deliveries.filter((d) => d.upgradeId === upgradeId).map((d) => d.eventId));
+    const eventIds = new Set(
+      rig.receiver.received.filter((d) => d.body.upgradeId === upgradeId).map((d) => d.body.eventId),
+    );
     return {
       effects: crash.count,
       names: [...crash.log],

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { MAX_JSON_BODY_BYTES } from '../../shared/http/body';
-import { resetServices } from '../../shared/services';
-import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER, signPayload } from '../../shared/webhooks';
-import { startTestLocalHost, type TestLocalHost } from '../helpers/local-host';
+import { hostStack, signedHeaders, type HostedStack } from '../../dev/stack';
+import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER } from '../../shared/webhooks';
 import { httpRequest as buildRequest, invocationContext } from '../helpers/functions';
 import { checkEligibility } from '../../functions/checkEligibility';
 import { startUpgrade } from '../../functions/startUpgrade';
@@ -113,27 +112,28 @@ function requestArbitrary(customers: string[]): fc.Arbitrary<FuzzRequest> {
   });
 }
 
-function signatureFor(kind: SignatureKind, body: string): string | undefined {
+function signatureFor(kind: SignatureKind, body: string): Record<string, string> {
   switch (kind) {
     case 'valid':
-      return signPayload(body, SIGNING_SECRET);
+      return signedHeaders(body, SIGNING_SECRET);
     case 'none':
-      return undefined;
+      return {};
     case 'garbage':
-      return 't=abc,v1=zz';
+      return { [SIGNATURE_HEADER]: 't=abc,v1=zz' };
     case 'wrong-secret':
-      return signPayload(body, 'another-secret');
+      return signedHeaders(body, 'another-secret');
     case 'stale':
-      return signPayload(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 3600);
+      return signedHeaders(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 3600);
     case 'other-body':
-      return signPayload(`${body} `, SIGNING_SECRET);
+      return signedHeaders(`${body} `, SIGNING_SECRET);
     case 'truncated':
-      return signPayload(body, SIGNING_SECRET).slice(0, -2);
+      return Object.fromEntries(
+        Object.entries(signedHeaders(body, SIGNING_SECRET)).map(([name, value]) => [name, value.slice(0, -2)]),
+      );
   }
 }
 
 function headersFor(request: FuzzRequest): Record<string, string> {
-  const signature = signatureFor(request.signature, request.body);
   // header values must be valid HTTP header text to be sent at all
   const printable = Object.fromEntries(
     Object.entries(request.headers).map(([name, value]) => [name, value.replace(/[^\x20-\x7e]/g, '?')]),
@@ -141,7 +141,7 @@ function headersFor(request: FuzzRequest): Record<string, string> {
   return {
     ...printable,
     ...(request.contentType ? { 'content-type': request.contentType } : {}),
-    ...(signature ? { [SIGNATURE_HEADER]: signature } : {}),
+    ...signatureFor(request.signature, request.body),
   };
 }
 
@@ -210,13 +210,12 @@ describe('HTTP fuzzing of the webhooks', () => {
   });
 
   describe('through the local host over real HTTP', () => {
-    let host: TestLocalHost;
+    let hosted: HostedStack;
     beforeAll(async () => {
-      host = await startTestLocalHost({ settings: rig.env });
+      hosted = await hostStack(rig.stack);
     });
     afterAll(async () => {
-      await host?.stop();
-      resetServices();
+      await hosted?.host.stop(); // the rig stops the rest
     });
 
     it(`${HTTP_RUNS} generated requests: only 2xx/4xx, no side effect unsigned`, async () => {
@@ -226,7 +225,7 @@ describe('HTTP fuzzing of the webhooks', () => {
         fc.asyncProperty(requestArbitrary(customerIds(rig)), async (request) => {
           rig.install();
           const before = { pc: partnerCenterCalls(), writes };
-          const response = await fetch(`${host.url}/api/${request.path}`, {
+          const response = await fetch(`${hosted.host.url}/api/${request.path}`, {
             method: 'POST',
             headers: headersFor(request),
             body: request.body,

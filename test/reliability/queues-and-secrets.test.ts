@@ -124,7 +124,7 @@ describe('queue messages: duplicated, reordered, poison', () => {
       await rig.runToEnd(8);
       expect(await rig.truthDiff()).toEqual([]);
       expect(rig.callbackResults.filter((r) => r.outcome === 'poisoned')).toHaveLength(3);
-      expect(rig.receiver.deliveries).toHaveLength(9); // 3 attempts each, none accepted
+      expect(rig.receiver.received).toHaveLength(9); // 3 attempts each, none accepted
       const handled = await rig.pump(rig.queues.notifyPoison, rig.queues.notifyPoison, (message) =>
         recordNotificationPoison(message, invocationContext({ functionName: 'recordNotificationPoison' })),
       );

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import type { ProductUpgrades } from '../../shared/partner-center';
 import type { TableKey } from '../../shared/storage/names';
@@ -59,8 +60,6 @@ function delayingPartnerCenter(inner: ProductUpgrades, random: Prng, maxMs: numb
     },
   };
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function freshTables(label: string): Tables {
   const connectionString = process.env.AzureWebJobsStorage!;

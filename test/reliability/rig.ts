@@ -1,29 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpResponseInit } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import {
   generateScenario,
-  startSimulator,
   steppedClock,
   type RunningSimulator,
   type Scenario,
   type SteppedClock,
   type UpgradeTruth,
 } from '../../dev/simulator';
+import { startStack, type BillingReceiver, type Stack, type StackTelemetry } from '../../dev/stack';
 import { checkEligibility } from '../../functions/checkEligibility';
 import { recordTrackingPoison } from '../../functions/recordPoisonMessage';
 import { startTracking as startTrackingFunction } from '../../functions/startTracking';
 import { startUpgrade } from '../../functions/startUpgrade';
-import { loadConfig, type AppConfig } from '../../shared/config';
+import type { AppConfig } from '../../shared/config';
 import { processCallbackMessage, type CallbackJobResult } from '../../shared/callbacks';
 import { PartnerCenterClient, SecureAppModelCredential, type ProductUpgrades } from '../../shared/partner-center';
-import { CachedSecretStore, EnvironmentSecretStore, type SecretStore } from '../../shared/secrets';
-import { createServices, resetServices, type Services } from '../../shared/services';
+import type { CachedSecretStore, SecretStore } from '../../shared/secrets';
+import type { Services } from '../../shared/services';
 import { createQueueClient } from '../../shared/storage/clients';
-import { Tables } from '../../shared/storage/tables';
-import { RecordingTelemetry } from '../helpers/recording-telemetry';
+import type { Tables } from '../../shared/storage/tables';
+import type { Telemetry } from '../../shared/telemetry';
 import {
   pollDueUpgrades,
   queueNotifier,
@@ -34,21 +33,29 @@ import {
   type UpgradeView,
 } from '../../shared/tracking';
 import { rankOf, type KnownStatus } from '../../shared/tracking/state';
-import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER, signPayload } from '../../shared/webhooks';
+import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from '../../shared/webhooks';
 import { httpRequest, invocationContext } from '../helpers/functions';
 import { type Prng, prng } from './prng';
 
 /**
- * The reliability rig: the real app's functions called in-process (HTTP handlers with real HttpRequest objects,
- * queue handlers fed by a small pump over real Azurite queues, the poll run with the production options) against
- * the Partner Center simulator over loopback HTTP on a stepped clock, real Azurite tables under a unique prefix, and
- * a billing receiver counting deliveries per event id. Queue names are unique per rig, so rigs in parallel test
+ * The reliability rig, on the one local stack (`dev/stack.ts`, sharing the suite's Azurite): the real app's functions
+ * called in-process (HTTP handlers with real HttpRequest objects, queue handlers fed by a small pump over real Azurite
+ * queues, the poll run with the production options) against the Partner Center simulator over loopback HTTP on a
+ * stepped clock, real Azurite tables under a unique prefix, and the stack's billing receiver (deliveries per event id,
+ * a seeded fraction refused). Queue names are unique per rig, so rigs in parallel test
  * files never take each other's messages. Only time is compressed: Partner Center backoff is shortened and the poll
  * run's shared pause runs on a virtual clock (`virtualGate`), so a 30 s pause costs nothing but is still applied.
  */
 
 export const SIGNING_SECRET = 'reliability-webhook-secret-not-a-real-one';
 export const CALLBACK_SECRET = 'reliability-callback-secret-not-a-real-one';
+
+/**
+ * The billing system's pause before it retries a 503 (it is told Retry-After; compressed here). It models the caller,
+ * it synchronises nothing: the simulator's rate limits refill in real time, so a caller that retried at once would
+ * only meet them again.
+ */
+const CALLER_BACKOFF_MS = 250;
 
 export interface RigOptions {
   label: string;
@@ -58,7 +65,7 @@ export interface RigOptions {
   seed?: number;
   settings?: Record<string, string>;
   /** Replaces the secret store (Key Vault cases); given the settings whose secret values it should hold. */
-  secrets?: (env: Record<string, string>) => CachedSecretStore;
+  secrets?: (settings: Record<string, string>) => CachedSecretStore;
   /** Wraps the tables every part of the app uses (crash points, delays, write counting). */
   wrapTables?: (tables: Tables) => Tables;
   /** Wraps the Partner Center client (crash points). */
@@ -75,53 +82,6 @@ export interface WebhookResult {
   status: number;
   headers: Record<string, string>;
   body: Record<string, unknown> | undefined;
-}
-
-export interface Delivery {
-  eventId: string;
-  upgradeId: string;
-  status: string;
-  answered: number;
-}
-
-/** Counts billing-callback deliveries per event id; fails a seeded fraction with 503. */
-export class BillingReceiver {
-  readonly deliveries: Delivery[] = [];
-  private server: Server | undefined;
-  url = '';
-  constructor(
-    private readonly random: Prng,
-    private readonly failure: number,
-  ) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string>;
-        const answered = this.random.next() < this.failure ? 503 : 200;
-        this.deliveries.push({ eventId: body.eventId, upgradeId: body.upgradeId, status: body.status, answered });
-        res.writeHead(answered).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/billing`;
-  }
-
-  /** 2xx deliveries per event id. */
-  delivered(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const d of this.deliveries) if (d.answered < 300) counts.set(d.eventId, (counts.get(d.eventId) ?? 0) + 1);
-    return counts;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 /**
@@ -155,23 +115,40 @@ export interface PumpStats {
   duplicates: number;
 }
 
+interface RigQueues {
+  tracking: QueueClient;
+  trackingPoison: QueueClient;
+  notifications: QueueClient;
+  notifyPoison: QueueClient;
+}
+
 function queueName(label: string, suffix: string): string {
   return `${label.toLowerCase().replace(/[^a-z0-9]/g, '')}-${suffix}`.slice(0, 63);
 }
 
+/** The production client with shortened backoff (Retry-After is honoured as sent, up to 60 s). */
+function partnerCenterClient(config: AppConfig, secrets: SecretStore, telemetry: Telemetry): PartnerCenterClient {
+  const pc = config.partnerCenter;
+  return new PartnerCenterClient({
+    baseUrl: pc.apiUrl,
+    credential: new SecureAppModelCredential({
+      tenantId: pc.tenantId,
+      clientId: pc.clientId,
+      authorityHost: pc.authorityHost,
+      secretStore: secrets,
+      telemetry,
+      retryDelay: { baseMs: 10, maxMs: 100 },
+      attemptTimeoutMs: pc.attemptTimeoutMs,
+    }),
+    applicationName: pc.applicationName,
+    attemptTimeoutMs: pc.attemptTimeoutMs,
+    maxAttempts: pc.maxAttempts,
+    retryDelay: { baseMs: 10, maxMs: 100 },
+    telemetry,
+  });
+}
+
 export class Rig {
-  readonly telemetry = new RecordingTelemetry();
-  readonly receiver: BillingReceiver;
-  services!: Services;
-  config!: AppConfig;
-  /** The settings the app was configured with (as the host would put them in process.env). */
-  env!: Record<string, string>;
-  queues!: {
-    tracking: QueueClient;
-    trackingPoison: QueueClient;
-    notifications: QueueClient;
-    notifyPoison: QueueClient;
-  };
   /** Highest status rank seen per upgrade across observations (regression check). */
   private readonly seenRank = new Map<string, number>();
   readonly regressions: string[] = [];
@@ -180,15 +157,39 @@ export class Rig {
 
   private constructor(
     readonly options: RigOptions,
-    readonly sim: RunningSimulator,
+    /** The stack the rig runs on (settings, services, simulator, receiver). */
+    readonly stack: Stack,
     readonly clock: SteppedClock,
     readonly random: Prng,
-  ) {
-    this.receiver = new BillingReceiver(random.fork(), options.receiverFailure ?? 0);
+    readonly queues: RigQueues,
+  ) {}
+
+  get sim(): RunningSimulator {
+    return this.stack.sim;
+  }
+  get services(): Services {
+    return this.stack.services;
+  }
+  get config(): AppConfig {
+    return this.stack.config;
+  }
+  get telemetry(): StackTelemetry {
+    return this.stack.telemetry;
+  }
+  get receiver(): BillingReceiver {
+    return this.stack.receiver!;
+  }
+  /** The settings the app was configured with (what the host would put in process.env). */
+  get settings(): Record<string, string> {
+    return this.stack.settings;
   }
 
   static async start(options: RigOptions): Promise<Rig> {
+    const storage = process.env.AzureWebJobsStorage;
+    if (!storage) throw new Error('AzureWebJobsStorage is not set: run through the reliability project');
     const random = prng(options.seed ?? 1);
+    const receiverRandom = random.fork();
+    const failure = options.receiverFailure ?? 0;
     const clock = steppedClock(Date.now());
     const scenario =
       options.scenario ??
@@ -205,110 +206,57 @@ export class Rig {
         pendingSeconds: { min: 30, max: 120 },
         inProgressSeconds: { min: 120, max: 900 },
       });
-    const sim = await startSimulator({ port: 0, clock, scenario: { ...scenario, seed: options.seed ?? 1 } });
-    const rig = new Rig(options, sim, clock, random);
-    try {
-      await rig.receiver.start();
-      await rig.build();
-    } catch (error) {
-      await rig.stop();
-      throw error;
-    }
-    return rig;
-  }
-
-  /** The app's settings for this rig (what the host would read). */
-  settings(pcUrl: string): Record<string, string> {
-    const storage = process.env.AzureWebJobsStorage;
-    if (!storage) throw new Error('AzureWebJobsStorage is not set: run through the reliability project');
-    const prefix = `${this.options.label}${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
-    return {
-      AzureWebJobsStorage: storage,
-      TABLE_NAME_PREFIX: prefix,
-      PARTNER_CENTER_API_URL: pcUrl,
-      PARTNER_CENTER_AUTHORITY_HOST: pcUrl,
-      PARTNER_CENTER_TENANT_ID: this.sim.credentials.tenantId,
-      PARTNER_CENTER_CLIENT_ID: this.sim.credentials.clientId,
-      PARTNER_CENTER_CLIENT_SECRET: this.sim.credentials.clientSecret,
-      PARTNER_CENTER_REFRESH_TOKEN: this.sim.credentials.refreshToken,
-      PARTNER_CENTER_TIMEOUT_SECONDS: '2',
-      PARTNER_CENTER_MAX_ATTEMPTS: '4',
-      KEY_VAULT_URL: '',
-      WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
-      CALLBACK_SIGNING_SECRET: CALLBACK_SECRET,
-      BILLING_CALLBACK_URL: this.receiver.url,
-      CALLBACK_RETRY_BASE_SECONDS: '0',
-      CALLBACK_MAX_ATTEMPTS: '20',
-      POLL_SCHEDULE: '0 0 0 1 1 *',
-      POLL_CONCURRENCY: '8',
-      POLL_RATE_PER_SECOND: '1000',
-      POLL_FIRST_DELAY_SECONDS: '0',
-      POLL_MIN_INTERVAL_SECONDS: '60',
-      POLL_MAX_INTERVAL_SECONDS: '1800',
-      ...this.options.settings,
-    };
-  }
-
-  private async build(): Promise<void> {
-    const pcUrl = this.options.partnerCenterUrl ? await this.options.partnerCenterUrl(this.sim.url) : this.sim.url;
-    const env = this.settings(pcUrl);
-    this.env = env;
-    this.config = loadConfig(env);
-    const suffix = randomBytes(3).toString('hex');
-    const wrapQueue = this.options.wrapQueue ?? ((q: QueueClient) => q);
-    const q = (name: string) =>
-      createQueueClient(this.config.storage, queueName(`${this.options.label}${suffix}`, name));
-    this.queues = {
-      tracking: wrapQueue(q('track')),
-      trackingPoison: q('track-poison'),
-      notifications: wrapQueue(q('notify')),
-      notifyPoison: q('notify-poison'),
-    };
-    for (const queue of Object.values(this.queues)) await queue.createIfNotExists();
-    const secrets =
-      this.options.secrets?.(env) ?? new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000 });
-    const baseTables = new Tables(this.config);
-    const tables = this.options.wrapTables ? this.options.wrapTables(baseTables) : baseTables;
-    const client = this.partnerCenterClient(pcUrl, secrets);
-    this.services = createServices(this.config, {
-      tables,
-      telemetry: this.telemetry,
-      secrets,
-      partnerCenter: this.options.wrapPartnerCenter ? this.options.wrapPartnerCenter(client) : client,
-      queues: {
-        upgradeTracking: this.queues.tracking,
-        upgradeNotifications: this.queues.notifications,
-        upgradeNotificationsPoison: this.queues.notifyPoison,
+    // Queue names are unique per rig: rigs in parallel test files never take each other's messages.
+    const prefix = `${options.label}${randomBytes(3).toString('hex')}`;
+    let queues: RigQueues | undefined;
+    const stack = await startStack({
+      storage,
+      simulator: { clock, scenario: { ...scenario, seed: options.seed ?? 1 } },
+      partnerCenterUrl: options.partnerCenterUrl,
+      tablePrefix: prefix.replace(/[^A-Za-z0-9]/g, '').slice(0, 20),
+      webhookSecret: SIGNING_SECRET,
+      billing: { secret: CALLBACK_SECRET, answer: () => (receiverRandom.next() < failure ? 503 : 200) },
+      settings: {
+        PARTNER_CENTER_TIMEOUT_SECONDS: '2',
+        PARTNER_CENTER_MAX_ATTEMPTS: '4',
+        CALLBACK_RETRY_BASE_SECONDS: '0',
+        CALLBACK_MAX_ATTEMPTS: '20',
+        POLL_CONCURRENCY: '8',
+        POLL_RATE_PER_SECOND: '1000',
+        POLL_FIRST_DELAY_SECONDS: '0',
+        POLL_MIN_INTERVAL_SECONDS: '60',
+        POLL_MAX_INTERVAL_SECONDS: '1800',
+        ...options.settings,
+      },
+      secrets: options.secrets,
+      services: async ({ config, secrets, tables, telemetry }) => {
+        const wrapQueue = options.wrapQueue ?? ((q: QueueClient) => q);
+        const q = (name: string) => createQueueClient(config.storage, queueName(prefix, name));
+        queues = {
+          tracking: wrapQueue(q('track')),
+          trackingPoison: q('track-poison'),
+          notifications: wrapQueue(q('notify')),
+          notifyPoison: q('notify-poison'),
+        };
+        for (const queue of Object.values(queues)) await queue.createIfNotExists();
+        const client = partnerCenterClient(config, secrets, telemetry);
+        return {
+          tables: options.wrapTables ? options.wrapTables(tables) : tables,
+          partnerCenter: options.wrapPartnerCenter ? options.wrapPartnerCenter(client) : client,
+          queues: {
+            upgradeTracking: queues.tracking,
+            upgradeNotifications: queues.notifications,
+            upgradeNotificationsPoison: queues.notifyPoison,
+          },
+        };
       },
     });
-    resetServices(this.services);
-  }
-
-  /** The production client with shortened backoff (Retry-After is honoured as sent, up to 60 s). */
-  partnerCenterClient(pcUrl: string, secrets: SecretStore): PartnerCenterClient {
-    const pc = this.config.partnerCenter;
-    return new PartnerCenterClient({
-      baseUrl: pcUrl,
-      credential: new SecureAppModelCredential({
-        tenantId: pc.tenantId,
-        clientId: pc.clientId,
-        authorityHost: pcUrl,
-        secretStore: secrets,
-        telemetry: this.telemetry,
-        retryDelay: { baseMs: 10, maxMs: 100 },
-        attemptTimeoutMs: pc.attemptTimeoutMs,
-      }),
-      applicationName: pc.applicationName,
-      attemptTimeoutMs: pc.attemptTimeoutMs,
-      maxAttempts: pc.maxAttempts,
-      retryDelay: { baseMs: 10, maxMs: 100 },
-      telemetry: this.telemetry,
-    });
+    return new Rig(options, stack, clock, random, queues!);
   }
 
   /** Installs this rig's services as the app's (function handlers call getServices()). */
   install(): void {
-    resetServices(this.services);
+    this.stack.install();
   }
 
   /** A webhook through the real function handler (signed unless told otherwise). */
@@ -327,7 +275,7 @@ export class Rig {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      [SIGNATURE_HEADER]: signPayload(raw, SIGNING_SECRET, options.signedAt),
+      ...this.stack.signedHeaders(raw, options.signedAt),
       ...(options.idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey } : {}),
       ...(options.eventId ? { [EVENT_ID_HEADER]: options.eventId } : {}),
       ...options.headers,
@@ -357,8 +305,7 @@ export class Rig {
       refusals.push(result);
       if (process.env.RELIABILITY_DEBUG)
         console.log(`[reliability] start ${customerId}: ${JSON.stringify(result.body)}`);
-      // the caller backs off before retrying (compressed: a quarter second stands for the Retry-After it was given)
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(CALLER_BACKOFF_MS);
     }
     throw new Error(`start-upgrade for ${customerId} still 503 after ${maxTries} tries: ${seen.join(',')}`);
   }
@@ -594,11 +541,11 @@ export class Rig {
     const problems: string[] = [];
     const delivered = this.receiver.delivered();
     const eventsByUpgrade = new Map<string, Set<string>>();
-    for (const d of this.receiver.deliveries) {
-      if (d.answered >= 300) continue;
-      const events = eventsByUpgrade.get(d.upgradeId) ?? new Set<string>();
-      events.add(d.eventId);
-      eventsByUpgrade.set(d.upgradeId, events);
+    for (const { answered, body } of this.receiver.received) {
+      if (answered >= 300) continue;
+      const events = eventsByUpgrade.get(body.upgradeId) ?? new Set<string>();
+      events.add(body.eventId);
+      eventsByUpgrade.set(body.upgradeId, events);
     }
     const expected = new Set<string>();
     for (const [id, view] of views) {
@@ -615,9 +562,7 @@ export class Rig {
   }
 
   async stop(): Promise<void> {
-    resetServices();
-    await this.receiver.stop();
-    await this.sim.close();
+    await this.stack.stop();
   }
 }
 

@@ -86,8 +86,8 @@ describe(`soak: ${UPGRADES} upgrades with 5 % faults on every route`, () => {
       rounds,
       statusCalls: counters.requests.status?.total,
       faultsInjected: counters.faultsInjected,
-      callbacksAttempted: rig.receiver.deliveries.length,
-      callbacksRefused: rig.receiver.deliveries.filter((d) => d.answered >= 300).length,
+      callbacksAttempted: rig.receiver.received.length,
+      callbacksRefused: rig.receiver.received.filter((d) => d.answered >= 300).length,
       pollErrors: polls.reduce((n, p) => n + p.errors, 0),
     };
     console.log(`[reliability] soak: ${JSON.stringify(report)}`);

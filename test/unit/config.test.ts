@@ -4,6 +4,7 @@ const base = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
   PARTNER_CENTER_TENANT_ID: '11111111-2222-3333-4444-555555555555',
   PARTNER_CENTER_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
+  POLL_SCHEDULE: '0 */5 * * * *',
 };
 
 function failure(env: Record<string, string>): ConfigError {
@@ -21,13 +22,12 @@ describe('loadConfig', () => {
     const config = loadConfig(base);
     expect(config.partnerCenter.apiUrl).toBe('https://api.partnercenter.microsoft.com');
     expect(config.partnerCenter.authorityHost).toBe('https://login.microsoftonline.com');
-    expect(config.poll.schedule).toBe('0 */5 * * * *');
     expect(config.secrets.keyVaultUrl).toBeUndefined();
     expect(config.billingCallbackUrl).toBeUndefined();
     expect(config.storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
   });
 
-  it.each(['PARTNER_CENTER_TENANT_ID', 'PARTNER_CENTER_CLIENT_ID', 'AzureWebJobsStorage'])(
+  it.each(['PARTNER_CENTER_TENANT_ID', 'PARTNER_CENTER_CLIENT_ID', 'AzureWebJobsStorage', 'POLL_SCHEDULE'])(
     'names the missing required setting %s',
     (name) => {
       const env: Record<string, string> = { ...base };

@@ -2,7 +2,7 @@ import { loadConfig } from '../../shared/config';
 import { RefreshTokenOwner } from '../../shared/partner-center';
 import { createServices, flushServices, type Services } from '../../shared/services';
 import type { FlushableTelemetry } from '../../shared/telemetry';
-import { RecordingTelemetry } from '../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../dev/recording-telemetry';
 import { MemorySecretStore } from '../helpers/memory-secret-store';
 
 /** Records its flushes, and what the vault held at each (the write-back must come first). */
@@ -43,6 +43,7 @@ async function servicesWithPendingToken(): Promise<{
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     PARTNER_CENTER_TENANT_ID: '00000000-0000-4000-8000-000000000001',
     PARTNER_CENTER_CLIENT_ID: '00000000-0000-4000-8000-000000000002',
+    POLL_SCHEDULE: '0 */5 * * * *',
   });
   return { services: createServices(config, { consent, telemetry }), vault, telemetry };
 }

@@ -1,52 +1,45 @@
 import { randomUUID } from 'node:crypto';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../../dev/azurite';
-import { loadConfig } from '../../../shared/config';
 import { freePort } from '../../../dev/free-port';
-import { createServices, resetServices } from '../../../shared/services';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { resetServices } from '../../../shared/services';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
+import { stackServices, startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
+import { expectDocumented, type ProblemBody } from '../../helpers/api';
 import { eligible } from './customers';
-import {
-  expectDocumented,
-  get,
-  postJson,
-  startApiStack,
-  type ApiResponse,
-  type ApiStack,
-  type ProblemBody,
-} from './stack';
 
 /**
  * Every dependency failing under the webhooks and the read API: Partner Center throttling, 5xx, down, refusing the
  * refresh token; Table Storage down. Each answer is a documented 503 problem with Retry-After, never a 500.
  */
 describe('dependency failures answer 503 problem details with Retry-After', () => {
-  let stack: ApiStack;
-  let base: string;
+  let stack: HostedStack;
 
   beforeAll(async () => {
-    stack = await startApiStack({ tablePrefix: 'apifail' });
-    base = `${stack.host.url}/api`;
+    stack = await startHostedStack({
+      tablePrefix: 'apifail',
+      settings: { PARTNER_CENTER_TIMEOUT_SECONDS: '5', PARTNER_CENTER_MAX_ATTEMPTS: '2' },
+    });
   });
   afterAll(async () => stack?.stop());
   afterEach(() => {
     stack.sim.state.clearFaults();
     stack.sim.setRateLimits({});
-    resetServices();
+    stack.install();
   });
 
-  async function call(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
-    const response = await postJson(base, path, body, { headers });
+  async function call(path: string, body: object, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    const response = await stack.post(path, body, { headers });
     expectDocumented('POST', path, response);
     return response;
   }
 
-  async function read(path: string): Promise<ApiResponse> {
-    const response = await get(base, path);
+  async function read(path: string): Promise<HttpAnswer> {
+    const response = await stack.get(path);
     expectDocumented('GET', path, response);
     return response;
   }
 
-  function expectUnavailable(response: ApiResponse, type = 'dependency-unavailable'): number {
+  function expectUnavailable(response: HttpAnswer, type = 'dependency-unavailable'): number {
     expect(response.status).toBe(503);
     expect((response.body as ProblemBody).type).toBe(`urn:azure-plan-upgrades:problem:${type}`);
     expect(response.headers['retry-after']).toMatch(/^[1-9]\d*$/);
@@ -91,7 +84,7 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
   it('Partner Center down (nothing listens) → 503', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     resetServices(
-      createServices(loadConfig({ ...process.env, PARTNER_CENTER_API_URL: dead, PARTNER_CENTER_AUTHORITY_HOST: dead })),
+      stackServices({ ...stack.settings, PARTNER_CENTER_API_URL: dead, PARTNER_CENTER_AUTHORITY_HOST: dead }),
     );
     for (const path of ['/eligibility', '/upgrades']) expectUnavailable(await call(path, { customerId: eligible(3) }));
   });
@@ -104,7 +97,7 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
       endpoint('Blob') +
       endpoint('Queue') +
       endpoint('Table');
-    resetServices(createServices(loadConfig({ ...process.env, AzureWebJobsStorage: connectionString })));
+    resetServices(stackServices({ ...stack.settings, AzureWebJobsStorage: connectionString }));
     // Concurrently: each one spends the storage SDK's retries (a few seconds) before answering.
     const responses = await Promise.all([
       call('/eligibility', { customerId: eligible(4) }),
@@ -121,7 +114,7 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     stack.sim.state.expireRefreshTokens();
     stack.sim.state.expireAccessTokens();
     const telemetry = new RecordingTelemetry();
-    resetServices(createServices(loadConfig(process.env), { telemetry }));
+    resetServices(stackServices(stack.settings, { telemetry }));
     for (const path of ['/eligibility', '/upgrades']) {
       const response = await call(path, { customerId: eligible(5) });
       expectUnavailable(response, 'partner-center-auth');

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateScenario } from '../../../dev/simulator';
-import { getServices } from '../../../shared/services';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
-import { startApiStack, type ApiStack } from './stack';
+import { startHostedStack, type HostedStack } from '../../../dev/stack';
 import { seedTrackingTable } from '../../../dev/tracking-seed';
 import { latestPollRuns } from '../../helpers/tracking-tables';
 
@@ -17,10 +16,10 @@ const scenario = generateScenario({ customers: DUE, seed: 11, mix: { eligible: 1
  * function in the local host. (test/integration/tracking/scale.test.ts counts the table reads of the same case.)
  */
 describe('poll run cost against the simulator', () => {
-  let stack: ApiStack;
+  let stack: HostedStack;
 
   beforeAll(async () => {
-    stack = await startApiStack({
+    stack = await startHostedStack({
       tablePrefix: 'apicost',
       simulator: { scenario },
       settings: { POLL_CONCURRENCY: '16', POLL_RATE_PER_SECOND: '500', POLL_TIME_BUDGET_SECONDS: '60' },
@@ -29,7 +28,7 @@ describe('poll run cost against the simulator', () => {
   afterAll(async () => stack?.stop());
 
   it(`with ${TRACKED} upgrades tracked and ${DUE} due, a run polls exactly those ${DUE}, once each`, async () => {
-    const services = getServices();
+    const { services } = stack;
     // The due ones are real upgrades in Partner Center; the other 9,900 are due from 1 hour to a week ahead (their
     // ids are unknown to the simulator, so polling any of them would show up as a 404 there).
     const now = Date.now();

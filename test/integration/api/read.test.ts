@@ -1,17 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Tables } from '../../../shared/storage/tables';
-import { acceptUpgrade, TrackingStore, type TrackingMessage } from '../../../shared/tracking';
-import { eventually } from '../../helpers/local-host';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
+import { acceptUpgrade, type TrackingMessage } from '../../../shared/tracking';
+import { expectDocumented, type ProblemBody } from '../../helpers/api';
 import { eligible } from './customers';
-import {
-  expectDocumented,
-  get,
-  postJson,
-  startApiStack,
-  type ApiResponse,
-  type ApiStack,
-  type ProblemBody,
-} from './stack';
 
 interface UpgradeItem {
   upgradeId: string;
@@ -26,22 +18,20 @@ interface UpgradePage {
 
 /** The read API through real HTTP into the real app: detail, paged listing, and every refusal. */
 describe('read API', () => {
-  let stack: ApiStack;
-  let base: string;
+  let stack: HostedStack;
 
   beforeAll(async () => {
-    stack = await startApiStack({ tablePrefix: 'apiread', settings: { POLL_FIRST_DELAY_SECONDS: '0' } });
-    base = `${stack.host.url}/api`;
+    stack = await startHostedStack({ tablePrefix: 'apiread', settings: { POLL_FIRST_DELAY_SECONDS: '0' } });
   });
   afterAll(async () => stack?.stop());
 
-  async function read(path: string): Promise<ApiResponse> {
-    const response = await get(base, path);
+  async function read(path: string): Promise<HttpAnswer> {
+    const response = await stack.get(path);
     expectDocumented('GET', path, response);
     return response;
   }
 
-  function fieldsOf(response: ApiResponse): string[] {
+  function fieldsOf(response: HttpAnswer): string[] {
     expect(response.status).toBe(400);
     const problem = response.body as ProblemBody;
     expect(problem.type).toBe('urn:azure-plan-upgrades:problem:validation');
@@ -49,13 +39,11 @@ describe('read API', () => {
   }
 
   it('GET /upgrades/{id}: the upgrade as last observed, with history after a poll', async () => {
-    const started = await postJson(base, '/upgrades', { customerId: eligible(1) });
+    const started = await stack.post('/upgrades', { customerId: eligible(1) });
     expect(started.status).toBe(202);
     const upgradeId = (started.body as UpgradeItem).upgradeId;
     // The queue trigger starts its tracking (first poll due at once here), then a run polls it.
-    await eventually(() =>
-      stack.host.logs.some((l) => l.includes(`startTracking: upgrade ${upgradeId} tracked`)) ? true : undefined,
-    );
+    await stack.tracked(upgradeId);
     await stack.host.runFunction('pollUpgrades');
     const response = await read(`/upgrades/${upgradeId.toUpperCase()}`);
     expect(response.status).toBe(200);
@@ -76,18 +64,15 @@ describe('read API', () => {
     const customerId = randomUUID();
     const ids: string[] = [];
     // Recorded as every source of the app records an upgrade (acceptUpgrade), its message through the queue trigger.
-    const store = new TrackingStore(
-      new Tables({
-        storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
-        tableNamePrefix: stack.settings.TABLE_NAME_PREFIX,
-      }),
-    );
+    const store = stack.services.tracking;
     const send = (message: TrackingMessage) => stack.host.runFunction('startTracking', JSON.stringify(message));
     for (let i = 0; i < 5; i++) {
       const upgradeId = randomUUID();
       ids.push(upgradeId);
       await acceptUpgrade({ store, send }, { upgradeId, customerId, productFamily: 'Azure' });
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Newest first is by the time each was recorded: the next one is recorded once the clock has moved past it.
+      const { createdAt } = (await store.readUpgrade(upgradeId))!.record;
+      while (Date.now() <= Date.parse(createdAt)) await nextTurn();
     }
     const seen: string[] = [];
     let token: string | undefined;

@@ -1,31 +1,94 @@
 import { randomUUID } from 'node:crypto';
-import { eventually } from '../../helpers/local-host';
+import { simulatorToken, startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
+import type { ProductUpgrades } from '../../../shared/partner-center';
+import type { TableKey } from '../../../shared/storage/names';
+import { expectDocumented } from '../../helpers/api';
+import { latch, type Latch } from '../../helpers/latch';
+import { wrapWrites } from '../../reliability/faults';
 import { eligible, failing, INELIGIBLE, UNKNOWN_CUSTOMER } from './customers';
-import { expectDocumented, get, postJson, startApiStack, type ApiResponse, type ApiStack } from './stack';
+
+/**
+ * Partner Center calls and table writes the app makes, as events a test can wait on: the next call of an operation
+ * can be held until the test releases it, and a write to a table resolves whoever waits for it.
+ */
+class Watch {
+  private readonly holds = new Map<string, { arrived: Latch; release: Latch }>();
+  private readonly writes: { key: TableKey; landed: Latch }[] = [];
+
+  /** Holds the next call of `operation` at Partner Center's door: `arrived` when it is made, sent on `release()`. */
+  hold(operation: keyof ProductUpgrades): { arrived: Promise<void>; release(): void } {
+    const held = { arrived: latch(), release: latch() };
+    this.holds.set(operation, held);
+    return { arrived: held.arrived.promise, release: () => held.release.open() };
+  }
+
+  /** Resolves when the next write to this table has landed. */
+  written(key: TableKey): Promise<void> {
+    const landed = latch();
+    this.writes.push({ key, landed });
+    return landed.promise;
+  }
+
+  partnerCenter(client: ProductUpgrades): ProductUpgrades {
+    const through =
+      <A extends unknown[], R>(operation: keyof ProductUpgrades, call: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        const held = this.holds.get(operation);
+        if (held) {
+          this.holds.delete(operation);
+          held.arrived.open();
+          await held.release.promise;
+        }
+        return call(...args);
+      };
+    return {
+      checkEligibility: through('checkEligibility', (request, options) => client.checkEligibility(request, options)),
+      createUpgrade: through('createUpgrade', (request, options) => client.createUpgrade(request, options)),
+      getUpgradeStatus: through('getUpgradeStatus', (request, options) => client.getUpgradeStatus(request, options)),
+    };
+  }
+
+  tables(tables: Parameters<typeof wrapWrites>[0]): ReturnType<typeof wrapWrites> {
+    return wrapWrites(tables, async (key, _method, write) => {
+      const result = await write();
+      for (const waiter of this.writes.filter((w) => w.key === key)) {
+        this.writes.splice(this.writes.indexOf(waiter), 1);
+        waiter.landed.open();
+      }
+      return result;
+    });
+  }
+}
 
 /**
  * The eligibility and start-upgrade webhooks through real HTTP into the real app, against the simulator and
  * Azurite: what the billing system sees, what Partner Center receives, and what the tables then say.
  */
 describe('eligibility and start-upgrade webhooks', () => {
-  let stack: ApiStack;
-  let base: string;
+  let stack: HostedStack;
+  const watch = new Watch();
 
   beforeAll(async () => {
-    stack = await startApiStack({ tablePrefix: 'apiupg' });
-    base = `${stack.host.url}/api`;
+    stack = await startHostedStack({
+      tablePrefix: 'apiupg',
+      settings: { PARTNER_CENTER_TIMEOUT_SECONDS: '5', PARTNER_CENTER_MAX_ATTEMPTS: '2' },
+      services: ({ tables, partnerCenter }) => ({
+        tables: watch.tables(tables),
+        partnerCenter: watch.partnerCenter(partnerCenter),
+      }),
+    });
   });
   afterAll(async () => stack?.stop());
   afterEach(() => stack.sim.state.clearFaults());
 
-  async function call(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
-    const response = await postJson(base, path, body, { headers });
+  async function call(path: string, body: object, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    const response = await stack.post(path, body, { headers });
     expectDocumented('POST', path, response);
     return response;
   }
 
-  async function read(path: string): Promise<ApiResponse> {
-    const response = await get(base, path);
+  async function read(path: string): Promise<HttpAnswer> {
+    const response = await stack.get(path);
     expectDocumented('GET', path, response);
     return response;
   }
@@ -89,10 +152,12 @@ describe('eligibility and start-upgrade webhooks', () => {
     const detail = await read(response.headers.location.replace(/^\/api/, ''));
     expect(detail.status).toBe(200);
     expect(detail.body).toMatchObject({ upgradeId: body.upgradeId, customerId, status: 'Pending', attempts: 0 });
-    // The queue trigger (startTracking) consumed the tracking message and started the upgrade's tracking.
-    await eventually(() =>
-      stack.host.logs.some((l) => l.includes(`startTracking: upgrade ${body.upgradeId} tracked`)) ? true : undefined,
-    );
+    // The queue trigger (startTracking) consumed the tracking message and started the upgrade's tracking: it has a
+    // poll due in the schedule.
+    await stack.tracked(body.upgradeId);
+    const tracked = (await stack.services.tracking.readUpgrade(body.upgradeId))!.record;
+    expect(tracked).toMatchObject({ upgradeId: body.upgradeId, customerId, status: 'Pending' });
+    expect(tracked.scheduleKey).not.toBe('');
     const list = await read(`/customers/${customerId}/upgrades`);
     expect(list.status).toBe(200);
     expect((list.body as { items: { upgradeId: string }[] }).items.map((i) => i.upgradeId)).toEqual([body.upgradeId]);
@@ -118,16 +183,7 @@ describe('eligibility and start-upgrade webhooks', () => {
   it('eligibility: an upgrade Partner Center reports (started elsewhere) becomes tracked', async () => {
     const customerId = failing(1);
     // Started behind the app's back: straight at the simulator, as the Partner Center portal would.
-    const token = await fetch(`${stack.sim.url}/${stack.sim.credentials.tenantId}/oauth2/v2.0/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        client_id: stack.sim.credentials.clientId,
-        client_secret: stack.sim.credentials.clientSecret,
-        refresh_token: stack.sim.credentials.refreshToken,
-        scope: 'https://api.partnercenter.microsoft.com/.default',
-      }),
-    }).then(async (r) => ((await r.json()) as { access_token: string }).access_token);
+    const token = await simulatorToken(stack.sim);
     const created = await fetch(`${stack.sim.url}/v1/productUpgrades`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -168,10 +224,12 @@ describe('eligibility and start-upgrade webhooks', () => {
   it('Idempotency-Key: a concurrent duplicate gets 409 while the first runs; one upgrade', async () => {
     const key = randomUUID();
     const customerId = eligible(6);
-    stack.sim.setFaults('eligibility', { latencyMs: 1500 });
+    // The first request holds its key once it asks Partner Center to create: it is held there until the duplicate
+    // has had its answer.
+    const create = watch.hold('createUpgrade');
     const first = call('/upgrades', { customerId }, { 'idempotency-key': key });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const duplicate = await call('/upgrades', { customerId }, { 'idempotency-key': key });
+    await create.arrived;
+    const duplicate = await call('/upgrades', { customerId }, { 'idempotency-key': key }).finally(create.release);
     expect(duplicate.status).toBe(409);
     expect(duplicate.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:request-in-progress' });
     expect(duplicate.headers['retry-after']).toMatch(/^\d+$/);
@@ -181,10 +239,15 @@ describe('eligibility and start-upgrade webhooks', () => {
 
   it('X-Event-Id: a concurrent duplicate delivery gets 409 while the first runs', async () => {
     const eventId = `evt-${randomUUID()}`;
-    stack.sim.setFaults('eligibility', { latencyMs: 1500 });
+    // The first delivery reserves its event id while it asks Partner Center, which holds the question until the
+    // duplicate has had its answer.
+    const eligibility = watch.hold('checkEligibility');
+    const reserved = watch.written('webhookEvents');
     const first = call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const duplicate = await call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId });
+    await Promise.all([eligibility.arrived, reserved]);
+    const duplicate = await call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId }).finally(
+      eligibility.release,
+    );
     expect(duplicate.status).toBe(409);
     expect(duplicate.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:request-in-progress' });
     expect((await first).status).toBe(200);

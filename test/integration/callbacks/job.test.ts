@@ -11,10 +11,10 @@ import { SecretUnavailableError } from '../../../shared/secrets/errors';
 import { newLease } from '../../../shared/storage/lease';
 import type { TableKey } from '../../../shared/storage/names';
 import { Tables } from '../../../shared/storage/tables';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { finishUpgrade, LINE_ITEMS, notifiedUpgrade, observedQueue } from './fixtures';
-import { BillingReceiver } from './harness';
+import { BillingReceiver } from '../../../dev/stack';
 import { listRejectedMessages } from '../../helpers/tracking-tables';
 
 const connectionString = process.env.AzureWebJobsStorage!;

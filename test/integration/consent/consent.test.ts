@@ -1,4 +1,5 @@
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { stackSettings } from '../../../dev/stack';
 import { loadConfig } from '../../../shared/config';
 import {
   compareGenerations,
@@ -56,15 +57,12 @@ describe('npm run consent against the Partner Center simulator', () => {
   });
 
   function appConfig(keyVaultUrl?: string) {
-    return loadConfig({
-      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-      PARTNER_CENTER_API_URL: sim.url,
-      PARTNER_CENTER_AUTHORITY_HOST: sim.url,
-      PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-      PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-      PARTNER_CENTER_MAX_ATTEMPTS: '1',
-      KEY_VAULT_URL: keyVaultUrl,
-    });
+    return loadConfig(
+      stackSettings(
+        { storage: 'UseDevelopmentStorage=true', partnerCenter: sim },
+        { PARTNER_CENTER_MAX_ATTEMPTS: '1', KEY_VAULT_URL: keyVaultUrl ?? '' },
+      ),
+    );
   }
 
   const authority = () => ({

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FunctionRegistry } from '../../../dev/host';
+import { FunctionRegistry, type FinishedInvocation } from '../../../dev/host';
 import { loadLocalSettings } from '../../../dev/host/settings';
 import { Tables } from '../../../shared/storage/tables';
 import { startTestLocalHost, type TestLocalHost } from '../../helpers/local-host';
@@ -78,5 +78,39 @@ describe('local host: app hooks', () => {
     finishRun();
     await Promise.all([run, stopped]);
     expect(events).toEqual(['appStart', 'run started', 'run ended', 'appTerminate (hookData from appStart: start)']);
+  });
+});
+
+describe('local host: invocation events', () => {
+  it('tells a watcher each invocation that ends, with its function, reason and outcome', async () => {
+    const functions = new FunctionRegistry();
+    functions.http('ping', { methods: ['GET'], handler: () => ({ body: 'pong' }) });
+    functions.timer('boom', {
+      schedule: '0 0 0 1 1 *',
+      handler: () => {
+        throw new Error('boom');
+      },
+    });
+    const finished: FinishedInvocation[] = [];
+    const host = await startTestLocalHost({ functions, onInvocation: (invocation) => finished.push(invocation) });
+    try {
+      expect(await (await fetch(`${host.url}/api/ping`)).text()).toBe('pong');
+      await expect(host.runFunction('boom')).rejects.toThrow('boom');
+      expect(finished).toEqual([
+        expect.objectContaining({
+          functionName: 'ping',
+          outcome: 'Succeeded',
+          reason: expect.stringMatching(/host APIs/),
+        }),
+        expect.objectContaining({
+          functionName: 'boom',
+          outcome: 'Failed',
+          reason: expect.stringMatching(/host APIs/),
+        }),
+      ]);
+      expect(finished[0].invocationId).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await host.stop();
+    }
   });
 });

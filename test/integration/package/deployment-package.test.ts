@@ -97,6 +97,8 @@ describe('the deployment package (what azd deploys: dist/package)', () => {
 
   it.each([
     ['missing', { PARTNER_CENTER_TENANT_ID: '' }, /PARTNER_CENTER_TENANT_ID is required/],
+    // The host resolves the timer's %POLL_SCHEDULE% from the app settings only: the app has no default either.
+    ['missing', { POLL_SCHEDULE: '' }, /POLL_SCHEDULE is required/],
     ['malformed', { POLL_RATE_PER_SECOND: 'fast' }, /POLL_RATE_PER_SECOND must be a number/],
   ])(
     'fails to load with a %s setting named, after registering the functions (so the worker reports the entry point as failed)',

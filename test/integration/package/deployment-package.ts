@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFunctionsCoreStandIn } from '../../../bench/functions-core-stand-in';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { buildDeploymentPackage, type DeploymentPackage } from '../../../scripts/package';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
@@ -32,6 +33,7 @@ export const VALID_SETTINGS: Record<string, string> = {
   // Nothing is called: a closed loopback port keeps any accidental call local.
   PARTNER_CENTER_API_URL: 'http://127.0.0.1:9/',
   PARTNER_CENTER_AUTHORITY_HOST: 'http://127.0.0.1:9/',
+  POLL_SCHEDULE: QUIET_SCHEDULE,
 };
 
 /**

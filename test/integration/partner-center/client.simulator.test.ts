@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startSimulator, steppedClock, type RunningSimulator, type SteppedClock } from '../../../dev/simulator';
+import { stackSettings } from '../../../dev/stack';
 import { loadConfig } from '../../../shared/config';
 import {
   ClientCredentialInvalidError,
@@ -10,7 +11,7 @@ import {
   type PartnerCenterClientOptions,
   type PartnerCenterLogger,
 } from '../../../shared/partner-center';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { recordingProxy, type RecordingProxy } from './recording-proxy';
 import { failure } from '../../unit/partner-center/failure';
@@ -112,13 +113,10 @@ beforeEach(() => {
 
 describe('the client against the simulator', () => {
   it('walks an upgrade: eligible → create → not eligible with its id → Pending → InProgress → Completed', async () => {
-    const env = {
-      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-      PARTNER_CENTER_API_URL: proxy.url,
-      PARTNER_CENTER_AUTHORITY_HOST: sim.url,
-      PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
-      PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
-    };
+    const env = stackSettings(
+      { storage: 'UseDevelopmentStorage=true', partnerCenter: sim },
+      { PARTNER_CENTER_API_URL: proxy.url },
+    );
     const telemetry = new RecordingTelemetry();
     const client = createPartnerCenterClient(loadConfig(env), storeFor(sim), { telemetry, logger });
     const request = { customerId: CUSTOMERS.lifecycle, productFamily: 'Azure' };

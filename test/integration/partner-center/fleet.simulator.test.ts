@@ -16,7 +16,7 @@ import {
   type PartnerCenterClientOptions,
   type PartnerCenterLogger,
 } from '../../../shared/partner-center';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { recordingProxy, type RecordingProxy, type WireRequest } from './recording-proxy';
 import { failure } from '../../unit/partner-center/failure';

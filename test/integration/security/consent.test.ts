@@ -11,7 +11,7 @@ import { loadConfig, type AppConfig } from '../../../shared/config';
 import { formatGeneration, GENERATION_TAG } from '../../../shared/partner-center';
 import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { FakeKeyVaultServer, FakeTokenCredential, type FakeSecretVersion } from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
 import { httpRequest, invocationContext } from '../../helpers/functions';
@@ -110,6 +110,7 @@ describe('security: one owner of the consent (write-back never undoes a newer co
       PARTNER_CENTER_TENANT_ID: sim.credentials.tenantId,
       PARTNER_CENTER_CLIENT_ID: sim.credentials.clientId,
       KEY_VAULT_URL: vault.url,
+      POLL_SCHEDULE: '0 */5 * * * *',
     };
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ import { createServices, resetServices, type Services } from '../../../shared/se
 import { createQueueClient } from '../../../shared/storage/clients';
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
 
 /**

@@ -18,7 +18,7 @@ import { createQueueClient } from '../../../shared/storage/clients';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 
 /**
  * The read API leaks nothing an upgrade's last error held. A poll that fails because Key Vault refuses the app, or

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { processCallbackMessage, type CallbackJobResult } from '../../../shared/callbacks/job';
 import { loadConfig, SECRET_SETTING_NAMES } from '../../../shared/config';
@@ -11,23 +9,11 @@ import { Tables } from '../../../shared/storage/tables';
 import { noTelemetry } from '../../../shared/telemetry';
 import { TrackingStore } from '../../../shared/tracking';
 import { notifiedUpgrade, observedQueue, type SentMessage } from '../callbacks/fixtures';
-import { BillingReceiver } from '../callbacks/harness';
+import { BillingReceiver, QUIET_SCHEDULE } from '../../../dev/stack';
+import { readmeSettingNames } from '../../helpers/readme-settings';
 
 const SECRET = 'callback-settings-test-secret';
 const connectionString = process.env.AzureWebJobsStorage!;
-
-/** The setting names in the first column of the README's settings table. */
-function readmeSettings(): string[] {
-  const readme = readFileSync(path.join(__dirname, '../../../README.md'), 'utf8');
-  const section = readme.slice(
-    readme.indexOf('\n## Settings'),
-    readme.indexOf('\n## ', readme.indexOf('\n## Settings') + 1),
-  );
-  return section
-    .split('\n')
-    .filter((line) => line.startsWith('| `'))
-    .flatMap((line) => [...line.split('|')[1].matchAll(/`([A-Za-z_]+)`/g)].map((m) => m[1]));
-}
 
 /**
  * Every callback setting of the README's settings table changes what the real callback job does, read the way the
@@ -65,6 +51,7 @@ describe('callback settings change what the callback job does', () => {
       PARTNER_CENTER_TENANT_ID: '11111111-1111-4111-8111-111111111111',
       PARTNER_CENTER_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
       KEY_VAULT_URL: '',
+      POLL_SCHEDULE: QUIET_SCHEDULE,
       BILLING_CALLBACK_URL: receiver.url,
       ...settings,
     });
@@ -125,7 +112,7 @@ describe('callback settings change what the callback job does', () => {
 
   it('every callback setting in the README table has a case here', () => {
     const secrets: readonly string[] = SECRET_SETTING_NAMES;
-    const documented = readmeSettings().filter(
+    const documented = readmeSettingNames().filter(
       (name) => /^(CALLBACK_|BILLING_CALLBACK_)/.test(name) && !secrets.includes(name),
     );
     expect(documented.length).toBeGreaterThanOrEqual(4);

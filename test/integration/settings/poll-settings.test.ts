@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Timer } from '@azure/functions';
 import { appRegistry } from '../../../dev/host/registry';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { resolveAppSettings } from '../../../dev/host/settings';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
 import { startTracking } from '../../../functions/startTracking';
 import { loadConfig, parseNcrontab } from '../../../shared/config';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { invocationContext } from '../../helpers/functions';
@@ -40,6 +41,7 @@ function app(settings: Record<string, string>): App {
     PARTNER_CENTER_TENANT_ID: randomUUID(),
     PARTNER_CENTER_CLIENT_ID: randomUUID(),
     KEY_VAULT_URL: '',
+    POLL_SCHEDULE: QUIET_SCHEDULE,
     ...settings,
   });
   const partnerCenter = new ScriptedPartnerCenter();
@@ -105,20 +107,27 @@ const within = (low: number, high: number) => ({
 const probes: Record<string, Probe> = {
   POLL_SCHEDULE: {
     changed: '0 0 * * * *',
-    // The timer trigger's schedule, as the host resolves `%POLL_SCHEDULE%` from the app settings.
+    // The timer trigger's schedule, as the host resolves `%POLL_SCHEDULE%` from the app settings; unset, the host has
+    // no schedule to resolve, and the app refuses to start naming it.
     observe: async (value) => {
-      const config = loadConfig({
+      const settings = {
         AzureWebJobsStorage: 'UseDevelopmentStorage=true',
         PARTNER_CENTER_TENANT_ID: randomUUID(),
         PARTNER_CENTER_CLIENT_ID: randomUUID(),
         ...(value === undefined ? {} : { POLL_SCHEDULE: value }),
-      });
+      };
+      let config;
+      try {
+        config = loadConfig(settings);
+      } catch (error) {
+        return (error as Error).message;
+      }
       const registration = appRegistry.registrations.find((r) => r.name === 'pollUpgrades');
       if (registration?.kind !== 'timer') throw new Error('pollUpgrades is not registered as a timer');
       const expression = resolveAppSettings(registration.options.schedule, { POLL_SCHEDULE: config.poll.schedule });
       return new Date(parseNcrontab(expression).next(Date.parse('2026-05-01T10:01:00.000Z'))).toISOString();
     },
-    atDefault: '2026-05-01T10:05:00.000Z',
+    atDefault: 'Setting POLL_SCHEDULE is required but not set',
     atChanged: '2026-05-01T11:00:00.000Z',
   },
   POLL_CONCURRENCY: {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import type { PollConfig } from '../../../shared/config';
 import type {
@@ -108,7 +109,8 @@ export class ScriptedPartnerCenter implements ProductUpgrades {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      // Partner Center's latency, modelled (overlapping calls, a time budget spent): not a wait for anything.
+      if (this.delayMs) await sleep(this.delayMs);
       const steps = this.scripts.get(request.upgradeId);
       if (!steps) throw new FakePartnerCenterError('not-found', undefined, 404);
       const index = this.position.get(request.upgradeId) ?? 0;

@@ -1,5 +1,5 @@
 import { POLL_RUN_MEASUREMENTS } from '../../../shared/telemetry/events';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { pollDueUpgrades, type PollRunOptions } from '../../../shared/tracking/poll-run';
 import type { TrackingStore } from '../../../shared/tracking/store';
 import {

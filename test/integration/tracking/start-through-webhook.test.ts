@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
-import { appSettingsFor, generateScenario, startSimulator, type RunningSimulator } from '../../../dev/simulator';
+import { generateScenario } from '../../../dev/simulator';
+import { startStack, type Stack } from '../../../dev/stack';
 import { getUpgrade } from '../../../functions/getUpgrade';
 import { startTracking } from '../../../functions/startTracking';
 import { startUpgrade } from '../../../functions/startUpgrade';
-import { loadConfig } from '../../../shared/config';
-import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
-import { createServices, resetServices, type Services } from '../../../shared/services';
+import type { Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { noTelemetry } from '../../../shared/telemetry/telemetry';
-import { SIGNATURE_HEADER, signPayload } from '../../../shared/webhooks';
 import { httpRequest, invocationContext } from '../../helpers/functions';
 
-const SIGNING_SECRET = 'test-webhook-signing-secret-not-a-real-one';
 const FIRST_DELAY_SECONDS = 45;
 
 /**
@@ -20,35 +16,28 @@ const FIRST_DELAY_SECONDS = 45;
  * tracking queue read by the test instead of a host: what the webhook does and what the queue trigger does, apart.
  */
 describe('an upgrade started through POST /api/upgrades', () => {
-  let sim: RunningSimulator;
+  let stack: Stack;
   let services: Services;
   let queue: QueueClient;
 
   beforeAll(async () => {
-    sim = await startSimulator({
-      port: 0,
-      scenario: generateScenario({ customers: 1, seed: 21, mix: { eligible: 1 }, name: 'start-split' }),
+    // The test's own tracking queue on the shared Azurite: the test reads it, no host does.
+    stack = await startStack({
+      storage: process.env.AzureWebJobsStorage ?? '',
+      simulator: { scenario: generateScenario({ customers: 1, seed: 21, mix: { eligible: 1 }, name: 'start-split' }) },
+      tablePrefix: `split${randomBytes(3).toString('hex')}`,
+      settings: { POLL_FIRST_DELAY_SECONDS: String(FIRST_DELAY_SECONDS) },
+      services: async ({ config, queues }) => {
+        queue = createQueueClient(config.storage, `split-${randomBytes(4).toString('hex')}`);
+        await queue.createIfNotExists();
+        return { queues: { ...queues, upgradeTracking: queue } };
+      },
     });
-    const settings = {
-      ...appSettingsFor(sim),
-      AzureWebJobsStorage: process.env.AzureWebJobsStorage ?? '',
-      TABLE_NAME_PREFIX: `split${randomBytes(3).toString('hex')}`,
-      KEY_VAULT_URL: '',
-      WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
-      POLL_FIRST_DELAY_SECONDS: String(FIRST_DELAY_SECONDS),
-    };
-    const config = loadConfig(settings);
-    queue = createQueueClient(config.storage, `split-${randomBytes(4).toString('hex')}`);
-    await queue.createIfNotExists();
-    const secrets = new CachedSecretStore(new EnvironmentSecretStore(settings), { ttlMs: 300_000 });
-    const defaults = createServices(config, { secrets, telemetry: noTelemetry });
-    services = { ...defaults, queues: { ...defaults.queues, upgradeTracking: queue } };
-    resetServices(services);
+    services = stack.services;
   });
   afterAll(async () => {
-    resetServices();
     await queue?.deleteIfExists();
-    await sim?.close();
+    await stack?.stop();
   });
 
   async function dueIds(at: number): Promise<string[]> {
@@ -60,12 +49,12 @@ describe('an upgrade started through POST /api/upgrades', () => {
   }
 
   it('is readable right after the 202, and enters the poll schedule only when startTracking runs', async () => {
-    const body = JSON.stringify({ customerId: sim.scenario.customers[0].id, productFamily: 'Azure' });
+    const body = JSON.stringify({ customerId: stack.sim.scenario.customers[0].id, productFamily: 'Azure' });
     const answer = await startUpgrade(
       httpRequest({
         method: 'POST',
         path: '/api/upgrades',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(body, SIGNING_SECRET) },
+        headers: { 'content-type': 'application/json', ...stack.signedHeaders(body) },
         body,
       }),
       invocationContext({ functionName: 'startUpgrade' }),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { acceptUpgrade } from '../../../shared/tracking/accept';
 import { pollDueUpgrades, RESEND_AFTER_MS } from '../../../shared/tracking/poll-run';
@@ -218,7 +219,8 @@ describe('accepting an upgrade, then startTracking, against Azurite', () => {
           const partnerCenter = new ScriptedPartnerCenter().script(upgradeId, 'Pending');
           const results = await Promise.all(
             deliveries.map(async ({ delay, at }) => {
-              await new Promise((resolve) => setTimeout(resolve, delay));
+              // A few milliseconds apart, drawn by the property: they provoke interleavings, nothing waits on them.
+              await sleep(delay);
               return startTracking(message, { store, firstPollDelayMs: 0, partnerCenter, now: () => T0 + at });
             }),
           );

@@ -1,10 +1,5 @@
-import {
-  appSettingsFor,
-  generateScenario,
-  startSimulator,
-  steppedClock,
-  type RunningSimulator,
-} from '../../../dev/simulator';
+import { generateScenario, startSimulator, steppedClock, type RunningSimulator } from '../../../dev/simulator';
+import { stackSettings } from '../../../dev/stack';
 import { loadConfig } from '../../../shared/config';
 import { createPartnerCenterClient } from '../../../shared/partner-center';
 import { noTelemetry } from '../../../shared/telemetry/telemetry';
@@ -32,13 +27,12 @@ describe('poll run over the rate limit, against the simulator through the real c
       clock: steppedClock(Date.now()),
       scenario: generateScenario({ customers: UPGRADES, seed: 11, mix: { eligible: 1 }, outcomes: { Completed: 1 } }),
     });
-    const config = loadConfig({
-      ...appSettingsFor(sim),
-      AzureWebJobsStorage: process.env.AzureWebJobsStorage ?? '',
-      KEY_VAULT_URL: '',
-      WEBHOOK_SIGNING_SECRET: 'test-signing-secret-not-a-real-one',
-      PARTNER_CENTER_MAX_ATTEMPTS: '4',
-    });
+    const config = loadConfig(
+      stackSettings(
+        { storage: process.env.AzureWebJobsStorage ?? '', partnerCenter: sim },
+        { PARTNER_CENTER_MAX_ATTEMPTS: '4' },
+      ),
+    );
     const secrets = new MemorySecretStore({
       PARTNER_CENTER_CLIENT_SECRET: sim.credentials.clientSecret,
       PARTNER_CENTER_REFRESH_TOKEN: sim.credentials.refreshToken,

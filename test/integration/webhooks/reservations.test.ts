@@ -17,6 +17,7 @@ import {
 } from '../../../shared/webhooks/reservations';
 import type { HttpResponseShape } from '../../../shared/webhooks/responses';
 import { encodeKey } from '../../../shared/tracking/keys';
+import { latch } from '../../helpers/latch';
 
 function tablesFor(prefix: string): Tables {
   const connectionString = process.env.AzureWebJobsStorage;
@@ -34,13 +35,6 @@ function counted(make: () => HttpResponseShape | Promise<HttpResponseShape>) {
   };
   handler.runs = 0;
   return handler;
-}
-
-/** A promise and the function that resolves it: tests wait on events, not on time. */
-function latch() {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
 }
 
 /** Collects answers as they arrive and opens a latch when `count` of them have. */

@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { RestError } from '@azure/core-rest-pipeline';
 import type { HttpResponseInit } from '@azure/functions';
-import { appSettingsFor, startSimulator, type RunningSimulator } from '../../../dev/simulator';
+import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
+import { stackSettings } from '../../../dev/stack';
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { loadConfig } from '../../../shared/config';
 import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { Tables } from '../../../shared/storage/tables';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { httpRequest, invocationContext } from '../../helpers/functions';
+import { latch } from '../../helpers/latch';
 import { wrapWrites } from '../../reliability/faults';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
-
-/** A promise and the function that resolves it: the test waits on events, not on time. */
-function latch() {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 /**
  * The eligibility webhook's Table Storage round trips with an X-Event-Id, through the real function on Azurite and
@@ -47,13 +42,11 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0 });
-    const settings: Record<string, string> = {
-      AzureWebJobsStorage: process.env.AzureWebJobsStorage!,
-      TABLE_NAME_PREFIX: 'rtrip',
-      ...appSettingsFor(sim),
-      KEY_VAULT_URL: '',
-      POLL_SCHEDULE: '0 0 0 1 1 *',
-    };
+    const settings = stackSettings({
+      storage: process.env.AzureWebJobsStorage!,
+      partnerCenter: sim,
+      tablePrefix: 'rtrip',
+    });
     const config = loadConfig(settings);
     const tables = wrapWrites(new Tables(config), (key, method, original) => {
       const write = () => logged(`${key}.${method}`, original);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { SETTING_NAMES } from '../../../shared/config';
+import { SETTING_NAMES, SETTINGS } from '../../../shared/config';
+import { readmeSettings } from '../../helpers/readme-settings';
 
 const root = path.join(__dirname, '../../..');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -16,6 +17,16 @@ describe('documentation stays true', () => {
   it.each(SETTING_NAMES)('local.settings.sample.json lists %s', (name) => {
     if (name.startsWith('AzureWebJobsStorage__')) return; // identity-based storage exists only in Azure
     expect(sample.Values).toHaveProperty(name);
+  });
+
+  it('the README calls a setting required exactly when the app refuses to start without it', () => {
+    const documented = new Map(readmeSettings().map((row) => [row.name, row.fallback]));
+    // Storage is required in one of two forms: a connection string, or the identity-based __ settings.
+    const requiredInAForm = ['AzureWebJobsStorage'];
+    for (const name of SETTING_NAMES.filter((n) => !n.startsWith('AzureWebJobsStorage__'))) {
+      const required = SETTINGS[name].required || requiredInAForm.includes(name);
+      expect({ name, required: documented.get(name) === 'required' }).toEqual({ name, required });
+    }
   });
 
   it('the sample settings hold no secret values', () => {

@@ -85,22 +85,25 @@ describe('NCRONTAB schedules (read the same way by the app’s settings and the 
     expect(() => parseNcrontab('0 0 0 ? * 1#2')).toThrow(/not an NCRONTAB field/);
   });
 
-  it('fails the app’s start naming POLL_SCHEDULE when it is malformed', () => {
+  it('fails the app’s start naming POLL_SCHEDULE when it is missing or malformed, as the host would', () => {
     const base = {
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
       PARTNER_CENTER_TENANT_ID: '11111111-2222-3333-4444-555555555555',
       PARTNER_CENTER_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
     };
     expect(loadConfig({ ...base, POLL_SCHEDULE: '0 0 * * * *' }).poll.schedule).toBe('0 0 * * * *');
-    for (const schedule of ['0 */5 * * * 8', '0 0 0 L * *', '0 0 0 31 2 *']) {
+    // The host resolves the timer's %POLL_SCHEDULE% from the app settings only: unset, it has no schedule at all.
+    expect(() => resolveAppSettings('%POLL_SCHEDULE%', {})).toThrow("'%POLL_SCHEDULE%' does not resolve to a value.");
+    for (const schedule of [undefined, '', '0 */5 * * * 8', '0 0 0 L * *', '0 0 0 31 2 *']) {
       let error: unknown;
       try {
-        loadConfig({ ...base, POLL_SCHEDULE: schedule });
+        loadConfig(schedule === undefined ? base : { ...base, POLL_SCHEDULE: schedule });
       } catch (caught) {
         error = caught;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect(error).toMatchObject({ setting: 'POLL_SCHEDULE', message: expect.stringContaining('NCRONTAB') });
+      const why = schedule ? 'NCRONTAB' : 'is required but not set';
+      expect(error).toMatchObject({ setting: 'POLL_SCHEDULE', message: expect.stringContaining(why) });
     }
   });
 

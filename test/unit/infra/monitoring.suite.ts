@@ -4,7 +4,7 @@ import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipel
 import { silentLogger } from '../../../shared/partner-center/logger';
 import { partnerCenterTelemetryPolicy } from '../../../shared/partner-center/policies/telemetry';
 import { POLL_RUN_MEASUREMENTS, TELEMETRY_EVENTS } from '../../../shared/telemetry/events';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import {
   asArray,
   asNumbers,

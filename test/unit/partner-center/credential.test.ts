@@ -7,7 +7,8 @@ import {
   TokenEndpointError,
   type SecureAppModelCredentialOptions,
 } from '../../../shared/partner-center';
-import { RecordingTelemetry } from '../../helpers/recording-telemetry';
+import { RecordingTelemetry } from '../../../dev/recording-telemetry';
+import { latch } from '../../helpers/latch';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { json, loopback, type Handler, type Loopback } from './loopback';
 
@@ -19,11 +20,15 @@ const RT0 = 'refresh-token-value-000';
 let server: Loopback;
 afterEach(async () => server?.close());
 
-/** A token endpoint that rotates the refresh token: rt-N in, rt-(N+1) out; access tokens at-N. */
-function rotating(options: { expiresIn?: number; delayMs?: number } = {}): Handler {
+/**
+ * A token endpoint that rotates the refresh token: rt-N in, rt-(N+1) out; access tokens at-N. With `held`, it answers
+ * only once that opens (a slow endpoint the test controls).
+ */
+function rotating(options: { expiresIn?: number; held?: Promise<void>; arrived?: () => void } = {}): Handler {
   let issued = 0;
   return (_req, res) => {
     issued++;
+    options.arrived?.();
     const answer = () =>
       json(res, 200, {
         token_type: 'Bearer',
@@ -32,7 +37,7 @@ function rotating(options: { expiresIn?: number; delayMs?: number } = {}): Handl
         access_token: `access-token-value-${issued}`,
         refresh_token: `refresh-token-value-${String(issued).padStart(3, '0')}`,
       });
-    if (options.delayMs) setTimeout(answer, options.delayMs).unref();
+    if (options.held) void options.held.then(answer);
     else answer();
   };
 }
@@ -87,8 +92,11 @@ describe('SecureAppModelCredential', () => {
   });
 
   it('50 concurrent calls on a cold cache make exactly one token request', async () => {
-    const { credential } = await setup(rotating({ delayMs: 50 }));
-    const tokens = await Promise.all(Array.from({ length: 50 }, () => credential.getToken(PARTNER_CENTER_SCOPE)));
+    const answer = latch();
+    const { credential } = await setup(rotating({ held: answer.promise }));
+    const calls = Array.from({ length: 50 }, () => credential.getToken(PARTNER_CENTER_SCOPE));
+    answer.open(); // every call has been made before the endpoint answers
+    const tokens = await Promise.all(calls);
     expect(new Set(tokens.map((t) => t.token))).toEqual(new Set(['access-token-value-1']));
     expect(server.requests).toHaveLength(1);
   });
@@ -306,10 +314,15 @@ describe('SecureAppModelCredential', () => {
   });
 
   it("a caller's abort stops its own wait but not the shared refresh", async () => {
-    const { credential } = await setup(rotating({ delayMs: 150 }));
-    const aborted = credential.getToken(PARTNER_CENTER_SCOPE, { abortSignal: AbortSignal.timeout(20) });
+    const [arrived, answer] = [latch(), latch()];
+    const { credential } = await setup(rotating({ held: answer.promise, arrived: arrived.open }));
+    const caller = new AbortController();
+    const aborted = credential.getToken(PARTNER_CENTER_SCOPE, { abortSignal: caller.signal });
     const patient = credential.getToken(PARTNER_CENTER_SCOPE);
+    await arrived.promise;
+    caller.abort(); // while the token request is out, unanswered
     await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    answer.open();
     expect((await patient).token).toBe('access-token-value-1');
     expect(server.requests).toHaveLength(1);
   });

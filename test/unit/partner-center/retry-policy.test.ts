@@ -130,17 +130,16 @@ describe('partnerCenterRetryPolicy', () => {
   });
 
   it("stops waiting when the caller's deadline fires and returns the last response (with its Retry-After)", async () => {
-    const started = Date.now();
+    // Told to wait 50 s: a policy that waited it out past the caller's deadline would outlast the test.
     const { next, result } = run(
-      [{ status: 429, headers: { 'Retry-After': '30' } }, 200],
+      [{ status: 429, headers: { 'Retry-After': '50' } }, 200],
       { maxRetryAfterMs: 60_000 },
       AbortSignal.timeout(100),
     );
     const response = await result;
     expect(response.status).toBe(429);
-    expect(response.headers.get('retry-after')).toBe('30');
+    expect(response.headers.get('retry-after')).toBe('50');
     expect(next.calls).toBe(1);
-    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('does not start another attempt once the caller aborted', async () => {

@@ -47,14 +47,35 @@ describe('simulator rate limits and fault injection', () => {
   });
 
   it('refills the bucket in real time so a client that waits Retry-After gets through', async () => {
-    // 2/s: the second request lands within the 500 ms refill window even on a loaded machine.
-    sim.setRateLimits({ perPartner: { ratePerSecond: 2, burst: 1 } });
-    expect((await eligibility()).status).toBe(200);
-    const limited = await eligibility();
-    expect(limited.status).toBe(429);
-    expect(limited.headers.get('retry-after')).toBe('1');
-    await new Promise((resolve) => setTimeout(resolve, 550));
-    expect((await eligibility()).status).toBe(200);
+    // The buckets run on the monotonic clock (performance.now), here a virtual one the test moves; timers, sockets
+    // and Date stay real.
+    jest.useFakeTimers({
+      doNotFake: [
+        'Date',
+        'hrtime',
+        'nextTick',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    try {
+      sim.setRateLimits({ perPartner: { ratePerSecond: 2, burst: 1 } });
+      expect((await eligibility()).status).toBe(200);
+      const limited = await eligibility();
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('1');
+      jest.advanceTimersByTime(400); // not yet: a token comes every 500 ms
+      expect((await eligibility()).status).toBe(429);
+      jest.advanceTimersByTime(1000); // Retry-After, waited as told
+      expect((await eligibility()).status).toBe(200);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('503 with probability 1 on one route only, with the Partner Center error body; cleared at run time', async () => {

@@ -24,12 +24,17 @@ function loadTelemetryWatchingSdk(): { telemetryModule: typeof TelemetryIndex; s
 }
 
 describe('createTelemetry', () => {
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
 
   it('without a connection string logs to the console, makes no network call and never loads the SDK', async () => {
     const connect = jest.spyOn(net.Socket.prototype, 'connect');
     const lookup = jest.spyOn(dns, 'lookup');
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    // Timers the test controls: whatever the telemetry schedules (a send later, a retry) is seen and can be fired.
+    jest.useFakeTimers();
     const { telemetryModule, sdkLoads } = loadTelemetryWatchingSdk();
 
     const telemetry = telemetryModule.createTelemetry({
@@ -47,7 +52,8 @@ describe('createTelemetry', () => {
     telemetry.exception(new Error('boom'));
     await telemetry.flush();
     await telemetry.shutdown();
-    await new Promise((resolve) => setTimeout(resolve, 50)); // room for anything scheduled to fire
+    expect(jest.getTimerCount()).toBe(0); // nothing left to fire later
+    jest.runAllTimers();
 
     expect(telemetry).toBeInstanceOf(telemetryModule.ConsoleTelemetry);
     expect(log.mock.calls.map(([line]) => String(line))).toEqual([

@@ -1,4 +1,4 @@
-import type { Telemetry, TelemetryEventName } from '../../shared/telemetry';
+import type { Telemetry, TelemetryEventName } from '../shared/telemetry';
 
 /** Records everything in memory: for tests that assert on telemetry. */
 export class RecordingTelemetry implements Telemetry {

@@ -1,0 +1,34 @@
+import type { HttpAnswer } from '../../dev/stack';
+import { openApiViolations } from './openapi';
+
+/** A problem-details body as the tests read it. */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: { field: string; message: string }[];
+  partnerCenterCode?: number;
+  partnerCenterDescription?: string;
+  reason?: string;
+  upgradeId?: string;
+}
+
+/** The documented operation each path answers, for the OpenAPI check. */
+function pathTemplate(path: string): string {
+  const bare = path.split('?')[0].replace(/^\/api/, '');
+  if (/^\/upgrades\/[^/]+$/.test(bare)) return '/upgrades/{upgradeId}';
+  if (/^\/customers\/[^/]+\/upgrades$/.test(bare)) return '/customers/{customerId}/upgrades';
+  return bare;
+}
+
+/** Asserts a response matches the OpenAPI document and is not a 500 (every API test calls this on every response). */
+export function expectDocumented(method: string, path: string, response: HttpAnswer): void {
+  expect(response.status).not.toBe(500);
+  const violations = openApiViolations(method, pathTemplate(path), response);
+  if ((response.headers['content-type'] ?? '').startsWith('application/problem+json')) {
+    const instance = (response.body as { instance?: unknown }).instance;
+    if (instance !== `/api${path.split('?')[0]}`) violations.push(`problem instance is ${String(instance)}`);
+  }
+  expect({ status: response.status, path, violations }).toEqual({ status: response.status, path, violations: [] });
+}
