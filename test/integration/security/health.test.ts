@@ -5,6 +5,7 @@ import { health } from '../../../functions/health';
 import { loadConfig } from '../../../shared/config';
 import { createServices, resetServices } from '../../../shared/services';
 import { httpRequest, invocationContext } from '../../helpers/functions';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 
 /**
  * The anonymous health endpoint: anyone on the internet may call it, so it must make the app create nothing and must
@@ -14,6 +15,7 @@ import { httpRequest, invocationContext } from '../../helpers/functions';
 const settings = {
   PARTNER_CENTER_TENANT_ID: '11111111-2222-3333-4444-555555555555',
   PARTNER_CENTER_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
+  POLL_SCHEDULE: QUIET_SCHEDULE,
 };
 const connectionString = process.env.AzureWebJobsStorage!;
 

@@ -13,6 +13,7 @@ import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 
 /**
  * An upgrade id from Partner Center becomes a table key, a `Location` header and a path: it is taken only as a GUID.
@@ -99,6 +100,7 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
       TABLE_NAME_PREFIX: `ids${randomBytes(4).toString('hex')}`,
       KEY_VAULT_URL: '',
       PARTNER_CENTER_MAX_ATTEMPTS: '1',
+      POLL_SCHEDULE: QUIET_SCHEDULE,
     });
     const queue = (name: string) => createQueueClient(config.storage, `ids-${name}-${randomBytes(4).toString('hex')}`);
     services = createServices(config, {

@@ -19,6 +19,7 @@ import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-s
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 
 /**
  * The read API leaks nothing an upgrade's last error held. A poll that fails because Key Vault refuses the app, or
@@ -66,6 +67,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
       PARTNER_CENTER_MAX_ATTEMPTS: '1',
       KEY_VAULT_URL: vault.url,
       POLL_FIRST_DELAY_SECONDS: '0',
+      POLL_SCHEDULE: QUIET_SCHEDULE,
     };
   });
   afterAll(async () => {
