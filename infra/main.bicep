@@ -89,6 +89,7 @@ var appTables = [
   'RejectedMessages'
   'Callbacks'
   'Health'
+  'Fleet'
 ]
 var appQueues = [
   'upgrade-tracking'

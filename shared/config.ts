@@ -100,6 +100,7 @@ export const SETTINGS = {
   POLL_MIN_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff start between polls' },
   POLL_MAX_INTERVAL_SECONDS: { required: false, secret: false, description: 'backoff cap between polls' },
   POLL_MAX_AGE_DAYS: { required: false, secret: false, description: 'an upgrade not final after this becomes Stale' },
+  FLEET_SCAN_SCHEDULE: { required: false, secret: false, description: "the fleet scan's NCRONTAB schedule" },
   BILLING_CALLBACK_URL: {
     required: false,
     secret: false,
@@ -144,6 +145,11 @@ export interface PollConfig {
   maxAgeMs: number;
 }
 
+export interface FleetConfig {
+  /** Six-field NCRONTAB: a scan starts in the first timer run after an occurrence. */
+  scanSchedule: string;
+}
+
 /** Local: a connection string (Azurite). Azure: identity-based endpoints (no shared keys). */
 export type StorageConfig =
   | { kind: 'connectionString'; connectionString: string }
@@ -167,6 +173,7 @@ export interface AppConfig {
     refreshTokenWriteIntervalMs: number;
   };
   poll: PollConfig;
+  fleet: FleetConfig;
   billingCallbackUrl: string | undefined;
   callbacks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number };
   appInsightsConnectionString: string | undefined;
@@ -331,6 +338,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxIntervalMs,
       maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
     },
+    fleet: { scanSchedule: ncrontab(env, 'FLEET_SCAN_SCHEDULE', '0 0 2 * * *') },
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
     callbacks: {
       timeoutMs: number(env, 'CALLBACK_TIMEOUT_SECONDS', 10, 1, 120) * 1000,
