@@ -100,7 +100,7 @@ export function resellersOf(subscriptions: ReadonlyArray<LegacySubscription | Az
 }
 
 function notEligibleStep(reason: NotEligibleReason, facts: CustomerFacts): string {
-  const said = facts.eligibility?.reason ? ` Partner Center says: "${facts.eligibility.reason}"` : '';
+  const said = facts.eligibility?.reason ? ` Partner Center says: "${facts.eligibility.reason}".` : '';
   switch (reason) {
     case 'suspended-subscriptions': {
       const suspended = (facts.subscriptions?.legacy ?? []).filter(isSuspended);
@@ -129,8 +129,10 @@ function notEligibleStep(reason: NotEligibleReason, facts: CustomerFacts): strin
         'Partner Center reports no commerce relationship with this customer: only a reseller relationship can ' +
         `transact, so its reseller (or the customer) must move it.${said}`
       );
-    case 'other':
-      return `Partner Center refuses the move.${said || ' It gave no reason.'} Resolve it in Partner Center, then scan again.`;
+    case 'other': {
+      const words = facts.eligibility?.reason;
+      return `Partner Center refuses the move${words ? `: "${words}"` : ', without a reason'}. Resolve it in Partner Center, then scan again.`;
+    }
   }
 }
 
@@ -142,7 +144,7 @@ function eligibleStep(facts: CustomerFacts): string {
     resellers.length > 0
       ? `one Azure plan per reseller of record (${names(resellers, resellers.length)})`
       : 'an Azure plan';
-  return `Ready: start the upgrade; ${count} move to ${target}.`;
+  return `Ready: start the upgrade; ${count} ${plural(toMove.length, 'moves', 'move')} to ${target}.`;
 }
 
 export function classify(facts: CustomerFacts): Classification {

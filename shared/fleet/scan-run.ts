@@ -41,6 +41,7 @@ import {
   type ScheduleResult,
   type SlotDecision,
 } from './scan-state';
+import { MAX_LIST_CHARS } from './entities';
 import { MAX_BATCH_ROWS, type FleetStore } from './store';
 
 /** Customers per page asked of Partner Center: its documented maximum, what Microsoft's own bulk tool uses. */
@@ -405,7 +406,7 @@ class ScanRun {
         // Checked and awaited in the same turn: a worker's signal cannot slip in between.
         while (ready.length === 0 && active > 0) await once(wake, 'ready');
         if (ready.length === 0 || failure !== undefined) break;
-        const batch = ready.splice(0, MAX_BATCH_ROWS);
+        const batch = takeBatch(ready);
         const count = await this.commit(batch);
         if (count === undefined) break;
         written += count;
@@ -418,7 +419,7 @@ class ScanRun {
     }
     if (lane !== undefined) throw lane;
     if (failure !== undefined) throw failure;
-    return written === todo.length && !this.stopped();
+    return written === todo.length;
   }
 
   /**
@@ -534,6 +535,28 @@ function iso(epochMs: number): string {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A batch's rows stay well inside a transaction's 4 MiB (each list in a row is cut to MAX_LIST_CHARS). */
+const MAX_BATCH_CHARS = 3_000_000;
+
+/** About how large a customer's row will be: its subscriptions dominate. */
+function estimatedChars(facts: CustomerFacts): number {
+  const subscriptions = facts.subscriptions;
+  const listed = subscriptions ? subscriptions.legacy.length + subscriptions.azurePlans.length : 0;
+  return 4_000 + Math.min(2 * MAX_LIST_CHARS, 200 * listed);
+}
+
+/** The next batch from the ready facts: at most a transaction's rows, and a payload well under its limit. */
+function takeBatch(ready: CustomerFacts[]): CustomerFacts[] {
+  let count = 0;
+  let chars = 0;
+  while (count < ready.length && count < MAX_BATCH_ROWS) {
+    chars += estimatedChars(ready[count]);
+    if (count > 0 && chars > MAX_BATCH_CHARS) break;
+    count++;
+  }
+  return ready.splice(0, count);
 }
 
 /** What a batch of rows adds to the scan's counts. */
