@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter, once, setMaxListeners } from 'node:events';
 import type { NcrontabSchedule } from '../config';
 import type {
   CallOptions,
@@ -184,12 +184,19 @@ class ScanRun {
   private scan!: FleetScanRecord;
   private owned = false;
   private readonly sources: FactSources;
+  private readonly slotSignal: AbortSignal;
 
   constructor(private readonly options: ScanStepOptions) {
     this.now = options.now ?? Date.now;
     this.runId = options.runId ?? randomUUID();
     this.started = options.clock();
     this.sources = { directory: options.directory, upgrades: options.upgrades, call: this.call };
+    // A caller waiting for a rate slot gives up at the deadline (slots are handed out ahead: without this, the
+    // callers queued at the gate would each wait for their slot past the deadline, only to find the run over).
+    const atDeadline = AbortSignal.timeout(Math.max(0, Math.ceil(options.deadline - this.started)));
+    this.slotSignal = options.signal ? AbortSignal.any([options.signal, atDeadline]) : atDeadline;
+    // One listener per caller waiting for a slot: the workers' calls and a batch's eligibility calls.
+    setMaxListeners(MAX_BATCH_ROWS + 2 * Math.max(1, options.concurrency) + 8, this.slotSignal);
   }
 
   private stopped(): ScanStopReason | undefined {
@@ -242,7 +249,7 @@ class ScanRun {
           return send({ correlationId: this.scan.scanId, abortSignal: signal, throttling: 'return' });
         },
         {
-          signal,
+          signal: this.slotSignal,
           maxThrottleRetries: Number.POSITIVE_INFINITY,
           throttlePauseMs: throttlePauseOf,
           stopped: () => this.stopped() !== undefined,
@@ -253,7 +260,9 @@ class ScanRun {
         },
       );
     } catch {
-      throw new ScanStopped(this.stopped() ?? 'aborted'); // the wait for a slot was aborted
+      // The wait for a slot ended: the host is shutting down, or the run's time is up.
+      this.stopReason ??= signal?.aborted ? 'aborted' : 'time-budget';
+      throw new ScanStopped(this.stopReason);
     }
     if (outcome.ok) return outcome.value;
     const { error } = outcome;

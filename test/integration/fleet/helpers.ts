@@ -5,6 +5,7 @@ import {
   type PagingSpec,
   type RunningSimulator,
   type Scenario,
+  type SimulatorOptions,
 } from '../../../dev/simulator';
 import { parseNcrontab } from '../../../shared/config';
 import { FleetStore, runFleetScanStep, TriageCache, type FleetCustomerRecord } from '../../../shared/fleet';
@@ -26,8 +27,12 @@ import { MemorySecretStore } from '../../helpers/memory-secret-store';
 import { RecordingTracker, testTables } from '../tracking/helpers';
 
 /** The simulated partner, on a stepped clock that never moves unless a test moves it. */
-export function fleetSimulator(scenario: Scenario, paging: PagingSpec = {}): Promise<RunningSimulator> {
-  return startSimulator({ clock: steppedClock('2026-03-01T00:00:00Z'), scenario: { ...scenario, paging } });
+export function fleetSimulator(
+  scenario: Scenario,
+  paging: PagingSpec = {},
+  options: Pick<SimulatorOptions, 'log' | 'quiet'> = {},
+): Promise<RunningSimulator> {
+  return startSimulator({ clock: steppedClock('2026-03-01T00:00:00Z'), scenario: { ...scenario, paging }, ...options });
 }
 
 /** The real Partner Center client against the simulator, with short retry delays. */
