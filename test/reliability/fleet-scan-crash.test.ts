@@ -13,7 +13,7 @@ import {
   type CountingPartnerCenter,
 } from '../integration/fleet/helpers';
 import { testTables, trackingRows } from '../integration/tracking/helpers';
-import { overrideMethods, WRITE_METHODS, wrapTables } from './faults';
+import { wrapWrites } from './faults';
 import { prng, seedFor } from './prng';
 
 /**
@@ -68,18 +68,7 @@ class Process {
 
 /** The app's tables as the process sees them: every write is a side effect. */
 function processTables(inner: Tables, process: Process): Tables {
-  return wrapTables(inner, (key, client) =>
-    overrideMethods(
-      client,
-      Object.fromEntries(
-        WRITE_METHODS.map((method) => [
-          method,
-          (original: (...args: unknown[]) => Promise<unknown>, args: unknown[]) =>
-            process.effect(`${key}.${method}`, () => original(...args)),
-        ]),
-      ),
-    ),
-  );
+  return wrapWrites(inner, (key, method, write) => process.effect(`${key}.${method}`, write));
 }
 
 /**

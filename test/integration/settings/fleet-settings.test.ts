@@ -13,7 +13,7 @@ import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secre
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
 import { invocationContext } from '../../helpers/functions';
-import { readmeSettingNames } from '../../helpers/readme-settings';
+import { describeSettingProbes, type Probe } from './probes';
 
 /**
  * Every fleet setting the README's settings table documents changes what the app does, observed through the real
@@ -72,13 +72,6 @@ async function runAt(at: string): Promise<void> {
   }
 }
 
-interface Probe {
-  changed: string;
-  observe(value: string | undefined): Promise<unknown>;
-  atDefault: unknown;
-  atChanged: unknown;
-}
-
 const probes: Record<string, Probe> = {
   FLEET_SCAN_SCHEDULE: {
     changed: '0 0 3 * * *',
@@ -102,19 +95,4 @@ const probes: Record<string, Probe> = {
   },
 };
 
-const documented = readmeSettingNames().filter((name) => name.startsWith('FLEET_'));
-
-describe('fleet settings: each one documented changes what the app does', () => {
-  it('the README documents fleet settings, and each has a probe here', () => {
-    expect(documented.length).toBeGreaterThanOrEqual(1);
-    expect(documented.filter((name) => !(name in probes))).toEqual([]);
-  });
-
-  it.each(documented.filter((name) => name in probes))('%s', async (name) => {
-    const probe = probes[name];
-    const atDefault = await probe.observe(undefined);
-    const atChanged = await probe.observe(probe.changed);
-    expect({ name, atDefault, atChanged }).toEqual({ name, atDefault: probe.atDefault, atChanged: probe.atChanged });
-    expect(atChanged).not.toEqual(atDefault);
-  });
-});
+describeSettingProbes('fleet settings: each one documented changes what the app does', 'FLEET_', probes, 1);
