@@ -246,6 +246,7 @@ describe('fleet scan crash points', () => {
     const random = prng(seedFor('fleet scan kills'));
     const clean = await scan({});
     const answers = Object.values(clean.asked.totals).reduce((a, b) => a + b, 0);
+    const kills: string[] = [];
     for (let i = 0; i < 8; i++) {
       const atAnswer = 1 + random.int(answers);
       const outcome = await scan({ atAnswer });
@@ -256,6 +257,8 @@ describe('fleet scan crash points', () => {
       // Only an answer in hand when the process died can be asked again: at most one batch's worth.
       const askedTwice = truths(sim).filter((t) => outcome.asked.of(t.id, 'eligibility') > 1);
       expect(askedTwice.length).toBeLessThanOrEqual(99);
+      kills.push(`#${atAnswer}: ${askedTwice.length} asked again, ${outcome.runs} runs`);
     }
+    console.log(`[reliability] fleet scan kills (answers of ${answers}): ${kills.join('; ')}`);
   });
 });
