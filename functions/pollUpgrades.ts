@@ -1,18 +1,25 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { runBackground } from '../shared/fleet';
 import { getServices } from '../shared/services';
-import { pollDueUpgrades, queueNotifier, queueTracker } from '../shared/tracking';
+import { queueNotifier, queueTracker } from '../shared/tracking';
 
-/** Timer: poll what is due (never the whole history), within the run's time budget. A failed run is retried by the next tick. */
+/**
+ * Timer: the background run — poll what is due (never the whole history), then work on the fleet scan with what is
+ * left of the run's time budget, all through one Partner Center rate budget. A failed run is retried by the next tick.
+ */
 export async function pollUpgrades(timer: Timer, context: InvocationContext): Promise<void> {
   const services = getServices();
   if (timer.isPastDue) context.warn('pollUpgrades: this run is late (past due); it processes everything due.');
-  const summary = await pollDueUpgrades({
-    store: services.tracking,
+  const { poll: summary, scan } = await runBackground({
+    tracking: services.tracking,
     partnerCenter: services.partnerCenter,
-    config: services.config.poll,
+    directory: services.customerDirectory,
+    fleet: services.fleet,
+    config: services.config,
     telemetry: services.telemetry,
     notify: queueNotifier(services.queues.upgradeNotifications),
-    resend: queueTracker(services.queues.upgradeTracking),
+    track: queueTracker(services.queues.upgradeTracking),
+    triage: services.fleetTriage,
   });
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
   await services.consent
@@ -24,6 +31,26 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
       (summary.recovered > 0 ? `, ${summary.recovered} tracking message(s) re-sent` : '') +
       (summary.stoppedBy ? ` (stopped: ${summary.stoppedBy})` : ''),
   );
+  switch (scan.outcome) {
+    case 'idle':
+      break;
+    case 'busy':
+      context.log(`pollUpgrades: fleet scan ${scan.scanId} is held by another run`);
+      break;
+    case 'deferred':
+      context.log(`pollUpgrades: fleet scan ${scan.scanId} waits for the next run (no time left in this one)`);
+      break;
+    case 'worked':
+      context.log(
+        `pollUpgrades: fleet scan ${scan.scanId} ${scan.state}: ${scan.checked} customer(s) checked, ` +
+          `${scan.calls} Partner Center call(s), ${scan.throttled} throttled in ${scan.durationMs} ms` +
+          (scan.stoppedBy ? ` (stopped: ${scan.stoppedBy}${scan.error ? `: ${scan.error}` : ''})` : ''),
+      );
+      break;
+    case 'error':
+      context.warn(`pollUpgrades: the fleet scan step failed: ${scan.error}`);
+      break;
+  }
 }
 
 app.timer('pollUpgrades', {

@@ -99,6 +99,7 @@ var appTables = [
   'RejectedMessages'
   'Callbacks'
   'Health'
+  'Fleet'
 ]
 var appQueues = [
   'upgrade-tracking'

@@ -61,6 +61,7 @@ export const SETTINGS = {
   POLL_MIN_INTERVAL_SECONDS: optional('backoff start between polls'),
   POLL_MAX_INTERVAL_SECONDS: optional('backoff cap between polls'),
   POLL_MAX_AGE_DAYS: optional('an upgrade not final after this becomes Stale'),
+  FLEET_SCAN_SCHEDULE: optional("the fleet scan's NCRONTAB schedule"),
   BILLING_CALLBACK_URL: optional('where final results are posted; unset: no callbacks'),
   CALLBACK_TIMEOUT_SECONDS: optional('timeout of one billing callback POST'),
   CALLBACK_MAX_ATTEMPTS: optional('billing callback attempts before the message goes to the poison queue'),
@@ -88,6 +89,11 @@ export interface PollConfig {
   maxAgeMs: number;
 }
 
+export interface FleetConfig {
+  /** Six-field NCRONTAB: a scan starts in the first timer run after an occurrence. */
+  scanSchedule: string;
+}
+
 /** Local: a connection string (Azurite). Azure: identity-based endpoints (no shared keys). */
 export type StorageConfig =
   | { kind: 'connectionString'; connectionString: string }
@@ -111,6 +117,7 @@ export interface AppConfig {
     refreshTokenWriteIntervalMs: number;
   };
   poll: PollConfig;
+  fleet: FleetConfig;
   billingCallbackUrl: string | undefined;
   callbacks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number };
   appInsightsConnectionString: string | undefined;
@@ -181,8 +188,9 @@ export function parseNcrontab(expression: string): NcrontabSchedule {
   };
 }
 
-function ncrontab(env: Env, name: SettingName): string {
-  const value = required(env, name);
+/** A six-field NCRONTAB setting; required unless a fallback is given. */
+function ncrontab(env: Env, name: SettingName, fallback?: string): string {
+  const value = fallback === undefined ? required(env, name) : (read(env, name) ?? fallback);
   try {
     parseNcrontab(value);
   } catch (error) {
@@ -267,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxIntervalMs,
       maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
     },
+    fleet: { scanSchedule: ncrontab(env, 'FLEET_SCAN_SCHEDULE', '0 0 2 * * *') },
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
     callbacks: {
       timeoutMs: number(env, 'CALLBACK_TIMEOUT_SECONDS', 10, 1, 120) * 1000,

@@ -1,10 +1,13 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type AppConfig } from './config';
+import { FleetStore, TriageCache } from './fleet';
 import { poisonQueueName } from './queues/poison';
 import {
   createPartnerCenterClient,
   createRefreshTokenOwner,
+  type CustomerDirectory,
+  type PartnerCenterClient,
   type PartnerCenterLogger,
   type ProductUpgrades,
   type RefreshTokenOwner,
@@ -29,7 +32,12 @@ export interface Services {
   /** The one owner of the Partner Center refresh token; `consent.flush()` writes a pending rotation back now. */
   consent: RefreshTokenOwner;
   partnerCenter: ProductUpgrades;
+  /** The fleet view of the same Partner Center client: customers, subscriptions, usage records, agreements. */
+  customerDirectory: CustomerDirectory;
   tracking: TrackingStore;
+  fleet: FleetStore;
+  /** The usage records of the scan in progress, kept between the timer runs this process serves. */
+  fleetTriage: TriageCache;
   queues: { upgradeTracking: QueueClient; upgradeNotifications: QueueClient; upgradeNotificationsPoison: QueueClient };
 }
 
@@ -46,16 +54,21 @@ export function createServices(config: AppConfig = loadConfig(), overrides: Part
   const telemetry = overrides.telemetry ?? createTelemetry(config);
   const secrets = overrides.secrets ?? createSecretStore(config, { logger: console });
   const consent = overrides.consent ?? createRefreshTokenOwner(config, secrets, partnerCenterLogger);
+  // One client serves both views, built only when an override does not replace both.
+  let client: PartnerCenterClient | undefined;
+  const partnerCenterClient = () =>
+    (client ??= createPartnerCenterClient(config, secrets, { telemetry, logger: partnerCenterLogger, consent }));
   return {
     config,
     tables,
     telemetry,
     secrets,
     consent,
-    partnerCenter:
-      overrides.partnerCenter ??
-      createPartnerCenterClient(config, secrets, { telemetry, logger: partnerCenterLogger, consent }),
+    partnerCenter: overrides.partnerCenter ?? partnerCenterClient(),
+    customerDirectory: overrides.customerDirectory ?? partnerCenterClient(),
     tracking: overrides.tracking ?? new TrackingStore(tables),
+    fleet: overrides.fleet ?? new FleetStore(tables),
+    fleetTriage: overrides.fleetTriage ?? new TriageCache(),
     queues: overrides.queues ?? {
       upgradeTracking: createQueueClient(config.storage, QUEUES.upgradeTracking),
       upgradeNotifications: createQueueClient(config.storage, QUEUES.upgradeNotifications),

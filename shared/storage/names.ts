@@ -10,6 +10,8 @@ export const TABLES = {
   rejectedMessages: 'RejectedMessages',
   callbacks: 'Callbacks',
   health: 'Health',
+  /** The fleet scan: its slot, one row per customer of the partner, one row per finished scan (one partition). */
+  fleet: 'Fleet',
 } as const;
 
 export const QUEUES = {

@@ -16,6 +16,11 @@ export const TELEMETRY_EVENTS = [
   'PollRunCompleted',
   'PoisonMessage',
   'PartnerCenterAuthFailed',
+  // The fleet scan (shared/fleet): started, one progress event per timer run that worked on it, then its end.
+  'FleetScanStarted',
+  'FleetScanProgress',
+  'FleetScanCompleted',
+  'FleetScanFailed',
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

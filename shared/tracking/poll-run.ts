@@ -8,7 +8,7 @@ import { mergeSorted } from './merge-sorted';
 import type { Notifier } from '../callbacks/events';
 import { commitOf, planPoll, type PollOutcome, type PollPlan } from './poll-plan';
 import type { PollRunRecord, PollState, ScheduleEntry } from './records';
-import { monotonicNow, RequestGate, type MonotonicClock } from './request-gate';
+import { callThroughGate, monotonicNow, RequestGate, type MonotonicClock } from './request-gate';
 import type { RandomSource } from './schedule';
 import type { TrackingSender } from './start-tracking';
 import { isFinal, type FinalStatus } from './state';
@@ -16,6 +16,12 @@ import type { TrackingStore } from './store';
 
 /** Pause after a 429 that carried no Retry-After. */
 export const DEFAULT_THROTTLE_PAUSE_MS = 30_000;
+/** The pause a Partner Center failure asks of every call sharing the gate: its Retry-After when it is a 429. */
+export function throttlePauseOf(error: unknown): number | undefined {
+  const pc = asPartnerCenterError(error);
+  return pc?.category === 'throttled' ? (pc.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS) : undefined;
+}
+
 /** Times one upgrade is retried within a run after a 429 (each after the shared pause). */
 export const MAX_THROTTLE_RETRIES = 3;
 /**
@@ -227,40 +233,34 @@ class PollRun {
   /** The status call, through the rate gate; a 429 pauses the whole run and the call is retried up to 3 times. */
   private async askStatus(state: PollState, firstSlot: number): Promise<PollOutcome> {
     const { partnerCenter, signal } = this.options;
-    let sentAt = firstSlot;
-    for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) sentAt = await this.gate.acquire(signal);
-      this.summary.polled++;
-      try {
-        const result = await partnerCenter.getUpgradeStatus(
+    const outcome = await callThroughGate(
+      this.gate,
+      () =>
+        partnerCenter.getUpgradeStatus(
           { upgradeId: state.upgradeId, customerId: state.customerId, productFamily: state.productFamily },
           // A 429 comes straight back: the gate pauses and slows every call of the run, not just this one.
           { correlationId: this.runId, abortSignal: signal, throttling: 'return' },
-        );
-        return { kind: 'observed', result };
-      } catch (error) {
-        const pc = asPartnerCenterError(error);
-        let retryAfterMs: number | undefined;
-        if (pc?.category === 'throttled') {
-          this.summary.throttled++;
-          retryAfterMs = pc.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS;
-          this.gate.throttled(retryAfterMs, sentAt);
-          if (attempt < MAX_THROTTLE_RETRIES && !this.stopped()) continue;
-        } else {
-          this.summary.errors++;
-          // Credentials are broken for every upgrade alike: stop calling until an operator fixes them.
-          if (pc?.category === 'auth') this.stopReason ??= 'auth';
-        }
-        const described = describeError(error);
-        return {
-          kind: 'failed',
-          category: described.category,
-          code: described.code,
-          error: described.text,
-          retryAfterMs,
-        };
-      }
+        ),
+      {
+        signal,
+        firstSlot,
+        maxThrottleRetries: MAX_THROTTLE_RETRIES,
+        throttlePauseMs: throttlePauseOf,
+        stopped: () => this.stopped() !== undefined,
+        onAttempt: () => this.summary.polled++,
+        onThrottled: () => this.summary.throttled++,
+      },
+    );
+    if (outcome.ok) return { kind: 'observed', result: outcome.value };
+    const { error } = outcome;
+    const retryAfterMs = throttlePauseOf(error);
+    if (retryAfterMs === undefined) {
+      this.summary.errors++;
+      // Credentials are broken for every upgrade alike: stop calling until an operator fixes them.
+      if (asPartnerCenterError(error)?.category === 'auth') this.stopReason ??= 'auth';
     }
+    const described = describeError(error);
+    return { kind: 'failed', category: described.category, code: described.code, error: described.text, retryAfterMs };
   }
 
   /**

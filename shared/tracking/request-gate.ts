@@ -1,11 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
- * The poll run's shared door to Partner Center: a request rate (evenly spaced slots, a token bucket with a burst of
- * one) and a shared pause. When any call is throttled, the pause holds back every caller, not only the one that saw
- * the 429, and the rate is cut so the run comes back under the limit instead of tripping it again. Written by hand
- * because the Azure SDK pipeline throttling policy acts per request, not across a whole run of concurrent calls, and
- * never lowers a rate.
+ * The shared door to Partner Center of a timer run's background work (the poll run, then the fleet scan): a request
+ * rate (evenly spaced slots, a token bucket with a burst of one) and a shared pause. When any call is throttled, the pause holds back every caller, not only the one that saw
+ * the 429, and the rate is cut so the run comes back under the limit instead of tripping
+ * it again. Written by hand because the Azure SDK pipeline throttling policy acts per request, not across a whole
+ * run of concurrent calls, and never lowers a rate.
  */
 
 export type MonotonicClock = () => number;
@@ -123,6 +123,50 @@ export class RequestGate {
       // A pause set while we slept invalidates the slot we reserved: take a new one after it.
       const at = this.clock();
       if (at >= this.pausedUntilAt) return at;
+    }
+  }
+}
+
+/** How a call sent through the gate ended: its value, or the error it failed with (after any 429 retries). */
+export type GatedOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+export interface GatedCallOptions {
+  signal?: AbortSignal;
+  /** 429s retried, each after the shared pause; the next one is the outcome. */
+  maxThrottleRetries: number;
+  /** The pause a failure asks of everyone when it is a 429 (its Retry-After); undefined for any other failure. */
+  throttlePauseMs(error: unknown): number | undefined;
+  /** The slot of the first attempt when the caller took it already (the poll run takes it before its claim). */
+  firstSlot?: number;
+  /** Asked before each retry: true gives up, and the last 429 is the outcome. */
+  stopped?(): boolean;
+  /** Before each attempt, and on each 429 (counting). */
+  onAttempt?(): void;
+  onThrottled?(): void;
+}
+
+/**
+ * One call through the gate, for every caller that shares it (the poll run, the fleet scan): a slot per attempt, and
+ * a 429 pauses and slows every caller of the gate (`throttled`) before the call is tried again. The call's own
+ * failure is returned, not thrown; only the wait for a slot throws (the signal aborted).
+ */
+export async function callThroughGate<T>(
+  gate: RequestGate,
+  call: () => Promise<T>,
+  options: GatedCallOptions,
+): Promise<GatedOutcome<T>> {
+  let sentAt = options.firstSlot ?? (await gate.acquire(options.signal));
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) sentAt = await gate.acquire(options.signal);
+    options.onAttempt?.();
+    try {
+      return { ok: true, value: await call() };
+    } catch (error) {
+      const pauseMs = options.throttlePauseMs(error);
+      if (pauseMs === undefined) return { ok: false, error };
+      options.onThrottled?.();
+      gate.throttled(pauseMs, sentAt);
+      if (attempt >= options.maxThrottleRetries || options.stopped?.()) return { ok: false, error };
     }
   }
 }

@@ -12,7 +12,7 @@ import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { invocationContext } from '../../helpers/functions';
-import { readmeSettingNames } from '../../helpers/readme-settings';
+import { describeSettingProbes, type Probe } from './probes';
 import { ScriptedPartnerCenter, type ScriptStep } from '../tracking/helpers';
 import { seedTrackingTable } from '../../../dev/tracking-seed';
 
@@ -86,16 +86,6 @@ async function nextPollSeconds(settings: Record<string, string>, step: ScriptSte
   await poll(target);
   const { record } = (await target.services.tracking.readUpgrade(upgrade.upgradeId))!;
   return (Date.parse(record.nextPollAt!) - Date.parse(record.lastPolledAt!)) / SECOND;
-}
-
-interface Probe {
-  /** Another valid value than the default. */
-  changed: string;
-  /** What the app does with the setting at `value` (undefined: the default). */
-  observe(value: string | undefined): Promise<unknown>;
-  /** What it must do at the default, and at `changed`. */
-  atDefault: unknown;
-  atChanged: unknown;
 }
 
 /** Matches a number from `low` to `high` (inclusive) inside toEqual. */
@@ -233,19 +223,4 @@ const probes: Record<string, Probe> = {
   },
 };
 
-const documented = readmeSettingNames().filter((name) => name.startsWith('POLL_'));
-
-describe('poll settings: each one documented changes what the app does', () => {
-  it('the README documents poll settings, and each has a probe here', () => {
-    expect(documented.length).toBeGreaterThanOrEqual(8);
-    expect(documented.filter((name) => !(name in probes))).toEqual([]);
-  });
-
-  it.each(documented.filter((name) => name in probes))('%s', async (name) => {
-    const probe = probes[name];
-    const atDefault = await probe.observe(undefined);
-    const atChanged = await probe.observe(probe.changed);
-    expect({ name, atDefault, atChanged }).toEqual({ name, atDefault: probe.atDefault, atChanged: probe.atChanged });
-    expect(atChanged).not.toEqual(atDefault);
-  });
-});
+describeSettingProbes('poll settings: each one documented changes what the app does', 'POLL_', probes, 8);

@@ -1,4 +1,4 @@
-import { RequestGate } from '../../../shared/tracking/request-gate';
+import { callThroughGate, RequestGate } from '../../../shared/tracking/request-gate';
 
 /** A virtual clock: sleeping advances it, so the gate's timing is asserted exactly and instantly. */
 function virtualTime() {
@@ -129,5 +129,84 @@ describe('RequestGate', () => {
     const waiting = gate.acquire(controller.signal);
     controller.abort(new Error('shutting down'));
     await expect(waiting).rejects.toThrow('shutting down');
+  });
+});
+
+describe('callThroughGate: one call through the gate its callers share', () => {
+  class Throttled extends Error {
+    constructor(readonly retryAfterMs: number) {
+      super('429');
+    }
+  }
+  const pauseOf = (error: unknown) => (error instanceof Throttled ? error.retryAfterMs : undefined);
+
+  it('a 429 pauses every caller of the gate for its Retry-After, then the call is tried again', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(10, time.clock, time.sleep);
+    const sentAt: number[] = [];
+    let answers = [new Throttled(2_000), 'ok'];
+    const outcome = await callThroughGate(
+      gate,
+      () => {
+        sentAt.push(time.clock());
+        const answer = answers[0];
+        answers = answers.slice(1);
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+      { maxThrottleRetries: 3, throttlePauseMs: pauseOf },
+    );
+    expect(outcome).toEqual({ ok: true, value: 'ok' });
+    expect(sentAt).toEqual([0, 2_000]);
+    // The pause and the cut are the gate's: another caller waits them out too.
+    expect(gate.pausedUntil).toBe(2_000);
+    expect(gate.rateCuts).toBe(1);
+    expect(await gate.acquire()).toBeGreaterThanOrEqual(2_000 + 100);
+  });
+
+  it('returns any other failure at once, and the last 429 after the retries or when the caller stops', async () => {
+    const time = virtualTime();
+    const gate = new RequestGate(10, time.clock, time.sleep);
+    const failure = new Error('HTTP 503');
+    let attempts = 0;
+    const other = await callThroughGate(
+      gate,
+      () => {
+        attempts++;
+        return Promise.reject(failure);
+      },
+      { maxThrottleRetries: 3, throttlePauseMs: pauseOf },
+    );
+    expect(other).toEqual({ ok: false, error: failure });
+    expect(attempts).toBe(1);
+    let throttled = 0;
+    const always429 = () => Promise.reject(new Throttled(100));
+    const limited = await callThroughGate(gate, always429, {
+      maxThrottleRetries: 2,
+      throttlePauseMs: pauseOf,
+      onThrottled: () => throttled++,
+    });
+    expect(limited.ok).toBe(false);
+    expect(throttled).toBe(3);
+    let stopAfter = 1;
+    const stopped = await callThroughGate(gate, always429, {
+      maxThrottleRetries: Number.POSITIVE_INFINITY,
+      throttlePauseMs: pauseOf,
+      stopped: () => --stopAfter < 0,
+    });
+    expect(stopped.ok).toBe(false);
+    expect(stopAfter).toBe(-1);
+  });
+
+  it('only the wait for a slot throws: when the signal of the caller aborts', async () => {
+    const gate = new RequestGate(0.001);
+    await gate.acquire();
+    const controller = new AbortController();
+    const waiting = callThroughGate(gate, () => Promise.resolve('never sent'), {
+      signal: controller.signal,
+      maxThrottleRetries: 0,
+      throttlePauseMs: pauseOf,
+    });
+    controller.abort(new Error('run over'));
+    await expect(waiting).rejects.toThrow('run over');
   });
 });
