@@ -1,7 +1,7 @@
 import { generateFleetScenario, type RunningSimulator } from '../../../dev/simulator';
 import { runBackground, requestFleetScan, type BackgroundRunSummary } from '../../../shared/fleet';
 import { RequestGate } from '../../../shared/tracking/request-gate';
-import { trackUpgrade } from '../../../shared/tracking/start-tracking';
+import { acceptAndTrack } from '../tracking/helpers';
 import { pollConfig, RecordingNotifier } from '../tracking/helpers';
 import { fleetSimulator, scanStack, truthDiff, truths, fleetRows, type ScanStack } from './helpers';
 
@@ -61,7 +61,7 @@ async function trackedUpgrades(stack: ScanStack, count: number, now: number): Pr
   for (const truth of eligible) {
     const request = { customerId: truth.id, productFamily: 'Azure' };
     const { upgradeId } = await stack.partnerCenter.inner.createUpgrade(request);
-    await trackUpgrade({ ...request, upgradeId }, { store: stack.tracking, firstPollDelayMs: 0, now: () => now });
+    await acceptAndTrack(stack.tracking, { ...request, upgradeId }, now);
     ids.push(upgradeId);
   }
   return ids;

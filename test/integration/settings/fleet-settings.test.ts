@@ -14,6 +14,7 @@ import { createServices, resetServices, type Services } from '../../../shared/se
 import { createQueueClient } from '../../../shared/storage/clients';
 import { invocationContext } from '../../helpers/functions';
 import { describeSettingProbes, type Probe } from './probes';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 
 /**
  * Every fleet setting the README's settings table documents changes what the app does, observed through the real
@@ -44,6 +45,7 @@ async function app(settings: Record<string, string>): Promise<Services> {
     TABLE_NAME_PREFIX: `fset${randomBytes(4).toString('hex')}`,
     KEY_VAULT_URL: '',
     POLL_RATE_PER_SECOND: '1000',
+    POLL_SCHEDULE: QUIET_SCHEDULE,
     ...settings,
   };
   const config = loadConfig(env);
