@@ -16,6 +16,8 @@ export const TELEMETRY_EVENTS = [
   'PollRunCompleted',
   'PoisonMessage',
   'PartnerCenterAuthFailed',
+  // A POST webhook whose signature did not verify: properties reason and endpoint (never a header value).
+  'WebhookSignatureRejected',
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

@@ -244,7 +244,8 @@ describe('signing secrets', () => {
   it('reads a comma-separated list (a rotation), refusing it whole when one secret is malformed', () => {
     expect(parseSigningSecrets(undefined)).toEqual({ ok: true, secrets: [] });
     expect(parseSigningSecrets(' , ')).toEqual({ ok: true, secrets: [] });
-    expect(parseSigningSecrets(` ${SECRET} , ${OLD_SECRET} `)).toEqual({ ok: true, secrets: [SECRET, OLD_SECRET] });
+    expect(parseSigningSecrets(` ${SECRET} , ${OLD_SECRET} ,, `)).toEqual({ ok: true, secrets: [SECRET, OLD_SECRET] });
+    expect(parseSigningSecrets(SECRET)).toEqual({ ok: true, secrets: [SECRET] });
     const refused = parseSigningSecrets(`${SECRET},short`);
     expect(refused).toEqual({ ok: false, problem: expect.stringMatching(/^secret 2: must be whsec_/) as unknown });
   });
