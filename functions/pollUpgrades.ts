@@ -1,6 +1,7 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { getServices } from '../shared/services';
 import { pollDueUpgrades, queueNotifier, queueTracker } from '../shared/tracking';
+import { purgeWebhookIdsStep } from '../shared/webhooks/purge';
 
 /** Timer: poll what is due (never the whole history), within the run's time budget. A failed run is retried by the next tick. */
 export async function pollUpgrades(timer: Timer, context: InvocationContext): Promise<void> {
@@ -14,6 +15,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
     notify: queueNotifier(services.queues.upgradeNotifications),
     resend: queueTracker(services.queues.upgradeTracking),
   });
+  await purgeWebhookIdsStep(services.tables, context); // webhook-ids past their 72 h, a bounded number per run
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
   await services.consent
     .flush()
