@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -8,7 +7,8 @@ import { createServices, resetServices, type Services } from '../shared/services
 import { createTelemetry, noTelemetry, type Telemetry, type TelemetryEventName } from '../shared/telemetry';
 import { TrackingStore } from '../shared/tracking';
 import { RecordingTelemetry } from './recording-telemetry';
-import { newSigningSecret, signWebhook, WEBHOOK_ID_HEADER } from '../shared/webhooks/signing';
+import { newSigningSecret, WEBHOOK_ID_HEADER } from '../shared/webhooks/signing';
+import { newWebhookId, signedHeaders, type SignOptions } from './signing';
 import { startAzurite, type RunningAzurite } from './azurite';
 import {
   startLocalHost,
@@ -23,7 +23,7 @@ import { appSettingsFor, startSimulator, type RunningSimulator, type SimulatorOp
  * The local stack every harness runs the app on — the tests, the reliability suite, the benchmark and the demo:
  * Azurite, the Partner Center simulator over loopback HTTP, the app's settings, the app's services, and, when asked,
  * the app itself in the local Functions host in this process. Callers say only what they vary. The app's settings
- * are made in one place (`stackSettings`), and webhooks are signed in one place (`signedHeaders`).
+ * are made in one place (`stackSettings`), and webhooks are signed in one place (`signedHeaders`, dev/signing.ts).
  * (`npm start` has its own start-up: fixed ports, persisted data, settings files.)
  */
 
@@ -57,28 +57,7 @@ export function stackSettings(parts: SettingsParts, overrides: Record<string, st
   };
 }
 
-/** How a webhook is signed: its `webhook-id` (default a new one) and when (unix seconds, default now). */
-export interface SignOptions {
-  webhookId?: string;
-  at?: number;
-}
-
-/**
- * The headers that sign a webhook body as the billing system signs it (Standard Webhooks: webhook-id,
- * webhook-timestamp, webhook-signature), with a new `msg_` id unless one is given. The one place tests sign a request.
- */
-export function signedHeaders(
-  rawBody: string | Buffer,
-  secret: string,
-  options: SignOptions = {},
-): Record<string, string> {
-  return signWebhook([secret], options.webhookId ?? newWebhookId(), rawBody, options.at);
-}
-
-/** A fresh webhook-id, shaped as Standard Webhooks senders make them. */
-export function newWebhookId(): string {
-  return `msg_${randomUUID().replace(/-/g, '')}`;
-}
+export { newWebhookId, signedHeaders, type SignOptions };
 
 /** The app's secret store for a stack: the secret values of its settings (not of this process's environment). */
 export function settingsSecretStore(settings: Record<string, string>, config: AppConfig): CachedSecretStore {
