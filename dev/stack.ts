@@ -1,13 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { loadConfig, type AppConfig } from '../shared/config';
 import { CachedSecretStore, EnvironmentSecretStore } from '../shared/secrets';
 import { createServices, resetServices, type Services } from '../shared/services';
 import { createTelemetry, noTelemetry, type Telemetry, type TelemetryEventName } from '../shared/telemetry';
 import { TrackingStore } from '../shared/tracking';
 import { RecordingTelemetry } from './recording-telemetry';
-import { SIGNATURE_HEADER, signPayload, verifySignature } from '../shared/webhooks';
+import { newSigningSecret, WEBHOOK_ID_HEADER } from '../shared/webhooks/signing';
+import { newWebhookId, signedHeaders, type SignOptions } from './signing';
 import { startAzurite, type RunningAzurite } from './azurite';
 import {
   startLocalHost,
@@ -22,7 +23,7 @@ import { appSettingsFor, startSimulator, type RunningSimulator, type SimulatorOp
  * The local stack every harness runs the app on — the tests, the reliability suite, the benchmark and the demo:
  * Azurite, the Partner Center simulator over loopback HTTP, the app's settings, the app's services, and, when asked,
  * the app itself in the local Functions host in this process. Callers say only what they vary. The app's settings
- * are made in one place (`stackSettings`), and webhooks are signed in one place (`signedHeaders`).
+ * are made in one place (`stackSettings`), and webhooks are signed in one place (`signedHeaders`, dev/signing.ts).
  * (`npm start` has its own start-up: fixed ports, persisted data, settings files.)
  */
 
@@ -35,7 +36,7 @@ export interface SettingsParts {
   storage: string;
   partnerCenter: Pick<RunningSimulator, 'url' | 'credentials'>;
   tablePrefix?: string;
-  /** WEBHOOK_SIGNING_SECRET; '' (the default) accepts unsigned webhooks. */
+  /** WEBHOOK_SIGNING_SECRET (a `whsec_` secret); '' (the default) sets none, so the app refuses POST webhooks. */
   webhookSecret?: string;
 }
 
@@ -56,10 +57,7 @@ export function stackSettings(parts: SettingsParts, overrides: Record<string, st
   };
 }
 
-/** The headers that sign a webhook body as the billing system signs it (`at`: unix seconds, default now). */
-export function signedHeaders(rawBody: string | Buffer, secret: string, at?: number): Record<string, string> {
-  return { [SIGNATURE_HEADER]: signPayload(rawBody, secret, at) };
-}
+export { newWebhookId, signedHeaders, type SignOptions };
 
 /** The app's secret store for a stack: the secret values of its settings (not of this process's environment). */
 export function settingsSecretStore(settings: Record<string, string>, config: AppConfig): CachedSecretStore {
@@ -178,9 +176,7 @@ export class BillingReceiver {
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
       void readText(req).then((raw) => {
-        const signature = req.headers[SIGNATURE_HEADER];
-        const header = Array.isArray(signature) ? signature[0] : signature;
-        const verified = verifySignature(Buffer.from(raw, 'utf8'), header, [this.secret]).ok;
+        const verified = verifiedBy(this.secret, raw, req.headers);
         const body = JSON.parse(raw) as ReceivedCallback['body'];
         const script = this.scripts.get(String(body.customerId).toLowerCase()) ?? [];
         const answered = verified ? (script.shift() ?? this.answer(body) ?? 200) : 401;
@@ -198,6 +194,18 @@ export class BillingReceiver {
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** As a billing system verifies a callback: with the official Standard Webhooks library and its secret. */
+function verifiedBy(secret: string, raw: string, headers: IncomingMessage['headers']): boolean {
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (typeof value === 'string') values[name] = value;
+  try {
+    new Webhook(secret).verify(raw, values, { jsonParse: false });
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -219,9 +227,15 @@ export interface StackOptions {
   /** Something in front of the simulator's token endpoint only. */
   authorityHost?: (simulatorUrl: string) => Promise<string> | string;
   tablePrefix?: string;
-  /** WEBHOOK_SIGNING_SECRET; default a random local value; '' accepts unsigned webhooks. */
+  /**
+   * WEBHOOK_SIGNING_SECRET; default a new `whsec_` secret; '' sets none (the app then refuses POST webhooks with 503,
+   * unless the settings opt out with WEBHOOK_SIGNATURES=disabled).
+   */
   webhookSecret?: string;
-  /** Starts a billing receiver and points the app's callbacks at it (BILLING_CALLBACK_URL, CALLBACK_SIGNING_SECRET). */
+  /**
+   * Starts a billing receiver (verifying with `secret`, a `whsec_` secret) and points the app's callbacks at it
+   * (BILLING_CALLBACK_URL, CALLBACK_SIGNING_SECRET).
+   */
   billing?: { secret: string; answer?: (body: ReceivedCallback['body']) => number | undefined };
   /** App settings over the stack's (`stackSettings`). */
   settings?: Record<string, string>;
@@ -249,8 +263,8 @@ export interface Stack {
   receiver: BillingReceiver | undefined;
   /** Installs this stack's services as the app's again (after a test replaced them). */
   install(): void;
-  /** Signs a webhook body with the stack's secret (no header when the stack takes unsigned webhooks). */
-  signedHeaders: (rawBody: string | Buffer, at?: number) => Record<string, string>;
+  /** Signs a webhook body with the stack's secret (only a webhook-id when the stack has none). */
+  signedHeaders: (rawBody: string | Buffer, options?: SignOptions) => Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -280,7 +294,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     const partnerCenterUrl = options.partnerCenterUrl ? await options.partnerCenterUrl(sim.url) : undefined;
     const authorityHost = options.authorityHost ? await options.authorityHost(sim.url) : undefined;
-    const webhookSecret = options.webhookSecret ?? randomBytes(24).toString('base64url');
+    const webhookSecret = options.webhookSecret ?? newSigningSecret();
     const settings = stackSettings(
       { storage, partnerCenter: sim, tablePrefix: options.tablePrefix, webhookSecret },
       {
@@ -316,7 +330,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       telemetry,
       receiver,
       install,
-      signedHeaders: (rawBody, at) => (webhookSecret ? signedHeaders(rawBody, webhookSecret, at) : {}),
+      signedHeaders: (rawBody, sign = {}) =>
+        webhookSecret
+          ? signedHeaders(rawBody, webhookSecret, sign)
+          : { [WEBHOOK_ID_HEADER]: sign.webhookId ?? newWebhookId() },
       stop: stopAll,
     };
   } catch (error) {
@@ -334,12 +351,14 @@ export interface HttpAnswer {
 }
 
 export interface PostOptions {
-  /** Extra headers; null removes one (`x-signature: null` sends no signature). */
+  /** Extra headers, set after signing; null removes one (`'webhook-signature': null` sends no signature). */
   headers?: Record<string, string | null>;
   /** Sign with this secret instead of the stack's. */
   secret?: string;
   /** Sign as of this time (unix seconds) instead of now. */
   signedAt?: number;
+  /** The request's webhook-id (signed with it); default a new one. */
+  webhookId?: string;
   /** Default application/json; null sends none. */
   contentType?: string | null;
 }
@@ -458,11 +477,12 @@ export async function hostStack(stack: Stack, options: HostOptions = {}): Promis
     async post(path, body, postOptions = {}) {
       const raw = typeof body === 'string' ? body : JSON.stringify(body);
       const contentType = postOptions.contentType === undefined ? 'application/json' : postOptions.contentType;
+      const sign: SignOptions = { webhookId: postOptions.webhookId, at: postOptions.signedAt };
       const headers: Record<string, string> = {
         ...(contentType === null ? {} : { 'content-type': contentType }),
         ...(postOptions.secret === undefined
-          ? stack.signedHeaders(raw, postOptions.signedAt)
-          : signedHeaders(raw, postOptions.secret, postOptions.signedAt)),
+          ? stack.signedHeaders(raw, sign)
+          : signedHeaders(raw, postOptions.secret, sign)),
       };
       for (const [name, value] of Object.entries(postOptions.headers ?? {})) {
         if (value === null) delete headers[name.toLowerCase()];

@@ -6,6 +6,7 @@ import { loadLocalSettings } from './host/settings';
 import { isPortTaken } from './free-port';
 import { isLoopbackHostname } from '../shared/net/urls';
 import { Tables } from '../shared/storage/tables';
+import { LOCAL_SIGNING_SECRET_FILE, localSigningSecret } from './signing';
 
 /**
  * `npm start`: the whole local stack on embedded defaults. Each part of the stack is one entry in `parts`, started in
@@ -175,6 +176,33 @@ function buildParts(settings: Record<string, string>, hostPort: number, stopping
   return parts;
 }
 
+/**
+ * How the app's webhooks are signed here; gives the app `npm start`'s own secret when none is configured (the
+ * settings files hold none), so the README's signed curl session works on a fresh clone. Returns the banner lines.
+ */
+function webhookSigning(settings: Record<string, string>, hostPort: number): string[] {
+  const example = `npm run -s sign -- '{"customerId":"…"}' | curl -K - localhost:${hostPort}/api/eligibility`;
+  if (settings.WEBHOOK_SIGNATURES?.trim().toLowerCase() === 'disabled') {
+    return [
+      '!!! Webhooks    WEBHOOK SIGNATURES ARE DISABLED (WEBHOOK_SIGNATURES=disabled): the app takes UNSIGNED webhooks.',
+      '!!!             A local opt-out only: the app refuses to start with it in Azure.',
+    ];
+  }
+  if (settings.KEY_VAULT_URL?.trim()) return ['Webhooks        signed with WEBHOOK_SIGNING_SECRET from Key Vault'];
+  if (settings.WEBHOOK_SIGNING_SECRET?.trim()) {
+    return [`Webhooks        signed with the configured WEBHOOK_SIGNING_SECRET; sign one: ${example}`];
+  }
+  if (process.env.WEBHOOK_SIGNING_SECRET !== undefined) {
+    return ['Webhooks        WEBHOOK_SIGNING_SECRET is empty in the environment: every POST webhook answers 503'];
+  }
+  const { secret, created } = localSigningSecret(PROJECT_ROOT);
+  settings.WEBHOOK_SIGNING_SECRET = secret;
+  return [
+    `Webhooks        signed (Standard Webhooks) with WEBHOOK_SIGNING_SECRET=${secret}`,
+    `                (${created ? 'made now, ' : ''}kept in ${LOCAL_SIGNING_SECRET_FILE}); sign one: ${example}`,
+  ];
+}
+
 async function main(): Promise<number> {
   const local = loadLocalSettings(PROJECT_ROOT);
   const hostPort = parsePort(process.argv.slice(2), process.env);
@@ -193,6 +221,7 @@ async function main(): Promise<number> {
     }
   }
 
+  const signing = webhookSigning(local.values, hostPort);
   const running: { part: Part; instance: RunningPart }[] = [];
   let stopAll: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -251,7 +280,7 @@ async function main(): Promise<number> {
   const seconds = (performance.now() / 1000).toFixed(1); // since this process started
   process.stdout.write(
     `\nLocal stack is up in ${seconds} s:\n` +
-      running.flatMap(({ instance }) => instance.banner.map((line) => `  ${line}\n`)).join('') +
+      [...running.flatMap(({ instance }) => instance.banner), ...signing].map((line) => `  ${line}\n`).join('') +
       (usesLocalEmulator(local.values.AzureWebJobsStorage)
         ? ''
         : '  Azurite         not started: AzureWebJobsStorage points to other storage\n') +

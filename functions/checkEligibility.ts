@@ -1,23 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { correlationIdFrom } from '../shared/api/correlation';
+import { app } from '@azure/functions';
 import { eligibilityWebhook } from '../shared/api/eligibility';
-import { runWebhook } from '../shared/api/webhook';
-import { getServices } from '../shared/services';
+import { webhookFunction } from '../shared/api/webhook';
 
-export async function checkEligibility(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const services = getServices();
-  return runWebhook(
-    services,
-    request,
-    {
-      scope: 'eligibility',
-      idempotency: false,
-      correlationId: correlationIdFrom(context.traceContext?.traceParent),
-      log: (level, message) => context[level](message),
-    },
-    eligibilityWebhook(services),
-  );
-}
+/** POST /api/eligibility: Partner Center's answer for a customer, recorded (the steps: shared/api/webhook.ts). */
+export const checkEligibility = webhookFunction('eligibility', (services) => eligibilityWebhook(services));
 
 app.http('checkEligibility', {
   methods: ['POST'],

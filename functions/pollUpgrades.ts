@@ -2,6 +2,7 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runBackground } from '../shared/fleet';
 import { getServices } from '../shared/services';
 import { queueNotifier, queueTracker } from '../shared/tracking';
+import { purgeWebhookIdsStep } from '../shared/webhooks/purge';
 
 /**
  * Timer: the background run — poll what is due (never the whole history), then work on the fleet scan with what is
@@ -21,6 +22,7 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
     track: queueTracker(services.queues.upgradeTracking),
     triage: services.fleetTriage,
   });
+  await purgeWebhookIdsStep(services.tables, context); // webhook-ids past their 72 h, a bounded number per run
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
   await services.consent
     .flush()

@@ -1,24 +1,12 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { correlationIdFrom } from '../shared/api/correlation';
+import { app } from '@azure/functions';
 import { startUpgradeWebhook } from '../shared/api/start-upgrade';
-import { runWebhook } from '../shared/api/webhook';
-import { getServices } from '../shared/services';
+import { webhookFunction } from '../shared/api/webhook';
 
-export async function startUpgrade(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const services = getServices();
-  const instance = new URL(request.url).pathname;
-  return runWebhook(
-    services,
-    request,
-    {
-      scope: 'upgrades',
-      idempotency: true,
-      correlationId: correlationIdFrom(context.traceContext?.traceParent),
-      log: (level, message) => context[level](message),
-    },
-    (call) => startUpgradeWebhook(services, call, instance, (message) => context.warn(message)),
-  );
-}
+/** POST /api/upgrades: eligibility, then the upgrade created and tracked (the steps: shared/api/webhook.ts). */
+export const startUpgrade = webhookFunction(
+  'upgrades',
+  (services, instance, warn) => (call) => startUpgradeWebhook(services, call, instance, warn),
+);
 
 app.http('startUpgrade', {
   methods: ['POST'],

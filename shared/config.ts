@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { GUID_PATTERN } from './ids';
 import { httpsOrLoopbackProblem } from './net/urls';
+import { parseSigningSecrets } from './webhooks/signing';
 
 /**
  * The app's settings: one typed, validated object. Every setting name the app reads appears in this file once
@@ -51,8 +52,9 @@ export const SETTINGS = {
   REFRESH_TOKEN_WRITE_INTERVAL_MINUTES: optional('least time between two write-backs of the rotated refresh token'),
   PARTNER_CENTER_CLIENT_SECRET: secret('the app registration secret'),
   PARTNER_CENTER_REFRESH_TOKEN: secret('the consented refresh token'),
-  WEBHOOK_SIGNING_SECRET: secret('inbound webhook signing secret(s), comma-separated'),
-  CALLBACK_SIGNING_SECRET: secret('signs billing callbacks'),
+  WEBHOOK_SIGNING_SECRET: secret("verifies the billing system's webhooks: whsec_ secret(s), comma-separated"),
+  CALLBACK_SIGNING_SECRET: secret('signs billing callbacks: whsec_ secret(s), comma-separated'),
+  WEBHOOK_SIGNATURES: optional('"required" (default), or "disabled": a local opt-out, refused in Azure'),
   POLL_SCHEDULE: mandatory("the poller's NCRONTAB schedule (the host resolves %POLL_SCHEDULE% from app settings only)"),
   POLL_CONCURRENCY: optional('status calls in flight at once'),
   POLL_RATE_PER_SECOND: optional('status calls per second, shared by the run'),
@@ -118,11 +120,18 @@ export interface AppConfig {
   };
   poll: PollConfig;
   fleet: FleetConfig;
+  /** Whether POST webhooks must be signed: always in Azure; `disabled` only as an explicit local opt-out. */
+  webhookSignatures: WebhookSignatures;
   billingCallbackUrl: string | undefined;
   callbacks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number };
   appInsightsConnectionString: string | undefined;
   appInsightsAuthenticationString: string | undefined;
 }
+
+export type WebhookSignatures = 'required' | 'disabled';
+
+/** Set by the platform on every instance in Azure (never an app setting): how the app knows it runs there. */
+const AZURE_INSTANCE_VARIABLE = 'WEBSITE_INSTANCE_ID';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,19}$/;
@@ -221,6 +230,36 @@ function storageConfig(env: Env): StorageConfig {
   return { kind: 'identity', tableServiceUri, queueServiceUri, clientId: read(env, 'AzureWebJobsStorage__clientId') };
 }
 
+/**
+ * `WEBHOOK_SIGNATURES`: `required` unless a local stack opts out with `disabled`, which is refused in Azure so that a
+ * deployment can never take unsigned webhooks.
+ */
+function webhookSignatures(env: Env): WebhookSignatures {
+  const value = (read(env, 'WEBHOOK_SIGNATURES') ?? 'required').toLowerCase();
+  if (value !== 'required' && value !== 'disabled') {
+    throw new ConfigError('WEBHOOK_SIGNATURES', 'must be "required" or "disabled"');
+  }
+  if (value === 'disabled' && env[AZURE_INSTANCE_VARIABLE]?.trim()) {
+    throw new ConfigError(
+      'WEBHOOK_SIGNATURES',
+      `is "disabled", which is refused when the app runs in Azure (${AZURE_INSTANCE_VARIABLE} is set): POST webhooks must be signed`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The signing secrets, when they are environment settings (no Key Vault): a malformed one stops the start, naming
+ * the setting (never the value). Secrets in Key Vault are checked where they are read.
+ */
+function checkSigningSecrets(env: Env, keyVaultUrl: string | undefined): void {
+  if (keyVaultUrl) return;
+  for (const name of ['WEBHOOK_SIGNING_SECRET', 'CALLBACK_SIGNING_SECRET'] as const) {
+    const parsed = parseSigningSecrets(read(env, name));
+    if (!parsed.ok) throw new ConfigError(name, parsed.problem);
+  }
+}
+
 /** The partner tenant and the consented app, validated (shared with `npm run consent`). */
 export function partnerIdentity(env: Env): { tenantId: string; clientId: string } {
   const tenantId = required(env, 'PARTNER_CENTER_TENANT_ID');
@@ -248,6 +287,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (maxIntervalMs < minIntervalMs) {
     throw new ConfigError('POLL_MAX_INTERVAL_SECONDS', 'must not be less than POLL_MIN_INTERVAL_SECONDS');
   }
+  const keyVaultUrl = url(env, 'KEY_VAULT_URL');
+  checkSigningSecrets(env, keyVaultUrl);
   return {
     storage: storageConfig(env),
     tableNamePrefix,
@@ -261,7 +302,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxAttempts: number(env, 'PARTNER_CENTER_MAX_ATTEMPTS', 4, 1, 10),
     },
     secrets: {
-      keyVaultUrl: url(env, 'KEY_VAULT_URL'),
+      keyVaultUrl,
       cacheTtlMs: number(env, 'SECRET_CACHE_TTL_SECONDS', 300, 0, 86_400) * 1000,
       refreshTokenWriteIntervalMs: number(env, 'REFRESH_TOKEN_WRITE_INTERVAL_MINUTES', 60, 0, 43_200) * 60_000,
     },
@@ -276,6 +317,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
     },
     fleet: { scanSchedule: ncrontab(env, 'FLEET_SCAN_SCHEDULE', '0 0 2 * * *') },
+    webhookSignatures: webhookSignatures(env),
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
     callbacks: {
       timeoutMs: number(env, 'CALLBACK_TIMEOUT_SECONDS', 10, 1, 120) * 1000,

@@ -4,6 +4,12 @@ import type { Tables } from './storage/tables';
 /** What `GET /api/health` says of each dependency: nothing more (no code, no message, no host name). */
 export type CheckStatus = 'ok' | 'unavailable';
 
+/**
+ * Which webhook signature mode is on: `required` (a usable `WEBHOOK_SIGNING_SECRET`), `disabled` (the local opt-out,
+ * refused in Azure) or `unavailable` (required, but no usable secret: every POST webhook is refused).
+ */
+export type SignaturesStatus = 'required' | 'disabled' | 'unavailable';
+
 export interface StorageCheck {
   status: CheckStatus;
   latencyMs: number;
@@ -15,7 +21,7 @@ export interface StorageCheck {
 export interface HealthReport {
   status: CheckStatus;
   version: string;
-  checks: Record<string, CheckStatus>;
+  checks: Record<string, CheckStatus | SignaturesStatus>;
 }
 
 const CHECK_TIMEOUT_MS = 5000;
@@ -47,8 +53,8 @@ export async function checkStorage(tables: Tables): Promise<StorageCheck> {
 }
 
 /** The health answer for these check results (`unavailable` as soon as one check is). */
-export function healthReport(version: string, checks: Record<string, CheckStatus>): HealthReport {
-  const status = Object.values(checks).every((check) => check === 'ok') ? 'ok' : 'unavailable';
+export function healthReport(version: string, checks: HealthReport['checks']): HealthReport {
+  const status = Object.values(checks).some((check) => check === 'unavailable') ? 'unavailable' : 'ok';
   return { status, version, checks };
 }
 

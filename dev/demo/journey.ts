@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrackedUpgrade } from './ground-truth';
 
@@ -13,8 +14,8 @@ export interface JourneyOptions {
   customerIds: readonly string[];
   /** One poll run, resolved when it has finished. */
   runPoll: () => Promise<unknown>;
-  /** The headers that sign a webhook body (the stack's `signedHeaders`). */
-  sign: (rawBody: string) => Record<string, string>;
+  /** The headers that sign a webhook body as this webhook-id (the stack's `signedHeaders`). */
+  sign: (rawBody: string, options: { webhookId: string }) => Record<string, string>;
   /** Webhook calls in flight at once (the billing system's parallelism). */
   concurrency?: number;
   /** Give up polling after this long (real milliseconds). */
@@ -80,12 +81,18 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
   const concurrency = options.concurrency ?? 8;
   let retriedCalls = 0;
 
-  /** What a well-behaved billing system does: retry 503 and 409-in-progress after Retry-After, a few times. */
+  /**
+   * What a well-behaved billing system does: retry 503 and 409-in-progress after Retry-After, a few times, with the
+   * same webhook-id (signed afresh each time, as Standard Webhooks senders retry).
+   */
   async function send(method: 'GET' | 'POST', path: string, json?: unknown): Promise<HttpAnswer> {
     const body = json === undefined ? undefined : JSON.stringify(json);
+    const webhookId = `msg_${randomUUID().replace(/-/g, '')}`;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
-      if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json' }, options.sign(body));
+      if (body !== undefined) {
+        Object.assign(headers, { 'content-type': 'application/json' }, options.sign(body, { webhookId }));
+      }
       const response = await fetch(`${options.apiUrl}${path}`, { method, headers, body });
       const text = await response.text();
       const answer: HttpAnswer = {

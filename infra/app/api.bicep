@@ -82,6 +82,8 @@ var appSettings = {
   POLL_MAX_INTERVAL_SECONDS: '1800'
   POLL_MAX_AGE_DAYS: '30'
   FLEET_SCAN_SCHEDULE: '0 0 2 * * *'
+  // Always required in Azure: the app refuses to start with the local opt-out (`disabled`) there.
+  WEBHOOK_SIGNATURES: 'required'
   BILLING_CALLBACK_URL: billingCallbackUrlSetting
   CALLBACK_TIMEOUT_SECONDS: '10'
   CALLBACK_MAX_ATTEMPTS: '8'

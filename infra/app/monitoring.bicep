@@ -22,6 +22,8 @@ param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 param throttledShareThreshold string = '0.2'
 @description('Fewest 429 answers in the window before the rate alert fires (a few throttles are normal).')
 param throttledMinimumCount int = 10
+@description('Signature failures of POST webhooks in 15 minutes above which the alert fires (a few are a sender retrying with a stale timestamp).')
+param signatureRejectedThreshold int = 10
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -113,6 +115,17 @@ var alerts = [
     query: 'customEvents | where name in ("RefreshTokenInvalid", "PartnerCenterAuthFailed")'
     operator: 'GreaterThan'
     threshold: 0
+    windowSize: 'PT15M'
+    evaluationFrequency: 'PT5M'
+  }
+  {
+    name: 'webhook-signatures-rejected'
+    displayName: 'Burst of webhooks with bad signatures'
+    description: 'Many POST webhooks were refused for their signature (WebhookSignatureRejected, with the reason and the endpoint): the billing system signs with a secret the app does not hold (a rotation half done) or a wrong clock, or someone with a function key is probing the endpoints.'
+    severity: 2
+    query: 'customEvents | where name == "WebhookSignatureRejected"'
+    operator: 'GreaterThan'
+    threshold: signatureRejectedThreshold
     windowSize: 'PT15M'
     evaluationFrequency: 'PT5M'
   }

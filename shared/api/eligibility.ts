@@ -80,7 +80,7 @@ export async function checkAndRecordEligibility(
 }
 
 /**
- * POST /api/eligibility: 200 with what Partner Center said. Partner Center is asked while the delivery's X-Event-Id
+ * POST /api/eligibility: 200 with what Partner Center said. Partner Center is asked while the request's webhook-id
  * is reserved, and the check is recorded while the answer is stored for replay (both withdrawn if the record fails).
  */
 export function eligibilityWebhook(services: Services, now: () => number = Date.now): WebhookSteps<Eligibility> {

@@ -1,27 +1,27 @@
 import { readRawJsonBody, parseJsonBody, type BodyRequest } from '../http/body';
-import { validationProblem, type FieldError } from '../http/problem';
+import { validationProblem } from '../http/problem';
 import { validateCustomerUpgradeRequest, type CustomerUpgradeRequest } from '../http/validation';
 import { guidFromDigest } from '../ids';
-import type { Services } from '../services';
+import { getServices, type Services } from '../services';
 import {
   authenticateWebhook,
   beginReservation,
   completeReservation,
-  EVENT_IDS,
-  fingerprintOf,
-  IDEMPOTENCY_KEYS,
   releaseReservation,
-  SIGNATURE_HEADER,
-  validateReservationKey,
+  WEBHOOK_ID_HEADER,
+  webhookFingerprint,
+  webhookIdProblem,
   type HttpResponseShape,
   type ReservationHandle,
-  type ReservationPolicy,
-  type ReservationStart,
 } from '../webhooks';
+import { correlationIdFrom } from './correlation';
 import { problemForError, type ErrorContext } from './errors';
 
 /** How long a webhook may spend on Partner Center before answering 503 (the platform cuts responses at 230 s). */
 export const WEBHOOK_DEADLINE_MS = 60_000;
+
+/** The POST webhooks, by the route they answer on (bound into each webhook-id's fingerprint). */
+export type WebhookEndpoint = 'eligibility' | 'upgrades';
 
 export interface WebhookRequest extends BodyRequest {
   url: string;
@@ -32,25 +32,22 @@ export interface WebhookCall {
   /** MS-CorrelationId for every Partner Center call this request makes. */
   correlationId: string;
   /**
-   * A stable MS-RequestId for a create, derived from the caller's Idempotency-Key (or X-Event-Id): a retry after a
-   * crash sends the same id, and Partner Center answers with the same upgrade instead of creating a second one.
+   * A stable MS-RequestId for a create, derived from the request's webhook-id: a retry after a crash sends the same
+   * id, and Partner Center answers with the same upgrade instead of creating a second one.
    */
-  stableRequestId: string | undefined;
+  stableRequestId: string;
   abortSignal: AbortSignal;
 }
 
 export interface WebhookOptions {
-  /** Endpoint name: event ids and idempotency keys are per endpoint. */
-  scope: string;
-  /** Honour `Idempotency-Key` (endpoints that create things). */
-  idempotency: boolean;
+  endpoint: WebhookEndpoint;
   correlationId: string;
   log: ErrorContext['log'];
 }
 
 /**
- * Problem answers made by the shared webhook steps (signature, event dedupe, idempotency) do not know the request
- * path; RFC 9457's `instance` is filled in here so every problem names the endpoint that answered.
+ * Problem answers made by the shared webhook steps (signature, webhook-id) do not know the request path; RFC 9457's
+ * `instance` is filled in here so every problem names the endpoint that answered.
  */
 function withInstance(response: HttpResponseShape, instance: string): HttpResponseShape {
   const body = response.jsonBody as { type?: unknown; instance?: unknown } | undefined;
@@ -59,8 +56,8 @@ function withInstance(response: HttpResponseShape, instance: string): HttpRespon
 }
 
 /**
- * A webhook whose work starts with reads only (no side effect), so that they can run while the delivery's
- * `X-Event-Id` is being reserved: a repeated delivery discards what `read` found. `write` makes the side effects and
+ * A webhook whose work starts with reads only (no side effect), so that they can run while the request's
+ * webhook-id is being reserved: a repeated request discards what `read` found. `write` makes the side effects and
  * the answer.
  */
 export interface WebhookSteps<Found> {
@@ -79,15 +76,46 @@ export interface WebhookAnswer {
 
 export type WebhookHandler<Found> = ((call: WebhookCall) => Promise<HttpResponseShape>) | WebhookSteps<Found>;
 
+/** What a webhook function uses of its invocation (shared/ does not import the Functions library). */
+export interface WebhookInvocation {
+  traceContext?: { traceParent?: string };
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * The HTTP handler of a POST webhook: the app's services and the invocation's correlation id and log, then
+ * `runWebhook` with the endpoint's steps (`instance` is the request path, `warn` the invocation's log).
+ */
+export function webhookFunction<Found>(
+  endpoint: WebhookEndpoint,
+  steps: (services: Services, instance: string, warn: (message: string) => void) => WebhookHandler<Found>,
+): (request: WebhookRequest, context: WebhookInvocation) => Promise<HttpResponseShape> {
+  return (request, context) => {
+    const services = getServices();
+    const warn = (message: string) => context.warn(message);
+    return runWebhook(
+      services,
+      request,
+      {
+        endpoint,
+        correlationId: correlationIdFrom(context.traceContext?.traceParent),
+        log: (level, message) => context[level](message),
+      },
+      steps(services, new URL(request.url).pathname, warn),
+    );
+  };
+}
+
 /**
  * Every POST webhook goes through the same steps, in this order: size and media type (413/415, before reading),
- * the raw bytes read once, the signature over those bytes (401), the header ids (400), X-Event-Id dedupe (replay or
- * 409), JSON and field validation (400), Idempotency-Key (replay, 422 or 409), then the handler. Any failure of a
- * dependency on the way becomes a 503 problem, never a 500.
+ * the raw bytes read once, the webhook-id (400), the signature over those bytes (401; 503 without a usable signing
+ * secret), the webhook-id's reservation (replay, 409, or 422 for an id used for another request), JSON and field
+ * validation (400), then the handler. Any failure of a dependency on the way becomes a 503 problem, never a 500.
  *
- * Table Storage round trips are overlapped where nothing depends on them: the X-Event-Id reservation runs while a
- * handler's read-only first step does (`WebhookSteps`), and the answer is stored for replay while the handler's last
- * side effects land (`WebhookAnswer.landing`); the Idempotency-Key and the event's stored answers are written at once.
+ * Table Storage round trips are overlapped where nothing depends on them: the reservation runs while a handler's
+ * read-only first step does (`WebhookSteps`), and the answer is stored for replay while the handler's last side
+ * effects land (`WebhookAnswer.landing`).
  */
 export async function runWebhook<Found>(
   services: Services,
@@ -108,38 +136,36 @@ async function runSteps<Found>(
 ): Promise<HttpResponseShape> {
   const errorContext: ErrorContext = { instance, telemetry: services.telemetry, log: options.log };
   const { tables } = services;
-  const held: ReservationHandle[] = [];
+  let held: ReservationHandle | undefined;
   try {
     const raw = await readRawJsonBody(request, { instance });
     if (!raw.ok) return raw.response;
-    const auth = await authenticateWebhook(services.secrets, raw.raw, request.headers.get(SIGNATURE_HEADER));
-    if (!auth.ok) return auth.response;
+    const id = request.headers.get(WEBHOOK_ID_HEADER);
+    const idError = webhookIdProblem(id);
+    if (idError || id === null) return validationProblem(idError ? [idError] : [], instance);
+    const auth = await authenticateWebhook(
+      services.secrets,
+      services.config.webhookSignatures,
+      raw.raw,
+      request.headers,
+    );
+    if (!auth.ok) {
+      if (auth.kind === 'unavailable') {
+        options.log('error', `${instance}: refused, webhook signatures cannot be checked: ${auth.problem}`);
+      } else {
+        // The reason only: never a header value, a signature or a secret.
+        options.log('warn', `${instance}: signature rejected (${auth.reason})`);
+        services.telemetry.event('WebhookSignatureRejected', { reason: auth.reason, endpoint: instance });
+      }
+      return auth.response;
+    }
 
-    const eventId = request.headers.get(EVENT_IDS.header) ?? undefined;
-    const idempotencyKey = options.idempotency
-      ? (request.headers.get(IDEMPOTENCY_KEYS.header) ?? undefined)
-      : undefined;
-    const headerErrors = [
-      eventId === undefined ? undefined : validateReservationKey(EVENT_IDS, eventId),
-      idempotencyKey === undefined ? undefined : validateReservationKey(IDEMPOTENCY_KEYS, idempotencyKey),
-    ].filter((e): e is FieldError => e !== undefined);
-    if (headerErrors.length > 0) return validationProblem(headerErrors, instance);
-    const reserve = (policy: ReservationPolicy, key: string | undefined): Promise<ReservationStart | undefined> =>
-      key === undefined
-        ? Promise.resolve(undefined)
-        : beginReservation(tables, policy, { scope: options.scope, key, fingerprint: fingerprintOf(policy, raw.raw) });
-
-    const event = reserve(EVENT_IDS, eventId);
-    const work = startWork(raw.raw, instance, options, handler, idempotencyKey ?? eventId);
-
-    const eventStart = await event;
-    if (eventStart?.kind === 'respond') return eventStart.response;
-    if (eventStart) held.push(eventStart.handle);
-    if (!work.ok) return await settle(tables, held, work.response);
-
-    const keyStart = await reserve(IDEMPOTENCY_KEYS, idempotencyKey);
-    if (keyStart?.kind === 'respond') return await settle(tables, held, keyStart.response);
-    if (keyStart) held.push(keyStart.handle);
+    const reservation = beginReservation(tables, { id, fingerprint: webhookFingerprint(options.endpoint, raw.raw) });
+    const work = startWork(raw.raw, instance, options, handler, id);
+    const begun = await reservation;
+    if (begun.kind === 'respond') return begun.response;
+    held = begun.handle;
+    if (!work.ok) return await settle(tables, begun.handle, work.response);
 
     let answer: WebhookAnswer;
     try {
@@ -151,10 +177,10 @@ async function runSteps<Found>(
       () => undefined,
       (error: unknown) => problemForError(error, errorContext),
     );
-    return await settle(tables, held, answer.response, failure);
+    return await settle(tables, begun.handle, answer.response, failure);
   } catch (error) {
-    // A dependency failed on the way (a reservation, storing the answer): nothing is kept, the caller retries.
-    await Promise.allSettled(held.map((handle) => releaseReservation(tables, handle)));
+    // A dependency failed on the way (the reservation, storing the answer): nothing is kept, the caller retries.
+    if (held) await releaseReservation(tables, held).catch(() => undefined);
     return problemForError(error, errorContext);
   }
 }
@@ -163,7 +189,7 @@ type Work = { ok: true; run: () => Promise<WebhookAnswer> } | { ok: false; respo
 
 /**
  * JSON and field validation (no I/O), then, for a valid body, the call, with the handler's read-only first step
- * started at once. `run` awaits what `read` found: it is called only once the delivery is known to be new (a repeat
+ * started at once. `run` awaits what `read` found: it is called only once the request is known to be new (a repeat
  * discards it).
  */
 function startWork<Found>(
@@ -171,7 +197,7 @@ function startWork<Found>(
   instance: string,
   options: WebhookOptions,
   handler: WebhookHandler<Found>,
-  stableKey: string | undefined,
+  webhookId: string,
 ): Work {
   const parsed = parseJsonBody(raw, instance);
   if (!parsed.ok) return parsed;
@@ -180,7 +206,7 @@ function startWork<Found>(
   const call: WebhookCall = {
     body: valid.value,
     correlationId: options.correlationId,
-    stableRequestId: stableKey === undefined ? undefined : guidFromDigest(`${options.scope}|${stableKey}`),
+    stableRequestId: guidFromDigest(`${options.endpoint}|${webhookId}`),
     abortSignal: AbortSignal.timeout(WEBHOOK_DEADLINE_MS),
   };
   if (typeof handler === 'function') return { ok: true, run: async () => ({ response: await handler(call) }) };
@@ -191,24 +217,18 @@ function startWork<Found>(
 }
 
 /**
- * Stores the answer for replay under every reservation held, at once, while the answer's last side effects land
- * (`failure` settles to the problem answer when they failed). On such a failure the stored answers are withdrawn,
- * so a retry runs again, and the failure is the answer.
+ * Stores the answer for replay under the request's reservation while the answer's last side effects land
+ * (`failure` settles to the problem answer when they failed). On such a failure the stored answer is withdrawn, so a
+ * retry runs again, and the failure is the answer.
  */
 async function settle(
   tables: Services['tables'],
-  held: ReservationHandle[],
+  handle: ReservationHandle,
   response: HttpResponseShape,
   failure?: Promise<HttpResponseShape | undefined>,
 ): Promise<HttpResponseShape> {
-  const [failed, stored] = await Promise.all([
-    failure,
-    Promise.all(held.map((handle) => completeReservation(tables, handle, response))),
-  ]);
-  held.length = 0;
+  const [failed, stored] = await Promise.all([failure, completeReservation(tables, handle, response)]);
   if (!failed) return response;
-  await Promise.all(
-    stored.filter((h): h is ReservationHandle => h !== undefined).map((h) => releaseReservation(tables, h)),
-  );
+  if (stored) await releaseReservation(tables, stored);
   return failed;
 }

@@ -2,11 +2,11 @@ import { httpsOrLoopbackProblem } from '../net/urls';
 import type { UpgradeLineItem } from '../partner-center/types';
 import type { UpgradeEvent } from '../tracking/records';
 import { appVersion } from '../version';
-import { EVENT_ID_HEADER } from '../webhooks/reservations';
-import { SIGNATURE_HEADER, signPayload } from '../webhooks/signature';
+import { signWebhook } from '../webhooks/signing';
 
 /**
- * Billing callbacks over HTTP: one signed POST of an upgrade's final result to `BILLING_CALLBACK_URL`, its answer
+ * Billing callbacks over HTTP: one POST of an upgrade's final result to `BILLING_CALLBACK_URL`, signed as Standard
+ * Webhooks sign (`webhook-id` is the event id, one `v1` signature per secret), its answer
  * classified, URLs redacted. One attempt per call: retries with growing delays belong to the callback job (delayed
  * copies of the queue message), so this is a plain `fetch` rather than an SDK pipeline with its own retry policy;
  * `fetchImpl` lets tests inject faults.
@@ -35,12 +35,10 @@ export interface DeliveryResult {
 export interface DeliverCallbackOptions {
   url: string;
   payload: CallbackPayload;
-  /** `CALLBACK_SIGNING_SECRET` as a list: several during a rotation (one `v1` each). */
+  /** `CALLBACK_SIGNING_SECRET` as a list of `whsec_` secrets: several during a rotation (one `v1` each). */
   secrets: readonly string[];
   timeoutMs: number;
   fetchImpl?: typeof fetch;
-  /** Unix seconds for the signature (tests). */
-  timestamp?: number;
 }
 
 /** Origin and path only: a callback URL may carry a key in its query string. */
@@ -107,8 +105,8 @@ export async function deliverCallback(options: DeliverCallbackOptions): Promise<
       headers: {
         'content-type': 'application/json',
         'user-agent': `azure-plan-upgrades/${appVersion()}`,
-        [SIGNATURE_HEADER]: signPayload(body, secrets, options.timestamp),
-        [EVENT_ID_HEADER]: options.payload.eventId,
+        // Signed now by the system clock: the receiver checks the timestamp against its own.
+        ...signWebhook(secrets, options.payload.eventId, body),
       },
       body,
     });

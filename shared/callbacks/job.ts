@@ -4,7 +4,6 @@ import type { AppConfig } from '../config';
 import { messageText } from '../queues/message';
 import { sendQueueMessage } from '../queues/producer';
 import { SecretUnavailableError } from '../secrets/errors';
-import { getSecretList } from '../secrets/list';
 import type { SecretStore } from '../secrets/types';
 import { newLease } from '../storage/lease';
 import { QUEUES } from '../storage/names';
@@ -12,6 +11,7 @@ import type { Telemetry } from '../telemetry';
 import type { UpgradeRecord } from '../tracking/records';
 import { isFinal, type FinalStatus } from '../tracking/state';
 import type { TrackingStore } from '../tracking/store';
+import { parseSigningSecrets } from '../webhooks/signing';
 import { deliverCallback, type CallbackPayload, type DeliveryResult } from './delivery';
 import { notificationFor } from './events';
 import { parseCallbackMessage, retryDelaySeconds, type CallbackMessage } from './message';
@@ -104,14 +104,16 @@ function payloadFor(record: UpgradeRecord & { status: FinalStatus }): CallbackPa
 }
 
 /**
- * The signing secrets, or why there are none. A missing secret is a deployment gap (Key Vault not filled yet) and an
- * unreadable one a Key Vault outage at a cold cache: neither is the receiver's verdict, so both take the delayed-retry
- * path (a few attempts over growing delays, then the poison record and alert) instead of five quick host retries.
+ * The signing secrets, or why there are none. A missing or malformed secret is a deployment gap (Key Vault not filled
+ * yet, or filled with something that is not a `whsec_` secret) and an unreadable one a Key Vault outage at a cold
+ * cache: none is the receiver's verdict, so all take the delayed-retry path (a few attempts over growing delays, then
+ * the poison record and alert) instead of five quick host retries.
  */
 async function signingSecrets(deps: CallbackJobDeps): Promise<{ secrets: string[] } | { problem: string }> {
   try {
-    const secrets = await getSecretList(deps.secrets, 'CALLBACK_SIGNING_SECRET');
-    if (secrets.length > 0) return { secrets };
+    const parsed = parseSigningSecrets(await deps.secrets.get('CALLBACK_SIGNING_SECRET'));
+    if (!parsed.ok) return { problem: `CALLBACK_SIGNING_SECRET ${parsed.problem}: callbacks are never sent with it` };
+    if (parsed.secrets.length > 0) return { secrets: parsed.secrets };
     return { problem: 'CALLBACK_SIGNING_SECRET is not set: callbacks are never sent unsigned' };
   } catch (error) {
     if (!(error instanceof SecretUnavailableError)) throw error;

@@ -14,13 +14,14 @@ export type ProblemType =
   | 'payload-too-large'
   | 'not-found'
   | 'conflict'
-  | 'idempotency-key-reused'
+  | 'webhook-id-reused'
   | 'request-in-progress'
   | 'not-eligible'
   | 'partner-center-rejected'
   | 'dependency-unavailable'
   | 'partner-center-auth'
   | 'invalid-signature'
+  | 'webhook-signing-unavailable'
   | 'method-not-allowed';
 
 export interface FieldError {

@@ -4,4 +4,3 @@ export { EnvironmentSecretStore } from './environment-store';
 export { KeyVaultSecretStore, KEY_VAULT_TIMEOUT_MS, type KeyVaultSecretStoreOptions } from './key-vault-store';
 export { CachedSecretStore, type CachedSecretStoreOptions } from './cached-store';
 export { createSecretStore, type CreateSecretStoreOptions } from './factory';
-export { getSecretList, parseSecretList } from './list';

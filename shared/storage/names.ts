@@ -5,8 +5,8 @@ export const TABLES = {
   customerUpgrades: 'CustomerUpgrades',
   eligibilityChecks: 'EligibilityChecks',
   pollRuns: 'PollRuns',
-  idempotency: 'IdempotencyKeys',
-  webhookEvents: 'WebhookEvents',
+  /** Every POST webhook's webhook-id (one namespace for all endpoints) with its stored answer, for 72 h. */
+  webhookIds: 'WebhookIds',
   rejectedMessages: 'RejectedMessages',
   callbacks: 'Callbacks',
   health: 'Health',

@@ -21,6 +21,8 @@ export const TELEMETRY_EVENTS = [
   'FleetScanProgress',
   'FleetScanCompleted',
   'FleetScanFailed',
+  // A POST webhook whose signature did not verify: properties reason and endpoint (never a header value).
+  'WebhookSignatureRejected',
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];

@@ -1,4 +1,4 @@
-export * from './signature';
+export * from './signing';
 export * from './responses';
 export * from './reservations';
 export * from './authenticate';

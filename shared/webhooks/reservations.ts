@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { problem, type FieldError, type ProblemType } from '../http/problem';
+import type { TransactionAction } from '@azure/data-tables';
+import { problem } from '../http/problem';
 import {
   conditionalUpdate,
   ConditionalUpdateConflictError,
@@ -9,121 +10,53 @@ import {
   type StoredRow,
 } from '../storage/conditional-update';
 import { isLive, leaseFields, leaseOf, newLease, remainingMs, type LeaseFields } from '../storage/lease';
-import type { TableKey } from '../storage/names';
 import type { Tables } from '../storage/tables';
-import { digestKey, encodeKey, KeyTooLongError } from '../tracking/keys';
+import { digestKey, encodeKey, joinKey, KeyTooLongError, timeKey } from '../tracking/keys';
 import { isReplayable, REPLAYED_HEADER, storedHeaders, type HttpResponseShape } from './responses';
 
 /**
- * The one reservation mechanism of the webhooks, with a stored first answer: webhook delivery dedupe on the sender's
- * optional `X-Event-Id`, and idempotency keys (`Idempotency-Key`) on requests that create things. One row per
- * (scope, key), in the policy's table:
+ * The one reservation of the webhooks: every POST's `webhook-id`, in one namespace across endpoints, with the first
+ * answer stored for replay. The id is remembered with a fingerprint of the endpoint and the body, so a webhook-id is
+ * bound to the one request it was first signed for. One row per id in the `WebhookIds` table:
  *
  * - the first request inserts the row (`in-progress`, held by a `Lease` of its own); a concurrent duplicate's insert
  *   meets the row, so exactly one request wins;
- * - the winner stores its final answer (conditional on its own reservation) or, for an answer that says "try again"
- *   (5xx, 408, 429) or a thrown error, deletes the row so a retry really runs again;
- * - a repeat within the retention gets the stored answer (`idempotent-replayed: true`) and runs nothing; a repeat while
- *   the first still runs gets 409; a key that comes back with another fingerprint (what the key is bound to, e.g. a
- *   hash of the body) gets 422;
- * - a row whose holder crashed (lease over) or that is past its expiry is taken over: of two takers, one wins.
+ * - the winner stores its final answer (conditional on its own reservation); for an answer that says "try again"
+ *   (5xx, 408, 429) or a thrown error it ends its lease instead, keeping the fingerprint, so a retry of the same
+ *   request runs again and nothing else can take the id;
+ * - a repeat of the same request (same endpoint, same body) within the retention gets the stored answer
+ *   (`idempotent-replayed: true`) and runs nothing; while the first still runs it gets 409;
+ * - the same id with another endpoint or another body gets 422, never another request's answer;
+ * - a row whose holder crashed (lease over) is taken over by the same request; a row past its expiry counts as absent.
  *
- * Every write is the one conditional update of the app (`conditionalUpdate`), with a pure decision. Table Storage
- * has no TTL: a row past `expiresAt` counts as absent and is overwritten; purging them is housekeeping.
+ * Every write is the one conditional update of the app (`conditionalUpdate`), with a pure decision.
+ *
+ * Keys: a row's PartitionKey is one of four shards of the id's digest, and its RowKey `i!<id>` (the encoded id), so
+ * finding an id is a point read. Table Storage has no TTL: beside each reservation, in the same partition and the same
+ * transaction, an expiry row `x!<hour it expires>!<id>` says when it may go, and the purge (`purgeExpiredWebhookIds`)
+ * reads only expiry rows of hours gone by, a range of RowKeys per shard, never the whole table.
  */
 
-/** How long a reservation answers repeats. */
+/** How long a webhook-id answers repeats (and is refused for any other request). */
 export const RESERVATION_RETENTION_MS = 72 * 3_600_000;
 /** Longer than the 230 s the platform gives an HTTP response, so a live holder is never taken over. */
 export const RESERVATION_LEASE_MS = 5 * 60_000;
-const MAX_KEY_LENGTH = 255;
 
-/** What one use of the mechanism (event ids, idempotency keys) is made of. */
-export interface ReservationPolicy {
-  /** The request header carrying the caller's key (lower case). */
-  header: string;
-  /** How problem details name the header. */
-  field: string;
-  table: TableKey;
-  leaseMs: number;
-  retentionMs: number;
-  /** The 409 while the first request holds the reservation. */
-  inProgress: { title: string; detail: string };
-  /**
-   * What a key is bound to: a fingerprint of the request (e.g. a hash of the body), and the 422 for a key that comes
-   * back with another one. Without a binding every request of a key has the same (empty) fingerprint.
-   */
-  binding?: {
-    fingerprint(rawBody: Buffer | string): string;
-    reused: { type: ProblemType; title: string; detail: string };
-  };
-}
+/** The table's partitions (shards of the id's digest): enough to spread the load, few enough to purge each one. */
+export const WEBHOOK_ID_PARTITIONS = ['w0', 'w1', 'w2', 'w3'] as const;
+const RESERVATION_ROW = 'i';
+const EXPIRY_ROW = 'x';
+const HOUR_MS = 3_600_000;
 
-/** The fingerprint a request's key is bound to under `policy` ('' when the policy binds nothing). */
-export function fingerprintOf(policy: ReservationPolicy, rawBody: Buffer | string): string {
-  return policy.binding?.fingerprint(rawBody) ?? '';
-}
-
-/** SHA-256 (hex) of the raw body bytes: what an idempotency key is bound to. */
-export function hashRequestBody(rawBody: Buffer | string): string {
-  return createHash('sha256').update(rawBody).digest('hex');
-}
-
-export const EVENT_ID_HEADER = 'x-event-id';
-export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
-
-/**
- * `X-Event-Id`: a delivery of the same event to the same endpoint within 72 h is answered from storage. Ids are per
- * endpoint (the scope) and not bound to the request (no binding). Reserve after the signature check,
- * so only the signed sender can claim event ids.
- */
-export const EVENT_IDS: ReservationPolicy = {
-  header: EVENT_ID_HEADER,
-  field: 'X-Event-Id',
-  table: 'webhookEvents',
-  leaseMs: RESERVATION_LEASE_MS,
-  retentionMs: RESERVATION_RETENTION_MS,
-  inProgress: {
-    title: 'This event is being processed',
-    detail: 'A delivery with the same X-Event-Id is in progress; retry to get its response.',
-  },
-};
-
-/** `Idempotency-Key`: binds a key to the request body for 72 h (per endpoint). */
-export const IDEMPOTENCY_KEYS: ReservationPolicy = {
-  header: IDEMPOTENCY_KEY_HEADER,
-  field: 'Idempotency-Key',
-  table: 'idempotency',
-  leaseMs: RESERVATION_LEASE_MS,
-  retentionMs: RESERVATION_RETENTION_MS,
-  inProgress: {
-    title: 'A request with this Idempotency-Key is in progress',
-    detail: 'Retry after the first request has finished to get its response.',
-  },
-  binding: {
-    fingerprint: hashRequestBody,
-    reused: {
-      type: 'idempotency-key-reused',
-      title: 'The Idempotency-Key was used with another request body',
-      detail: 'Send a new Idempotency-Key for a different request.',
-    },
-  },
-};
-
-/** A key must be 1–255 visible ASCII characters (a UUID is the usual choice). */
-export function validateReservationKey(policy: ReservationPolicy, key: string): FieldError | undefined {
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
-    return { field: policy.field, message: `must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters` };
-  }
-  return undefined;
+/** What a webhook-id is bound to: the endpoint and the SHA-256 of the raw body bytes. */
+export function webhookFingerprint(endpoint: string, rawBody: Buffer | string): string {
+  return `${endpoint}:${createHash('sha256').update(rawBody).digest('hex')}`;
 }
 
 export interface ReservationRequest {
-  /** Groups keys (the endpoint); encoded into the PartitionKey. */
-  scope: string;
-  /** The caller's key; encoded into the RowKey. */
-  key: string;
-  /** `fingerprintOf(policy, rawBody)`. */
+  /** The request's webhook-id. */
+  id: string;
+  /** `webhookFingerprint(endpoint, rawBody)`. */
   fingerprint: string;
   now?: () => number;
 }
@@ -133,7 +66,7 @@ export interface ReservationRow extends LeaseFields {
   state: 'in-progress' | 'completed';
   fingerprint: string;
   createdAt: string;
-  /** Epoch ms: from then on the row counts as absent. */
+  /** Epoch ms: from then on the row counts as absent (and the purge removes it). */
   expiresAt: number;
   responseStatus?: number;
   responseHeaders?: string;
@@ -144,13 +77,12 @@ export interface ReservationRow extends LeaseFields {
 
 /** Ours to complete or release: the row as we wrote it, with its ETag. */
 export interface ReservationHandle {
-  table: TableKey;
   keys: RowKeys;
   row: ReservationRow;
   etag: string;
 }
 
-/** What the row says about a new request for its key. */
+/** What the row says about a new request for its id. */
 export type ReservationDecision =
   | { kind: 'acquired'; takenOver: boolean }
   | { kind: 'completed'; response: HttpResponseShape; fingerprintMatches: boolean }
@@ -165,16 +97,48 @@ const CHUNK_CHARS = 30_000;
 const MAX_CHUNKS = 15;
 
 /**
- * RowKey for a caller's key: the one safe encoder, or, when the encoded key would pass 1 KiB, a digest behind a `!`
- * (a character the encoder never emits, so the two forms cannot collide).
+ * The id as a key part: the one safe encoder, or, when the encoded id would be too long, its digest behind `~s`
+ * (the encoder only ever writes `~` before four hex digits, so the two forms cannot collide).
  */
-export function reservationRowKey(key: string): string {
+function idKeyPart(id: string): string {
   try {
-    return encodeKey(key);
+    return encodeKey(id);
   } catch (error) {
-    if (error instanceof KeyTooLongError) return `!sha256!${digestKey(key, 64)}`;
+    if (error instanceof KeyTooLongError) return `~sha256~${digestKey(id, 64)}`;
     throw error;
   }
+}
+
+/** Where a webhook-id's reservation lives: a point read. */
+export function reservationKeys(id: string): RowKeys {
+  return {
+    partitionKey: WEBHOOK_ID_PARTITIONS[parseInt(digestKey(id, 2), 16) % WEBHOOK_ID_PARTITIONS.length],
+    rowKey: joinKey(RESERVATION_ROW, idKeyPart(id)),
+  };
+}
+
+/** The start of the hour, as a fixed-width key: expiry rows sort by the hour their reservation expires in. */
+function hourKey(epochMs: number): string {
+  return timeKey(Math.floor(epochMs / HOUR_MS) * HOUR_MS);
+}
+
+/** The expiry row written beside a reservation that expires at `expiresAt`. */
+export function expiryKeys(keys: RowKeys, expiresAt: number): RowKeys {
+  const idPart = keys.rowKey.slice(RESERVATION_ROW.length + 1);
+  return { partitionKey: keys.partitionKey, rowKey: joinKey(EXPIRY_ROW, hourKey(expiresAt), idPart) };
+}
+
+/**
+ * The RowKey range of the expiry rows of reservations that have all expired by `now` (hours before the current one),
+ * and the reservation an expiry row stands for.
+ */
+export function expiredRange(now: number): { from: string; before: string } {
+  return { from: joinKey(EXPIRY_ROW, ''), before: joinKey(EXPIRY_ROW, hourKey(now)) };
+}
+
+export function reservationOfExpiry(expiry: RowKeys): RowKeys {
+  const [, , idPart] = expiry.rowKey.split('!');
+  return { partitionKey: expiry.partitionKey, rowKey: joinKey(RESERVATION_ROW, idPart ?? '') };
 }
 
 /**
@@ -200,15 +164,17 @@ export function decideReservation(
   return { result: { kind: 'acquired', takenOver: true }, write: candidate };
 }
 
-/** The answer for a request that is not the first: the stored one, 409 while it runs, 422 for another fingerprint. */
-function answerFor(policy: ReservationPolicy, decision: Exclude<ReservationDecision, { kind: 'acquired' }>) {
-  const reused = policy.binding?.reused;
-  if (!decision.fingerprintMatches && reused) {
-    return problem(422, reused.type, reused.title, { detail: reused.detail });
+/** The answer for a request that is not the first: the stored one, 409 while it runs, 422 for another request. */
+function answerFor(decision: Exclude<ReservationDecision, { kind: 'acquired' }>): HttpResponseShape {
+  if (!decision.fingerprintMatches) {
+    return problem(422, 'webhook-id-reused', 'The webhook-id was used for another request', {
+      detail:
+        'A webhook-id names one request (one endpoint, one body) for 72 hours; send a new webhook-id for a new request.',
+    });
   }
   if (decision.kind === 'in-progress') {
-    return problem(409, 'request-in-progress', policy.inProgress.title, {
-      detail: policy.inProgress.detail,
+    return problem(409, 'request-in-progress', 'This webhook is being processed', {
+      detail: 'A request with the same webhook-id is in progress; retry to get its response.',
       retryAfterSeconds: Math.min(5, Math.max(1, decision.leaseRemainingMs / 1000)),
     });
   }
@@ -216,47 +182,45 @@ function answerFor(policy: ReservationPolicy, decision: Exclude<ReservationDecis
   return { ...response, headers: { ...response.headers, [REPLAYED_HEADER]: 'true' } };
 }
 
-/** Reserves the key for this request, or says how to answer it (replay, 409, 422). */
-export async function beginReservation(
-  tables: Tables,
-  policy: ReservationPolicy,
-  request: ReservationRequest,
-): Promise<ReservationStart> {
+/** Reserves the id for this request, or says how to answer it (replay, 409, 422). */
+export async function beginReservation(tables: Tables, request: ReservationRequest): Promise<ReservationStart> {
   const at = (request.now ?? Date.now)();
-  const keys = { partitionKey: encodeKey(request.scope), rowKey: reservationRowKey(request.key) };
+  const keys = reservationKeys(request.id);
   const candidate: ReservationRow = {
     state: 'in-progress',
     fingerprint: request.fingerprint,
     createdAt: new Date(at).toISOString(),
-    expiresAt: at + policy.retentionMs,
-    ...leaseFields(newLease(randomUUID(), at, policy.leaseMs)),
+    expiresAt: at + RESERVATION_RETENTION_MS,
+    ...leaseFields(newLease(randomUUID(), at, RESERVATION_LEASE_MS)),
   };
-  const table = await tables.get(policy.table);
+  // Lands with the reservation or not at all, so that no reservation is ever beyond the purge's reach.
+  const expiry: TransactionAction = ['upsert', { ...expiryKeys(keys, candidate.expiresAt) }];
+  const table = await tables.get('webhookIds');
   let outcome: ConditionalOutcome<ReservationRow, ReservationDecision>;
   try {
-    // Insert first: a new key (the usual case) costs one round trip.
+    // Insert first: a new id (the usual case) costs one round trip.
     outcome = await conditionalUpdate<ReservationRow, ReservationDecision>(
       table,
       keys,
-      (current) => decideReservation(current, candidate, at),
-      {
-        known: { absent: true },
-        what: `${policy.field} reservation`,
+      (current) => {
+        const decision = decideReservation(current, candidate, at);
+        return 'write' in decision ? { ...decision, alongside: [expiry] } : decision;
       },
+      { known: { absent: true }, what: 'webhook-id reservation' },
     );
   } catch (error) {
     // Still contended after several rounds: someone else holds it right now.
     if (!(error instanceof ConditionalUpdateConflictError)) throw error;
     outcome = {
-      result: { kind: 'in-progress', fingerprintMatches: true, leaseRemainingMs: policy.leaseMs },
+      result: { kind: 'in-progress', fingerprintMatches: true, leaseRemainingMs: RESERVATION_LEASE_MS },
       row: undefined,
       etag: undefined,
       changed: false,
     };
   }
   const decision = outcome.result;
-  if (decision.kind !== 'acquired') return { kind: 'respond', response: answerFor(policy, decision) };
-  return { kind: 'proceed', handle: { table: policy.table, keys, row: candidate, etag: outcome.etag ?? '*' } };
+  if (decision.kind !== 'acquired') return { kind: 'respond', response: answerFor(decision) };
+  return { kind: 'proceed', handle: { keys, row: candidate, etag: outcome.etag ?? '*' } };
 }
 
 function heldBy(row: ReservationRow | undefined, handle: ReservationHandle): boolean {
@@ -276,7 +240,7 @@ export async function completeReservation(
 ): Promise<ReservationHandle | undefined> {
   const stored = isReplayable(response.status) ? responseFields(response) : undefined;
   if (!stored) {
-    await releaseReservation(tables, handle);
+    await releaseReservation(tables, handle, now);
     return undefined;
   }
   // The lease ends now; its owner stays on the row, so the answer can be withdrawn by its request only.
@@ -290,7 +254,7 @@ export async function completeReservation(
     ...stored,
   };
   const outcome = await conditionalUpdate<ReservationRow, boolean>(
-    await tables.get(handle.table),
+    await tables.get('webhookIds'),
     handle.keys,
     // Another request took the row over after our lease ran out: the row is theirs now.
     (current) => (heldBy(current, handle) ? { result: true, write: completed } : { result: false }),
@@ -299,42 +263,32 @@ export async function completeReservation(
   return outcome.result ? { ...handle, row: completed, etag: outcome.etag ?? '*' } : undefined;
 }
 
-/** Deletes our reservation or our stored answer (only while it is still ours), so the next attempt runs again. */
-export async function releaseReservation(tables: Tables, handle: ReservationHandle): Promise<void> {
+/**
+ * Ends our reservation, or withdraws our stored answer (only while the row is still ours), so that a retry of the
+ * same request runs again: the row stays, in progress with its lease over, and keeps the id bound to this request.
+ */
+export async function releaseReservation(
+  tables: Tables,
+  handle: ReservationHandle,
+  now: () => number = Date.now,
+): Promise<void> {
+  const released: ReservationRow = {
+    state: 'in-progress',
+    fingerprint: handle.row.fingerprint,
+    createdAt: handle.row.createdAt,
+    expiresAt: handle.row.expiresAt,
+    ...leaseFields({ owner: handle.row.leaseOwner ?? '', until: now() }),
+  };
   await conditionalUpdate<ReservationRow, void>(
-    await tables.get(handle.table),
+    await tables.get('webhookIds'),
     handle.keys,
-    (current) => (heldBy(current, handle) ? { result: undefined, delete: true } : { result: undefined }),
+    (current) => (heldBy(current, handle) ? { result: undefined, write: released } : { result: undefined }),
     { known: knownRow(handle) },
   );
 }
 
 function knownRow(handle: ReservationHandle): StoredRow<ReservationRow> {
   return { ...handle.row, ...handle.keys, etag: handle.etag };
-}
-
-/**
- * Runs `handler` at most once per key (within the retention), answering repeats from storage. Without a request
- * (no key sent) the handler just runs. Validate the key first with `validateReservationKey`.
- */
-export async function withReservation<R extends HttpResponseShape>(
-  tables: Tables,
-  policy: ReservationPolicy,
-  request: ReservationRequest | undefined,
-  handler: () => Promise<R>,
-): Promise<R | HttpResponseShape> {
-  if (request === undefined) return handler();
-  const begun = await beginReservation(tables, policy, request);
-  if (begun.kind === 'respond') return begun.response;
-  let response: R;
-  try {
-    response = await handler();
-  } catch (error) {
-    await releaseReservation(tables, begun.handle);
-    throw error;
-  }
-  await completeReservation(tables, begun.handle, response, request.now);
-  return response;
 }
 
 function responseFields(response: HttpResponseShape): Partial<ReservationRow> | undefined {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { format } from 'node:util';
 import { isFinal } from '../../shared/tracking';
+import { newSigningSecret } from '../../shared/webhooks/signing';
 import { eventually } from '../helpers/local-host';
 import { customerId, startHarness, type Harness } from '../integration/callbacks/harness';
 
@@ -17,8 +18,9 @@ const CANARY = `canary${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 const SECRETS = {
   clientSecret: `${CANARY}-client-secret-Qz81`,
   refreshToken: `${CANARY}-refresh-token-Lm27`,
-  webhookSecret: `${CANARY}-webhook-signing-Hx55`,
-  callbackSecret: `${CANARY}-callback-signing-Vb09`,
+  // Standard Webhooks secrets: whsec_ and the base64 of their bytes, which hold the canary (a decoded key shows it).
+  webhookSecret: `whsec_${Buffer.from(`${CANARY}-webhook-signing-Hx55`).toString('base64')}`,
+  callbackSecret: `whsec_${Buffer.from(`${CANARY}-callback-signing-Vb09`).toString('base64')}`,
 };
 
 const COMPLETES = [customerId(0x201), customerId(0x202), customerId(0x203)];
@@ -129,8 +131,7 @@ describe('no secret reaches a log line or a telemetry item (end to end)', () => 
     restore = [];
   });
 
-  const signedPost = (path: string, body: object, secret = SECRETS.webhookSecret) =>
-    h.post(path, body, { secret, headers: { 'idempotency-key': randomUUID() } });
+  const signedPost = (path: string, body: object, secret = SECRETS.webhookSecret) => h.post(path, body, { secret });
 
   /**
    * Poll runs until every one of these upgrades is final. Between runs, the wait is the app's own schedule: until the
@@ -160,7 +161,8 @@ describe('no secret reaches a log line or a telemetry item (end to end)', () => 
       expect(response.status).toBe(200);
     }
     // Error paths log too: a wrongly signed request (401) and a start for the ineligible customer (422).
-    expect((await signedPost('/upgrades', { customerId: COMPLETES[0], productFamily: 'Azure' }, 'wrong')).status).toBe(
+    const wrong = newSigningSecret();
+    expect((await signedPost('/upgrades', { customerId: COMPLETES[0], productFamily: 'Azure' }, wrong)).status).toBe(
       401,
     );
     expect((await signedPost('/upgrades', { customerId: INELIGIBLE, productFamily: 'Azure' })).status).toBe(422);
@@ -203,6 +205,9 @@ describe('no secret reaches a log line or a telemetry item (end to end)', () => 
     expect(callbackKey).toBeTruthy();
     const needles = new Map<string, string>([
       ...Object.entries(SECRETS),
+      // The signing secrets' base64 part alone (a secret logged without its prefix).
+      ['webhook signing key', SECRETS.webhookSecret.slice('whsec_'.length)],
+      ['callback signing key', SECRETS.callbackSecret.slice('whsec_'.length)],
       ['callback URL key', callbackKey!],
       ...minted.flatMap((token, i): [string, string][] => {
         // JWT-shaped tokens: the whole token and its signature segment (the header segment is shared by all JWTs).

@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ProductUpgrades } from '../../shared/partner-center';
 import type { UpgradeView } from '../../shared/tracking';
-import { IDEMPOTENCY_KEYS } from '../../shared/webhooks';
+import { RESERVATION_LEASE_MS } from '../../shared/webhooks';
 import { overrideMethods, WRITE_METHODS, wrapTables } from './faults';
 import { Rig, type WebhookResult } from './rig';
 
 /**
- * Crash points across the whole life of one upgrade, through the real functions: the start webhook (idempotency
+ * Crash points across the whole life of one upgrade, through the real functions: the start webhook (webhook-id
  * reservation, eligibility record, Partner Center create, the acceptance transaction, CustomerUpgrades row, tracking
  * enqueue, stored answer), startTracking (its one transaction), the poll runs (heartbeat, claim, commit transaction,
  * notification enqueue) and the callback job. Every side effect is counted;
  * for each k the k-th one "crashes" (throws right after it landed), and the world replays as it would: the billing
- * system retries the webhook with the same Idempotency-Key, the queue redelivers, the timer runs again. The end
+ * system retries the webhook with the same webhook-id, the queue redelivers, the timer runs again. The end
  * state is the one without a crash: one upgrade in Partner Center, tracked once, final as the simulator says, history
  * forward-only, out of the schedule, its callback delivered exactly once, and the webhook's replay naming it.
  */
@@ -32,7 +32,7 @@ class CrashSwitch {
       this.log.push(name);
       if (this.count === this.crashAt) {
         // A crashed worker's message comes back only after its visibility timeout, and the restart takes time too:
-        // by then the leases the dead invocation held (idempotency reservation, callback send claim) have passed.
+        // by then the leases the dead invocation held (webhook-id reservation, callback send claim) have passed.
         wallClockOffset += RESTART_AFTER_CRASH_MS;
         throw new Error(`crash after side effect #${this.count} (${name})`);
       }
@@ -44,7 +44,7 @@ class CrashSwitch {
 const crash = new CrashSwitch();
 
 /**
- * Wall-clock time as the app reads it (Date.now), movable forward: a crashed request's idempotency reservation is
+ * Wall-clock time as the app reads it (Date.now), movable forward: a crashed request's webhook-id reservation is
  * taken over only after its 5-minute lease, which the caller's retries would span in real life.
  */
 let wallClockOffset = 0;
@@ -134,12 +134,12 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
     const problems: string[] = [];
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
-        const answer = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
+        const answer = await rig.webhook('upgrades', body, { webhookId: key, signedAt: signedAt() });
         webhookStatuses.push(answer.status);
         if (answer.status === 202 || (answer.status === 409 && answer.body?.upgradeId)) break;
         if (answer.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress') {
           // the crashed request still holds the key: the caller keeps retrying until its lease has passed
-          wallClockOffset += IDEMPOTENCY_KEYS.leaseMs + 1_000;
+          wallClockOffset += RESERVATION_LEASE_MS + 1_000;
         }
       }
       await rig.pumpTracking(tracking);
@@ -148,7 +148,7 @@ describe('crash-point replay across start-upgrade, start-tracking, the poll run 
       crash.armed = false;
     }
     problems.push(...(await rig.truthDiff()));
-    const replay = await rig.webhook('upgrades', body, { idempotencyKey: key, signedAt: signedAt() });
+    const replay = await rig.webhook('upgrades', body, { webhookId: key, signedAt: signedAt() });
     const truths = rig.sim.state.listUpgrades({ customerId });
     const upgradeId = truths[0]?.id.toLowerCase();
     const view = upgradeId ? await rig.services.tracking.getUpgrade(upgradeId) : undefined;

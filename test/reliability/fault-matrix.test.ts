@@ -8,7 +8,7 @@ import { deviceCodeConsent, InterferingTables } from './faults';
 
 /**
  * The fault matrix: every fault of a dependency the app must survive, injected through the simulator (or a proxy in front of it, or
- * the storage wrapper), across the whole life of a batch of upgrades — start webhook with an Idempotency-Key and the
+ * the storage wrapper), across the whole life of a batch of upgrades — start webhook with a webhook-id and the
  * caller's retries, the tracking queue, poll runs on the timer's cadence, billing callbacks. For each fault: our
  * tables end equal to the simulator's ground truth (nothing lost, nothing regressed, one upgrade per customer), the
  * webhook caller only ever sees 202 or 503 (never 500), and the fault's own error is the one surfaced.

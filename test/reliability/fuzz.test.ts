@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { MAX_JSON_BODY_BYTES } from '../../shared/http/body';
 import { hostStack, signedHeaders, type HostedStack } from '../../dev/stack';
-import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER } from '../../shared/webhooks';
+import { newSigningSecret, webhookIdProblem } from '../../shared/webhooks/signing';
 import { httpRequest as buildRequest, invocationContext } from '../helpers/functions';
 import { checkEligibility } from '../../functions/checkEligibility';
 import { startUpgrade } from '../../functions/startUpgrade';
@@ -11,7 +11,7 @@ import { customerIds, Rig, SIGNING_SECRET } from './rig';
 
 /**
  * HTTP fuzzing of the two webhooks with fast-check: malformed and wrongly typed JSON, huge and deeply nested
- * bodies, `__proto__` keys, bad headers and bad signatures. Every answer is 2xx or 4xx (no dependency is down, so
+ * bodies, `__proto__` keys, bad webhook-ids and bad signatures. Every answer is 2xx or 4xx (no dependency is down, so
  * never a 5xx), and a request without a valid signature has no side effect: no Partner Center call (counted by the
  * simulator) and no table write (counted under the store). RELIABILITY_FUZZ_RUNS (default 10,000) requests go
  * through the handlers directly; RELIABILITY_FUZZ_HTTP_RUNS (default 300) through the local host's real HTTP.
@@ -21,14 +21,15 @@ jest.setTimeout(300_000);
 const RUNS = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 10_000);
 const HTTP_RUNS = Number(process.env.RELIABILITY_FUZZ_HTTP_RUNS ?? 300);
 
-type SignatureKind = 'valid' | 'none' | 'garbage' | 'wrong-secret' | 'stale' | 'other-body' | 'truncated';
+type SignatureKind = 'valid' | 'none' | 'garbage' | 'wrong-secret' | 'stale' | 'other-body' | 'other-id' | 'truncated';
 
 interface FuzzRequest {
   path: 'eligibility' | 'upgrades';
   body: string;
   contentType: string | undefined;
   signature: SignatureKind;
-  headers: Record<string, string>;
+  /** The webhook-id sent (and signed); undefined: none. */
+  webhookId: string | undefined;
 }
 
 const deep = (depth: number, open: string, close: string) => open.repeat(depth) + close.repeat(depth);
@@ -77,7 +78,12 @@ function bodyArbitrary(customers: string[]): fc.Arbitrary<string> {
 }
 
 function requestArbitrary(customers: string[]): fc.Arbitrary<FuzzRequest> {
-  const headerValue = fc.oneof(fc.string(), fc.uuid(), fc.string({ minLength: 256, maxLength: 400 }), fc.constant(''));
+  const webhookId = fc.oneof(
+    { weight: 4, arbitrary: fc.uuid() },
+    { weight: 1, arbitrary: fc.string() },
+    { weight: 1, arbitrary: fc.string({ minLength: 256, maxLength: 400 }) },
+    { weight: 1, arbitrary: fc.constantFrom('', 'msg_fixed', undefined) },
+  );
   return fc.record({
     path: fc.constantFrom('eligibility' as const, 'upgrades' as const),
     body: bodyArbitrary(customers),
@@ -104,45 +110,50 @@ function requestArbitrary(customers: string[]): fc.Arbitrary<FuzzRequest> {
           'wrong-secret',
           'stale',
           'other-body',
+          'other-id',
           'truncated',
         ),
       },
     ),
-    headers: fc.record({ [IDEMPOTENCY_KEY_HEADER]: headerValue, [EVENT_ID_HEADER]: headerValue }, { requiredKeys: [] }),
+    webhookId,
   });
 }
 
-function signatureFor(kind: SignatureKind, body: string): Record<string, string> {
+const ANOTHER_SECRET = newSigningSecret();
+
+function signatureFor(kind: SignatureKind, body: string, webhookId: string): Record<string, string> {
   switch (kind) {
     case 'valid':
-      return signedHeaders(body, SIGNING_SECRET);
+      return signedHeaders(body, SIGNING_SECRET, { webhookId });
     case 'none':
-      return {};
+      return { 'webhook-id': webhookId };
     case 'garbage':
-      return { [SIGNATURE_HEADER]: 't=abc,v1=zz' };
+      return { 'webhook-id': webhookId, 'webhook-timestamp': 'abc', 'webhook-signature': 'v1,zz' };
     case 'wrong-secret':
-      return signedHeaders(body, 'another-secret');
+      return signedHeaders(body, ANOTHER_SECRET, { webhookId });
     case 'stale':
-      return signedHeaders(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 3600);
+      return signedHeaders(body, SIGNING_SECRET, { webhookId, at: Math.floor(Date.now() / 1000) - 3600 });
     case 'other-body':
-      return signedHeaders(`${body} `, SIGNING_SECRET);
-    case 'truncated':
-      return Object.fromEntries(
-        Object.entries(signedHeaders(body, SIGNING_SECRET)).map(([name, value]) => [name, value.slice(0, -2)]),
-      );
+      return signedHeaders(`${body} `, SIGNING_SECRET, { webhookId });
+    case 'other-id':
+      return { ...signedHeaders(body, SIGNING_SECRET, { webhookId: `${webhookId}x` }), 'webhook-id': webhookId };
+    case 'truncated': {
+      const signed = signedHeaders(body, SIGNING_SECRET, { webhookId });
+      return { ...signed, 'webhook-signature': signed['webhook-signature'].slice(0, -2) };
+    }
   }
 }
 
+/** The webhook-id as it can be sent: header values must be valid HTTP header text. */
+function sentId(request: FuzzRequest): string | undefined {
+  return request.webhookId?.replace(/[^\x20-\x7e]/g, '?');
+}
+
 function headersFor(request: FuzzRequest): Record<string, string> {
-  // header values must be valid HTTP header text to be sent at all
-  const printable = Object.fromEntries(
-    Object.entries(request.headers).map(([name, value]) => [name, value.replace(/[^\x20-\x7e]/g, '?')]),
-  );
-  return {
-    ...printable,
-    ...(request.contentType ? { 'content-type': request.contentType } : {}),
-    ...signatureFor(request.signature, request.body),
-  };
+  const id = sentId(request);
+  const signature = signatureFor(request.signature, request.body, id ?? 'msg_absent');
+  if (id === undefined) delete signature['webhook-id'];
+  return { ...(request.contentType ? { 'content-type': request.contentType } : {}), ...signature };
 }
 
 describe('HTTP fuzzing of the webhooks', () => {
@@ -170,8 +181,11 @@ describe('HTTP fuzzing of the webhooks', () => {
   function check(request: FuzzRequest, status: number, before: { pc: number; writes: number }): void {
     if (status >= 500) throw new Error(`${status} for ${request.path} (${request.signature})`);
     if (request.signature !== 'valid') {
-      if (status !== 401 && status !== 413 && status !== 415) {
-        throw new Error(`unsigned request answered ${status}, not 401/413/415`);
+      // A malformed webhook-id is refused (400) before the signature is checked; either way nothing happens.
+      // (As the app reads the header: HTTP trims the whitespace around a header value.)
+      const refusal = webhookIdProblem(sentId(request)?.trim() ?? null) ? 400 : 401;
+      if (status !== refusal && status !== 413 && status !== 415) {
+        throw new Error(`unsigned request answered ${status}, not ${refusal}/413/415`);
       }
       if (partnerCenterCalls() !== before.pc) throw new Error('Partner Center called without a valid signature');
       if (writes !== before.writes) throw new Error('a table written without a valid signature');

@@ -203,7 +203,7 @@ describe('Key Vault outage', () => {
     try {
       const customerId = customerIds(rig)[0];
       const started = performance.now();
-      const refused = await rig.webhook('upgrades', { customerId, productFamily: 'Azure' }, { idempotencyKey: 'k1' });
+      const refused = await rig.webhook('upgrades', { customerId, productFamily: 'Azure' }, { webhookId: 'k1' });
       const tookMs = performance.now() - started;
       expect(refused.status).toBe(503);
       expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);

@@ -33,7 +33,6 @@ import {
   type UpgradeView,
 } from '../../shared/tracking';
 import { rankOf, type KnownStatus } from '../../shared/tracking/state';
-import { EVENT_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from '../../shared/webhooks';
 import { httpRequest, invocationContext } from '../helpers/functions';
 import { type Prng, prng } from './prng';
 
@@ -47,8 +46,9 @@ import { type Prng, prng } from './prng';
  * run's shared pause runs on a virtual clock (`virtualGate`), so a 30 s pause costs nothing but is still applied.
  */
 
-export const SIGNING_SECRET = 'reliability-webhook-secret-not-a-real-one';
-export const CALLBACK_SECRET = 'reliability-callback-secret-not-a-real-one';
+/** `whsec_` secrets (Standard Webhooks), fixed so a failing seed replays with the same ones. */
+export const SIGNING_SECRET = `whsec_${Buffer.from('reliability-webhook-secret-not-a-real-one').toString('base64')}`;
+export const CALLBACK_SECRET = `whsec_${Buffer.from('reliability-callback-secret-not-a-real-one').toString('base64')}`;
 
 /**
  * The billing system's pause before it retries a 503 (it is told Retry-After; compressed here). It models the caller,
@@ -264,8 +264,8 @@ export class Rig {
     path: 'eligibility' | 'upgrades',
     body: string | object,
     options: {
-      idempotencyKey?: string;
-      eventId?: string;
+      /** The webhook-id (signed with it); default a new one. */
+      webhookId?: string;
       headers?: Record<string, string>;
       /** Signature time (unix seconds); default now. */
       signedAt?: number;
@@ -275,9 +275,7 @@ export class Rig {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      ...this.stack.signedHeaders(raw, options.signedAt),
-      ...(options.idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey } : {}),
-      ...(options.eventId ? { [EVENT_ID_HEADER]: options.eventId } : {}),
+      ...this.stack.signedHeaders(raw, { webhookId: options.webhookId, at: options.signedAt }),
       ...options.headers,
     };
     const request = httpRequest({ method: 'POST', path: `/api/${path}`, headers, body: raw });
@@ -286,7 +284,7 @@ export class Rig {
   }
 
   /**
-   * Starts an upgrade the way the billing system does: POST /api/upgrades with one Idempotency-Key, retried on 503
+   * Starts an upgrade the way the billing system does: POST /api/upgrades with one webhook-id, retried on 503
    * (and on 409 request-in-progress) until a definite answer. Returns every status seen.
    */
   async startUpgradeWithRetries(
@@ -297,7 +295,7 @@ export class Rig {
     const seen: number[] = [];
     const refusals: WebhookResult[] = [];
     for (let attempt = 0; attempt < maxTries; attempt++) {
-      const result = await this.webhook('upgrades', { customerId, productFamily: 'Azure' }, { idempotencyKey: key });
+      const result = await this.webhook('upgrades', { customerId, productFamily: 'Azure' }, { webhookId: key });
       seen.push(result.status);
       const inProgress =
         result.status === 409 && result.body?.type === 'urn:azure-plan-upgrades:problem:request-in-progress';

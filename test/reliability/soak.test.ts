@@ -3,7 +3,7 @@ import { customerIds, Rig } from './rig';
 
 /**
  * Soak: RELIABILITY_SOAK_UPGRADES upgrades (default 200 so the default test run stays short; the full size is 10,000) through their whole life —
- * start webhook (16 callers at once, each retrying 503 with the same Idempotency-Key), the tracking queue (5 %
+ * start webhook (16 callers at once, each retrying 503 with the same webhook-id), the tracking queue (5 %
  * duplicated deliveries, reordered batches), poll runs every 31 simulated minutes, billing callbacks (5 % of them
  * answered 503 by the receiver, 5 % duplicated queue deliveries) — with 5 % injected faults on every simulator route
  * (500, 503, 408, connection reset, malformed JSON: 1 % each). Each upgrade ends in the simulator's true state, and

@@ -78,6 +78,39 @@ describe('loadConfig', () => {
     );
   });
 
+  it('requires signed webhooks unless a local stack opts out; the opt-out is refused in Azure', () => {
+    expect(loadConfig(base).webhookSignatures).toBe('required');
+    expect(loadConfig({ ...base, WEBHOOK_SIGNATURES: 'disabled' }).webhookSignatures).toBe('disabled');
+    expect(failure({ ...base, WEBHOOK_SIGNATURES: 'off' }).setting).toBe('WEBHOOK_SIGNATURES');
+    const inAzure = failure({ ...base, WEBHOOK_SIGNATURES: 'disabled', WEBSITE_INSTANCE_ID: 'a1b2c3' });
+    expect(inAzure.setting).toBe('WEBHOOK_SIGNATURES');
+    expect(inAzure.message).toContain('WEBSITE_INSTANCE_ID is set');
+    expect(loadConfig({ ...base, WEBSITE_INSTANCE_ID: 'a1b2c3' }).webhookSignatures).toBe('required');
+  });
+
+  it.each(['WEBHOOK_SIGNING_SECRET', 'CALLBACK_SIGNING_SECRET'])(
+    'refuses a %s that is not whsec_ and 24 random bytes or more, naming the setting and not the value',
+    (name) => {
+      const good = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+      expect(() => loadConfig({ ...base, [name]: good })).not.toThrow();
+      expect(() =>
+        loadConfig({ ...base, [name]: `${good}, whsec_${Buffer.alloc(24, 2).toString('base64')}` }),
+      ).not.toThrow();
+      for (const bad of [
+        'a-long-but-plain-passphrase-of-forty-chars',
+        `whsec_${Buffer.alloc(16, 3).toString('base64')}`,
+        `${good},short`,
+      ]) {
+        const error = failure({ ...base, [name]: bad });
+        expect(error.setting).toBe(name);
+        expect(error.message).toMatch(/whsec_ followed by the base64 of 24 to 64 random bytes/);
+        expect(error.message).not.toContain(bad.split(',').at(-1));
+      }
+      // In Key Vault the value is not an environment setting: it is checked where it is read.
+      expect(() => loadConfig({ ...base, KEY_VAULT_URL: 'https://kv.vault.azure.net', [name]: 'short' })).not.toThrow();
+    },
+  );
+
   it('lists every setting once', () => {
     expect(new Set(SETTING_NAMES).size).toBe(SETTING_NAMES.length);
   });

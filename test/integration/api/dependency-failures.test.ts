@@ -27,8 +27,9 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     stack.install();
   });
 
-  async function call(path: string, body: object, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, { headers });
+  /** A signed POST, with this webhook-id (default a new one). */
+  async function call(path: string, body: object, webhookId?: string): Promise<HttpAnswer> {
+    const response = await stack.post(path, body, { webhookId });
     expectDocumented('POST', path, response);
     return response;
   }
@@ -69,13 +70,13 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     expectUnavailable(await call(path, { customerId: eligible(2) }));
   });
 
-  it('a 503 is not kept for replay: the same X-Event-Id and Idempotency-Key retried after recovery run again', async () => {
+  it('a 503 is not kept for replay: the same webhook-id retried after recovery runs again', async () => {
     const customerId = eligible(6);
-    const headers = { 'x-event-id': `evt-${randomUUID()}`, 'idempotency-key': randomUUID() };
+    const webhookId = `msg_${randomUUID()}`;
     stack.sim.setFaults('eligibility', { status503: 1 });
-    expectUnavailable(await call('/upgrades', { customerId }, headers));
+    expectUnavailable(await call('/upgrades', { customerId }, webhookId));
     stack.sim.state.clearFaults();
-    const retried = await call('/upgrades', { customerId }, headers);
+    const retried = await call('/upgrades', { customerId }, webhookId);
     expect(retried.status).toBe(202);
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
     expect(stack.sim.state.listUpgrades({ customerId })).toHaveLength(1);
@@ -101,8 +102,8 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     // Concurrently: each one spends the storage SDK's retries (a few seconds) before answering.
     const responses = await Promise.all([
       call('/eligibility', { customerId: eligible(4) }),
-      call('/upgrades', { customerId: eligible(4) }, { 'idempotency-key': randomUUID() }),
-      call('/eligibility', { customerId: eligible(4) }, { 'x-event-id': randomUUID() }),
+      call('/upgrades', { customerId: eligible(4) }),
+      call('/eligibility', { customerId: eligible(4) }, randomUUID()),
       read(`/upgrades/${randomUUID()}`),
       read(`/customers/${eligible(4)}/upgrades`),
     ]);

@@ -81,8 +81,9 @@ describe('eligibility and start-upgrade webhooks', () => {
   afterAll(async () => stack?.stop());
   afterEach(() => stack.sim.state.clearFaults());
 
-  async function call(path: string, body: object, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, { headers });
+  /** A signed POST, with this webhook-id (default a new one). */
+  async function call(path: string, body: object, webhookId?: string): Promise<HttpAnswer> {
+    const response = await stack.post(path, body, { webhookId });
     expectDocumented('POST', path, response);
     return response;
   }
@@ -200,14 +201,14 @@ describe('eligibility and start-upgrade webhooks', () => {
     expect(detail.body).toMatchObject({ upgradeId, customerId });
   });
 
-  it('Idempotency-Key: a repeat gets the first response and creates nothing; another body gets 422', async () => {
+  it('webhook-id: a repeat gets the first response and creates nothing; another body gets 422', async () => {
     const key = randomUUID();
     const customerId = eligible(4);
-    const first = await call('/upgrades', { customerId }, { 'idempotency-key': key });
+    const first = await call('/upgrades', { customerId }, key);
     expect(first.status).toBe(202);
     const createsAfterFirst = creates();
 
-    const repeat = await call('/upgrades', { customerId }, { 'idempotency-key': key });
+    const repeat = await call('/upgrades', { customerId }, key);
     expect(repeat.status).toBe(202);
     expect(repeat.body).toEqual(first.body);
     expect(repeat.headers.location).toBe(first.headers.location);
@@ -215,21 +216,21 @@ describe('eligibility and start-upgrade webhooks', () => {
     expect(creates()).toBe(createsAfterFirst);
     expect(upgradesOf(customerId)).toHaveLength(1);
 
-    const reused = await call('/upgrades', { customerId: eligible(5) }, { 'idempotency-key': key });
+    const reused = await call('/upgrades', { customerId: eligible(5) }, key);
     expect(reused.status).toBe(422);
-    expect(reused.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:idempotency-key-reused' });
+    expect(reused.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:webhook-id-reused' });
     expect(upgradesOf(eligible(5))).toHaveLength(0);
   });
 
-  it('Idempotency-Key: a concurrent duplicate gets 409 while the first runs; one upgrade', async () => {
+  it('webhook-id: a concurrent duplicate gets 409 while the first runs; one upgrade', async () => {
     const key = randomUUID();
     const customerId = eligible(6);
-    // The first request holds its key once it asks Partner Center to create: it is held there until the duplicate
+    // The first request holds its id once it asks Partner Center to create: it is held there until the duplicate
     // has had its answer.
     const create = watch.hold('createUpgrade');
-    const first = call('/upgrades', { customerId }, { 'idempotency-key': key });
+    const first = call('/upgrades', { customerId }, key);
     await create.arrived;
-    const duplicate = await call('/upgrades', { customerId }, { 'idempotency-key': key }).finally(create.release);
+    const duplicate = await call('/upgrades', { customerId }, key).finally(create.release);
     expect(duplicate.status).toBe(409);
     expect(duplicate.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:request-in-progress' });
     expect(duplicate.headers['retry-after']).toMatch(/^\d+$/);
@@ -237,53 +238,51 @@ describe('eligibility and start-upgrade webhooks', () => {
     expect(upgradesOf(customerId)).toHaveLength(1);
   });
 
-  it('X-Event-Id: a concurrent duplicate delivery gets 409 while the first runs', async () => {
-    const eventId = `evt-${randomUUID()}`;
-    // The first delivery reserves its event id while it asks Partner Center, which holds the question until the
+  it('webhook-id: a concurrent duplicate eligibility check gets 409 while the first runs', async () => {
+    const eventId = `msg_${randomUUID()}`;
+    // The first request reserves its webhook-id while it asks Partner Center, which holds the question until the
     // duplicate has had its answer.
     const eligibility = watch.hold('checkEligibility');
-    const reserved = watch.written('webhookEvents');
-    const first = call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId });
+    const reserved = watch.written('webhookIds');
+    const first = call('/eligibility', { customerId: eligible(10) }, eventId);
     await Promise.all([eligibility.arrived, reserved]);
-    const duplicate = await call('/eligibility', { customerId: eligible(10) }, { 'x-event-id': eventId }).finally(
-      eligibility.release,
-    );
+    const duplicate = await call('/eligibility', { customerId: eligible(10) }, eventId).finally(eligibility.release);
     expect(duplicate.status).toBe(409);
     expect(duplicate.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:request-in-progress' });
     expect((await first).status).toBe(200);
   });
 
-  it('X-Event-Id: a repeated delivery gets the original response with no side effect', async () => {
-    const eventId = `evt-${randomUUID()}`;
+  it('webhook-id: a repeated delivery gets the original response with no side effect', async () => {
+    const eventId = `msg_${randomUUID()}`;
     const customerId = eligible(7);
-    const first = await call('/upgrades', { customerId }, { 'x-event-id': eventId });
+    const first = await call('/upgrades', { customerId }, eventId);
     expect(first.status).toBe(202);
     const before = stack.sim.state.counters().requests;
 
-    const repeat = await call('/upgrades', { customerId }, { 'x-event-id': eventId });
+    const repeat = await call('/upgrades', { customerId }, eventId);
     expect(repeat.status).toBe(202);
     expect(repeat.body).toEqual(first.body);
     expect(repeat.headers['idempotent-replayed']).toBe('true');
     expect(stack.sim.state.counters().requests).toEqual(before);
 
-    const check = `chk-${randomUUID()}`;
-    const e1 = await call('/eligibility', { customerId: eligible(8) }, { 'x-event-id': check });
-    const e2 = await call('/eligibility', { customerId: eligible(8) }, { 'x-event-id': check });
+    const check = `msg_${randomUUID()}`;
+    const e1 = await call('/eligibility', { customerId: eligible(8) }, check);
+    const e2 = await call('/eligibility', { customerId: eligible(8) }, check);
     expect(e2.body).toEqual(e1.body);
   });
 
-  it('a create whose answer was lost (crash) and is retried with the same Idempotency-Key makes one upgrade', async () => {
+  it('a create whose answer was lost (crash) and is retried with the same webhook-id makes one upgrade', async () => {
     const key = randomUUID();
     const customerId = eligible(9);
     // Partner Center creates the upgrade but every answer is lost: the request fails as a dependency failure.
     stack.sim.setFaults('create', { connectionReset: 1, connectionResetPhase: 'after' });
-    const lost = await call('/upgrades', { customerId }, { 'idempotency-key': key });
+    const lost = await call('/upgrades', { customerId }, key);
     expect(lost.status).toBe(503);
     expect(lost.headers['retry-after']).toMatch(/^\d+$/);
     expect(upgradesOf(customerId)).toHaveLength(1);
 
     stack.sim.state.clearFaults();
-    const retried = await call('/upgrades', { customerId }, { 'idempotency-key': key });
+    const retried = await call('/upgrades', { customerId }, key);
     const upgradeId = upgradesOf(customerId)[0].id;
     // Either the create is answered again (same MS-RequestId) or eligibility names the upgrade: never a second one.
     expect([202, 409]).toContain(retried.status);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { HostJsonOverrides } from '../../../dev/host';
 import { steppedClock, type CustomerSpec, type SteppedClock } from '../../../dev/simulator';
 import { startHostedStack, type BillingReceiver, type HostedStack } from '../../../dev/stack';
@@ -29,7 +28,7 @@ export interface HarnessOptions {
 export interface Harness extends HostedStack {
   clock: SteppedClock;
   receiver: BillingReceiver;
-  /** POST /api/upgrades (signed, with a fresh Idempotency-Key); returns the upgrade id. */
+  /** POST /api/upgrades (signed, with a fresh webhook-id); returns the upgrade id. */
   startUpgrade(customerId: string): Promise<string>;
   /** One poll run through the admin API, like an operator starts one; resolves when it has ended. */
   triggerPoll(): Promise<void>;
@@ -75,11 +74,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     clock,
     receiver: stack.receiver!,
     async startUpgrade(customerId) {
-      const response = await stack.post(
-        '/upgrades',
-        { customerId, productFamily: 'Azure' },
-        { headers: { 'idempotency-key': randomUUID() } },
-      );
+      const response = await stack.post('/upgrades', { customerId, productFamily: 'Azure' });
       if (response.status !== 202) throw new Error(`POST /api/upgrades answered ${response.status}: ${response.text}`);
       return (response.body as { upgradeId: string }).upgradeId;
     },

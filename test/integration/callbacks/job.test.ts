@@ -16,9 +16,10 @@ import { TrackingStore } from '../../../shared/tracking';
 import { finishUpgrade, LINE_ITEMS, notifiedUpgrade, observedQueue } from './fixtures';
 import { BillingReceiver } from '../../../dev/stack';
 import { listRejectedMessages } from '../../helpers/tracking-tables';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 const connectionString = process.env.AzureWebJobsStorage!;
-const SECRET = 'job-test-signing-secret';
+const SECRET = newSigningSecret();
 
 /** Table reads per table (point reads and queries), to show what one message costs. */
 class CountingTables {
@@ -185,6 +186,18 @@ describe('processCallbackMessage (Azurite)', () => {
     env.CALLBACK_SIGNING_SECRET = SECRET;
     expect(await processCallbackMessage(sent[0].payload, deps)).toMatchObject({ outcome: 'delivered', attempt: 2 });
     expect(receiver.for(upgradeId)).toEqual([expect.objectContaining({ verified: true, answered: 200 })]);
+  });
+
+  it('a signing secret that is not a whsec_ secret (a pass phrase stored in Key Vault): nothing is sent with it', async () => {
+    const phrase = 'correct horse battery staple';
+    const { deps, message, upgradeId } = await setup({ secret: phrase });
+    const outcome = await processCallbackMessage(message, deps);
+    expect(outcome).toMatchObject({
+      outcome: 'retry-scheduled',
+      error: expect.stringMatching(/^CALLBACK_SIGNING_SECRET must be whsec_ .*never sent with it$/) as unknown,
+    });
+    expect(JSON.stringify(outcome)).not.toContain('horse');
+    expect(receiver.for(upgradeId)).toHaveLength(0);
   });
 
   it('Key Vault unreachable at a cold cache: the delayed-retry path, not a throw that burns the host retries', async () => {

@@ -6,8 +6,9 @@ import { isFinal } from '../../../shared/tracking';
 import { readCallbackRecord } from '../../helpers/callback-records';
 import { customerId, startHarness, type Harness } from './harness';
 import { listRejectedMessages } from '../../helpers/tracking-tables';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
-const SECRET = 'callback-test-signing-secret';
+const SECRET = newSigningSecret();
 const OK = customerId(0x101);
 const FLAKY = customerId(0x102);
 const REFUSES = customerId(0x103);
@@ -73,7 +74,7 @@ describe('billing callbacks on the local host', () => {
     });
     expect(callback.body.lineItems).toHaveLength(2);
     expect(typeof callback.body.completedAt).toBe('string');
-    expect(callback.headers['x-event-id']).toBe(callback.body.eventId);
+    expect(callback.headers['webhook-id']).toBe(callback.body.eventId);
     expect(Object.keys(callback.body).sort()).toEqual(
       ['completedAt', 'customerId', 'event', 'eventId', 'lineItems', 'status', 'upgradeId'].sort(),
     );

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { FunctionRegistry, type FinishedInvocation } from '../../../dev/host';
 import { loadLocalSettings } from '../../../dev/host/settings';
 import { Tables } from '../../../shared/storage/tables';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 import { startTestLocalHost, type TestLocalHost } from '../../helpers/local-host';
 
 // The real app, loaded the way `npm start` loads it: package.json `main` (mapped to the TypeScript sources here),
@@ -37,13 +38,17 @@ describe('local host: the real app', () => {
       tableNamePrefix: 'hostapp',
     }).createAll();
     host = await startTestLocalHost({
-      settings: { ...values, TABLE_NAME_PREFIX: 'hostapp' },
+      // The signing secret `npm start` gives the app when the settings hold none.
+      settings: { ...values, TABLE_NAME_PREFIX: 'hostapp', WEBHOOK_SIGNING_SECRET: newSigningSecret() },
       hostJson: { extensions: { queues: { maxPollingInterval: '00:00:00.500' } } },
     });
     expect(host.registrations.map((r) => r.name)).toContain('health');
     const response = await fetch(`${host.url}/api/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok', checks: { tableStorage: 'ok' } });
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      checks: { tableStorage: 'ok', webhookSignatures: 'required' },
+    });
     expect(await host.logged(/Executed 'Functions\.health' \(Succeeded, Id=[0-9a-f-]{36}/)).toBeDefined();
   });
 });

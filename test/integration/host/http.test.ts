@@ -50,7 +50,7 @@ describe('local host: HTTP functions', () => {
       handler: async (request) => {
         const entry = await record(request);
         const signature = createHmac('sha256', 'k').update(Buffer.from(entry.bodyHex, 'hex')).digest('hex');
-        return { status: 201, body: signature, headers: { 'x-signature': signature } };
+        return { status: 201, body: signature, headers: { 'webhook-signature': signature } };
       },
     });
     functions.http('byName', {
@@ -118,7 +118,7 @@ describe('local host: HTTP functions', () => {
     const response = await fetch(`${host.url}/api/hooks/billing`, { method: 'POST', body });
     const expected = createHmac('sha256', 'k').update(body).digest('hex');
     expect(response.status).toBe(201);
-    expect(response.headers.get('x-signature')).toBe(expected);
+    expect(response.headers.get('webhook-signature')).toBe(expected);
     expect(await response.text()).toBe(expected);
     expect(seen.at(-1)).toMatchObject({ method: 'POST', params: { source: 'billing' }, bodyHex: body.toString('hex') });
   });

@@ -15,6 +15,8 @@ import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { FakeKeyVaultServer, FakeTokenCredential, type FakeSecretVersion } from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
 import { httpRequest, invocationContext } from '../../helpers/functions';
+import { signedHeaders } from '../../../dev/stack';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
  * One owner of the consent: a write-back of the app never undoes a newer consent. The app's real functions
@@ -25,6 +27,7 @@ import { httpRequest, invocationContext } from '../../helpers/functions';
  */
 
 const SECRET = 'partner-center-refresh-token';
+const WEBHOOK_SECRET = newSigningSecret();
 const clientOptions: SecretClientOptions = {
   disableChallengeResourceVerification: true,
   allowInsecureConnection: true,
@@ -97,6 +100,7 @@ describe('security: one owner of the consent (write-back never undoes a newer co
     recorder = await tokenRecorder(sim.url);
     vault = await new FakeKeyVaultServer().start();
     vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
+    vault.seed('webhook-signing-secret', WEBHOOK_SECRET);
     // The first `npm run consent`, a day ago.
     const yesterday = formatGeneration({ at: Date.now() - 86_400_000, nonce: '0a' });
     vault.seed(SECRET, sim.credentials.refreshToken, { [GENERATION_TAG]: yesterday });
@@ -144,12 +148,13 @@ describe('security: one owner of the consent (write-back never undoes a newer co
   /** The eligibility webhook through the real function of the installed instance. */
   async function eligibility(services: Services): Promise<number> {
     resetServices(services);
+    const body = JSON.stringify({ customerId, productFamily: 'Azure' });
     const response = await checkEligibility(
       httpRequest({
         method: 'POST',
         path: '/api/eligibility',
-        headers: { 'content-type': 'application/json' },
-        body: { customerId, productFamily: 'Azure' },
+        headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SECRET) },
+        body,
       }),
       invocationContext({ functionName: 'checkEligibility' }),
     );

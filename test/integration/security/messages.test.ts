@@ -5,6 +5,7 @@ import { isFinal } from '../../../shared/tracking';
 import { eventually } from '../../helpers/local-host';
 import { customerId, startHarness, type Harness } from '../callbacks/harness';
 import { listRejectedMessages } from '../../helpers/tracking-tables';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
  * Trust no queue message. Whoever can write to the app's queues (a leaked storage credential, a mistaken tool) must
@@ -13,7 +14,7 @@ import { listRejectedMessages } from '../../helpers/tracking-tables';
  * loopback HTTP, a private Azurite, and a billing receiver that verifies every signature.
  */
 
-const SECRET = 'security-callback-signing-secret';
+const SECRET = newSigningSecret();
 const FORGED_AGAINST = customerId(0x301); // its upgrade is still InProgress when the forgeries arrive
 const FINISHED = customerId(0x302); // its upgrade is Completed, its callback delivered
 const BYSTANDER = customerId(0x303);

@@ -13,7 +13,8 @@ import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
-import { QUIET_SCHEDULE } from '../../../dev/stack';
+import { QUIET_SCHEDULE, signedHeaders } from '../../../dev/stack';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
  * An upgrade id from Partner Center becomes a table key, a `Location` header and a path: it is taken only as a GUID.
@@ -78,6 +79,7 @@ const NOT_GUIDS: [string, string][] = [
   ['an id far past a table key', 'a'.repeat(800)],
 ];
 const ELIGIBLE = customerId(0x501);
+const WEBHOOK_SIGNING_SECRET = newSigningSecret();
 /** One customer per value for the create: the simulator creates each upgrade whatever its answer says. */
 const CREATING = NOT_GUIDS.map((_, i) => customerId(0x510 + i));
 
@@ -104,7 +106,10 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
     });
     const queue = (name: string) => createQueueClient(config.storage, `ids-${name}-${randomBytes(4).toString('hex')}`);
     services = createServices(config, {
-      secrets: createSecretStore(config, { logger: { info: () => undefined, warn: () => undefined }, env: simulator }),
+      secrets: createSecretStore(config, {
+        logger: { info: () => undefined, warn: () => undefined },
+        env: { ...simulator, WEBHOOK_SIGNING_SECRET },
+      }),
       telemetry: new RecordingTelemetry(),
       queues: { upgradeTracking: queue('t'), upgradeNotifications: queue('n'), upgradeNotificationsPoison: queue('p') },
     });
@@ -120,12 +125,13 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
 
   async function post(path: '/api/eligibility' | '/api/upgrades', customer: string): Promise<HttpResponseInit> {
     const handler = path === '/api/eligibility' ? checkEligibility : startUpgrade;
+    const body = JSON.stringify({ customerId: customer, productFamily: 'Azure' });
     return handler(
       httpRequest({
         method: 'POST',
         path,
-        headers: { 'content-type': 'application/json' },
-        body: { customerId: customer, productFamily: 'Azure' },
+        headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SIGNING_SECRET) },
+        body,
       }),
       invocationContext(),
     );

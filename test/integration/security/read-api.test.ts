@@ -19,7 +19,8 @@ import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-s
 import { httpRequest, invocationContext } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
-import { QUIET_SCHEDULE } from '../../../dev/stack';
+import { QUIET_SCHEDULE, signedHeaders } from '../../../dev/stack';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
  * The read API leaks nothing an upgrade's last error held. A poll that fails because Key Vault refuses the app, or
@@ -41,6 +42,18 @@ const clientOptions: SecretClientOptions = {
 const timer = { isPastDue: false } as Timer;
 const silentLogger = { info: () => undefined, warn: () => undefined };
 const CUSTOMERS = [customerId(0x401), customerId(0x402), customerId(0x403)];
+const WEBHOOK_SECRET = newSigningSecret();
+
+/** A signed POST to a webhook function, as the billing system sends it. */
+function signedPost(path: string, json: object) {
+  const body = JSON.stringify(json);
+  return httpRequest({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SECRET) },
+    body,
+  });
+}
 
 describe('security: the read API and every error answer leak no secret, key, vault URL or secret name', () => {
   let sim: RunningSimulator;
@@ -56,6 +69,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
     vault = await new FakeKeyVaultServer().start();
     vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
     vault.seed('partner-center-refresh-token', sim.credentials.refreshToken);
+    vault.seed('webhook-signing-secret', WEBHOOK_SECRET);
     const tag = randomBytes(3).toString('hex');
     settings = {
       AzureWebJobsStorage: process.env.AzureWebJobsStorage!,
@@ -123,12 +137,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
 
   async function start(customer: string): Promise<string> {
     const response = await startUpgrade(
-      httpRequest({
-        method: 'POST',
-        path: '/api/upgrades',
-        headers: { 'content-type': 'application/json' },
-        body: { customerId: customer, productFamily: 'Azure' },
-      }),
+      signedPost('/api/upgrades', { customerId: customer, productFamily: 'Azure' }),
       invocationContext({ functionName: 'startUpgrade' }),
     );
     expect(response.status).toBe(202);
@@ -189,12 +198,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
   it('every kind of dependency failure answers a fixed text: no vault, secret, Entra ID or storage text', async () => {
     const eligibility = async () =>
       checkEligibility(
-        httpRequest({
-          method: 'POST',
-          path: '/api/eligibility',
-          headers: { 'content-type': 'application/json' },
-          body: { customerId: CUSTOMERS[2], productFamily: 'Azure' },
-        }),
+        signedPost('/api/eligibility', { customerId: CUSTOMERS[2], productFamily: 'Azure' }),
         invocationContext({ functionName: 'checkEligibility' }),
       );
     const answers: [string, HttpResponseInit][] = [];
@@ -202,8 +206,13 @@ describe('security: the read API and every error answer leak no secret, key, vau
     // Entra ID refuses the refresh token (still expired from the test before).
     instance();
     answers.push(['refresh token refused', await eligibility()]);
-    // Key Vault unreachable at a cold cache.
+    // Key Vault unreachable at a cold cache: the signing secret cannot be read.
     instance();
+    await vault.outage('refuse');
+    answers.push(['Key Vault down, signing secret not cached', await eligibility()]);
+    await vault.restore();
+    // Key Vault unreachable with the signing secret cached, the Partner Center secrets not.
+    await instance().secrets.get('WEBHOOK_SIGNING_SECRET');
     await vault.outage('refuse');
     answers.push(['Key Vault down', await eligibility()]);
     await vault.restore();

@@ -11,8 +11,9 @@ import { TrackingStore } from '../../../shared/tracking';
 import { notifiedUpgrade, observedQueue, type SentMessage } from '../callbacks/fixtures';
 import { BillingReceiver, QUIET_SCHEDULE } from '../../../dev/stack';
 import { readmeSettingNames } from '../../helpers/readme-settings';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
-const SECRET = 'callback-settings-test-secret';
+const SECRET = newSigningSecret();
 const connectionString = process.env.AzureWebJobsStorage!;
 
 /**

@@ -3,20 +3,15 @@ import { Tables } from '../../../shared/storage/tables';
 import {
   beginReservation,
   completeReservation,
-  EVENT_IDS,
-  fingerprintOf,
-  hashRequestBody,
-  IDEMPOTENCY_KEYS,
+  expiryKeys,
   releaseReservation,
-  reservationRowKey,
+  reservationKeys,
   RESERVATION_LEASE_MS,
   RESERVATION_RETENTION_MS,
-  validateReservationKey,
-  withReservation,
+  webhookFingerprint,
   type ReservationRequest,
 } from '../../../shared/webhooks/reservations';
 import type { HttpResponseShape } from '../../../shared/webhooks/responses';
-import { encodeKey } from '../../../shared/tracking/keys';
 import { latch } from '../../helpers/latch';
 
 function tablesFor(prefix: string): Tables {
@@ -26,6 +21,24 @@ function tablesFor(prefix: string): Tables {
 }
 
 const tables = tablesFor('resv');
+
+/**
+ * One request under its webhook-id, as the webhook pipeline runs it: reserve, run the handler when the id is new,
+ * store the answer (or release the id for an answer that says "try again", or a throw).
+ */
+async function deliver(request: ReservationRequest, handler: () => Promise<HttpResponseShape>) {
+  const begun = await beginReservation(tables, request);
+  if (begun.kind === 'respond') return begun.response;
+  let response: HttpResponseShape;
+  try {
+    response = await handler();
+  } catch (error) {
+    await releaseReservation(tables, begun.handle, request.now);
+    throw error;
+  }
+  await completeReservation(tables, begun.handle, response, request.now);
+  return response;
+}
 
 /** A handler that counts its runs (the side effect a replay must not repeat). */
 function counted(make: () => HttpResponseShape | Promise<HttpResponseShape>) {
@@ -52,26 +65,31 @@ function arrivals(count: number) {
   };
 }
 
-describe('X-Event-Id reservations on real Table Storage (Azurite)', () => {
-  const eligibility = (): HttpResponseShape => ({
-    status: 200,
-    headers: { 'content-type': 'application/json', 'x-request-id': 'only-once' },
-    jsonBody: { customerId: 'c-1', isEligible: false, reason: 'Customer has no legacy subscription' },
-  });
-  const event = (eventId: string, scope = 'eligibility', now?: () => number): ReservationRequest => ({
-    scope,
-    key: eventId,
-    fingerprint: fingerprintOf(EVENT_IDS, '{}'),
-    now,
-  });
-  const deliver = (request: ReservationRequest | undefined, handler: () => Promise<HttpResponseShape>) =>
-    withReservation(tables, EVENT_IDS, request, handler);
+const BODY = '{"customerId":"4f3c2b1a-0000-4000-8000-000000000001"}';
+const OTHER_BODY = '{"customerId":"4f3c2b1a-0000-4000-8000-000000000002"}';
 
+/** A request with this webhook-id to an endpoint with a body. */
+function request(id: string, endpoint = 'upgrades', body = BODY, now?: () => number): ReservationRequest {
+  return { id, fingerprint: webhookFingerprint(endpoint, body), now };
+}
+
+const eligibility = (): HttpResponseShape => ({
+  status: 200,
+  headers: { 'content-type': 'application/json', 'x-request-id': 'only-once' },
+  jsonBody: { customerId: 'c-1', isEligible: false, reason: 'Customer has no legacy subscription' },
+});
+const accepted = (upgradeId: string): HttpResponseShape => ({
+  status: 202,
+  headers: { 'content-type': 'application/json', location: `/api/upgrades/${upgradeId}`, 'x-trace': 'first' },
+  jsonBody: { upgradeId, status: 'Pending' },
+});
+
+describe('webhook-id reservations on real Table Storage (Azurite)', () => {
   it('answers a repeat with the stored original response, without side effects', async () => {
-    const eventId = randomUUID();
+    const id = randomUUID();
     const handler = counted(eligibility);
-    const first = await deliver(event(eventId), handler);
-    const repeat = await deliver(event(eventId), handler);
+    const first = await deliver(request(id, 'eligibility'), handler);
+    const repeat = await deliver(request(id, 'eligibility'), handler);
     expect(handler.runs).toBe(1);
     expect(first).toEqual(eligibility());
     expect(repeat).toEqual({
@@ -82,10 +100,10 @@ describe('X-Event-Id reservations on real Table Storage (Azurite)', () => {
   });
 
   it('replays a stored 4xx answer too, and a text body', async () => {
-    const eventId = randomUUID();
+    const id = randomUUID();
     const handler = counted(() => ({ status: 400, headers: { 'content-type': 'text/plain' }, body: 'bad input' }));
-    await deliver(event(eventId, 'upgrades'), handler);
-    expect(await deliver(event(eventId, 'upgrades'), handler)).toEqual({
+    await deliver(request(id), handler);
+    expect(await deliver(request(id), handler)).toEqual({
       status: 400,
       headers: { 'content-type': 'text/plain', 'idempotent-replayed': 'true' },
       body: 'bad input',
@@ -93,8 +111,24 @@ describe('X-Event-Id reservations on real Table Storage (Azurite)', () => {
     expect(handler.runs).toBe(1);
   });
 
-  it('answers 409 while the first delivery is in flight, then its response', async () => {
-    const eventId = randomUUID();
+  it('one namespace: the id used on another endpoint or with another body gets 422, never the stored answer', async () => {
+    const id = randomUUID();
+    const handler = counted(() => accepted('u-2'));
+    await deliver(request(id, 'eligibility'), handler);
+    for (const other of [request(id, 'upgrades'), request(id, 'eligibility', OTHER_BODY)]) {
+      const refused = await deliver(other, handler);
+      expect(refused).toMatchObject({
+        status: 422,
+        headers: { 'content-type': 'application/problem+json' },
+        jsonBody: { type: 'urn:azure-plan-upgrades:problem:webhook-id-reused', status: 422 },
+      });
+      expect(JSON.stringify(refused)).not.toContain('u-2');
+    }
+    expect(handler.runs).toBe(1);
+  });
+
+  it('answers 409 while the first request is in flight (422 for another request), then its response', async () => {
+    const id = randomUUID();
     const started = latch();
     const gate = latch();
     const handler = counted(async () => {
@@ -102,147 +136,22 @@ describe('X-Event-Id reservations on real Table Storage (Azurite)', () => {
       await gate.promise;
       return eligibility();
     });
-    const first = deliver(event(eventId), handler);
+    const first = deliver(request(id, 'eligibility'), handler);
     await started.promise;
-    const during = await deliver(event(eventId), handler);
-    expect(during).toMatchObject({
+    expect(await deliver(request(id, 'eligibility'), handler)).toMatchObject({
       status: 409,
-      headers: { 'content-type': 'application/problem+json' },
+      headers: { 'content-type': 'application/problem+json', 'retry-after': expect.stringMatching(/^\d+$/) as unknown },
       jsonBody: { type: 'urn:azure-plan-upgrades:problem:request-in-progress', status: 409 },
     });
+    expect((await deliver(request(id, 'upgrades'), handler)).status).toBe(422);
     gate.open();
     expect((await first).status).toBe(200);
-    expect((await deliver(event(eventId), handler)).status).toBe(200);
+    expect((await deliver(request(id, 'eligibility'), handler)).status).toBe(200);
     expect(handler.runs).toBe(1);
-  });
-
-  it('of 10 concurrent deliveries of one event exactly one runs', async () => {
-    const eventId = randomUUID();
-    const gate = latch();
-    const handler = counted(async () => {
-      await gate.promise;
-      return eligibility();
-    });
-    // The winner answers only once the nine others have.
-    const early = arrivals(9);
-    const racing = Array.from({ length: 10 }, () => deliver(event(eventId), handler).then(early.track));
-    await early.reached;
-    gate.open();
-    const results = await Promise.all(racing);
-    expect(handler.runs).toBe(1);
-    expect(results.filter((r) => r.status === 200 && !r.headers?.['idempotent-replayed'])).toHaveLength(1);
-    expect(results.every((r) => r.status === 200 || r.status === 409)).toBe(true);
-  });
-
-  it('keeps an event id at least 72 h; older rows count as absent', async () => {
-    const eventId = randomUUID();
-    let now = Date.now();
-    const handler = counted(eligibility);
-    const request = event(eventId, 'eligibility', () => now);
-    await deliver(request, handler);
-    now += RESERVATION_RETENTION_MS - 1;
-    expect((await deliver(request, handler)).headers?.['idempotent-replayed']).toBe('true');
-    now += 1;
-    await deliver(request, handler);
-    expect(handler.runs).toBe(2);
-  });
-
-  it('a delivery whose handler crashed can be processed after the lease', async () => {
-    const eventId = randomUUID();
-    let now = Date.now();
-    const request = event(eventId, 'eligibility', () => now);
-    expect((await beginReservation(tables, EVENT_IDS, request)).kind).toBe('proceed');
-    now += RESERVATION_LEASE_MS + 1;
-    const handler = counted(eligibility);
-    expect((await deliver(request, handler)).status).toBe(200);
-    expect(handler.runs).toBe(1);
-  });
-
-  it('a failed delivery (5xx) is not remembered, so the retry is processed', async () => {
-    const eventId = randomUUID();
-    const down = counted(() => ({ status: 503, headers: { 'retry-after': '30' } }));
-    await deliver(event(eventId), down);
-    const up = counted(eligibility);
-    expect((await deliver(event(eventId), up)).status).toBe(200);
-    expect(up.runs).toBe(1);
-  });
-
-  it('without an event id every delivery runs', async () => {
-    const handler = counted(eligibility);
-    await deliver(undefined, handler);
-    await deliver(undefined, handler);
-    expect(handler.runs).toBe(2);
-  });
-
-  it('validates event ids', () => {
-    expect(validateReservationKey(EVENT_IDS, 'evt_1NGx2')).toBeUndefined();
-    expect(validateReservationKey(EVENT_IDS, '')).toMatchObject({ field: 'X-Event-Id' });
-    expect(validateReservationKey(EVENT_IDS, 'a\nb')).toBeDefined();
-    expect(validateReservationKey(EVENT_IDS, 'e'.repeat(256))).toBeDefined();
-  });
-});
-
-describe('Idempotency-Key reservations on real Table Storage (Azurite)', () => {
-  const BODY = '{"customerId":"4f3c2b1a-0000-4000-8000-000000000001"}';
-  const accepted = (upgradeId: string): HttpResponseShape => ({
-    status: 202,
-    headers: { 'content-type': 'application/json', location: `/api/upgrades/${upgradeId}`, 'x-trace': 'first' },
-    jsonBody: { upgradeId, status: 'Pending' },
-  });
-  const keyed = (key: string, body = BODY, now?: () => number, scope = 'upgrades'): ReservationRequest => ({
-    scope,
-    key,
-    fingerprint: fingerprintOf(IDEMPOTENCY_KEYS, body),
-    now,
-  });
-  const send = (request: ReservationRequest | undefined, handler: () => Promise<HttpResponseShape>) =>
-    withReservation(tables, IDEMPOTENCY_KEYS, request, handler);
-
-  it('binds a key to the SHA-256 of the raw body', () => {
-    expect(fingerprintOf(IDEMPOTENCY_KEYS, BODY)).toBe(hashRequestBody(Buffer.from(BODY)));
-    expect(fingerprintOf(IDEMPOTENCY_KEYS, BODY)).toMatch(/^[0-9a-f]{64}$/);
-    expect(fingerprintOf(EVENT_IDS, BODY)).toBe('');
-  });
-
-  it('replays the first response for the same key and body, without running the handler again', async () => {
-    const key = randomUUID();
-    const handler = counted(() => accepted('u-1'));
-    const first = await send(keyed(key), handler);
-    const second = await send(keyed(key), handler);
-    expect(handler.runs).toBe(1);
-    expect(first).toEqual(accepted('u-1'));
-    expect(second).toEqual({
-      status: 202,
-      headers: { 'content-type': 'application/json', location: '/api/upgrades/u-1', 'idempotent-replayed': 'true' },
-      jsonBody: { upgradeId: 'u-1', status: 'Pending' },
-    });
-  });
-
-  it('answers 422 for the same key with another body', async () => {
-    const key = randomUUID();
-    const handler = counted(() => accepted('u-2'));
-    await send(keyed(key), handler);
-    const other = await send(keyed(key, '{"customerId":"someone-else"}'), handler);
-    expect(handler.runs).toBe(1);
-    expect(other).toMatchObject({
-      status: 422,
-      headers: { 'content-type': 'application/problem+json' },
-      jsonBody: { type: 'urn:azure-plan-upgrades:problem:idempotency-key-reused', status: 422 },
-    });
-  });
-
-  it('keys are per scope, and absent keys do not dedupe', async () => {
-    const key = randomUUID();
-    const handler = counted(() => accepted('u-3'));
-    await send(keyed(key, 'h'), handler);
-    await send(keyed(key, 'h', undefined, 'other'), handler);
-    await send(undefined, handler);
-    await send(undefined, handler);
-    expect(handler.runs).toBe(4);
   });
 
   it('of 12 concurrent duplicates exactly one runs; the others get 409 while it runs, then its response', async () => {
-    const key = randomUUID();
+    const id = randomUUID();
     const gate = latch();
     const handler = counted(async () => {
       await gate.promise;
@@ -250,38 +159,32 @@ describe('Idempotency-Key reservations on real Table Storage (Azurite)', () => {
     });
     // The losers answer at once (they do not wait for the gate); the winner waits.
     const early = arrivals(11);
-    const racing = Array.from({ length: 12 }, () => send(keyed(key), handler).then(early.track));
+    const racing = Array.from({ length: 12 }, () => deliver(request(id), handler).then(early.track));
     await early.reached;
-    const conflicts = early.answers.filter((r) => r.status === 409);
-    expect(early.answers).toHaveLength(11);
-    expect(conflicts).toHaveLength(11);
-    expect(conflicts[0]).toMatchObject({
-      headers: { 'retry-after': expect.stringMatching(/^\d+$/) as unknown },
-      jsonBody: { type: 'urn:azure-plan-upgrades:problem:request-in-progress' },
-    });
+    expect(early.answers.filter((r) => r.status === 409)).toHaveLength(11);
     gate.open();
     const results = await Promise.all(racing);
     expect(results.filter((r) => r.status === 202)).toHaveLength(1);
     expect(handler.runs).toBe(1);
-    expect(await send(keyed(key), handler)).toMatchObject({ status: 202, jsonBody: { upgradeId: 'u-4' } });
+    expect(await deliver(request(id), handler)).toMatchObject({ status: 202, jsonBody: { upgradeId: 'u-4' } });
   });
 
   it('a reservation whose owner crashed is taken over after the lease, by exactly one of two racers', async () => {
-    const key = randomUUID();
+    const id = randomUUID();
     let now = Date.now();
-    const request = keyed(key, BODY, () => now);
-    const crashed = await beginReservation(tables, IDEMPOTENCY_KEYS, request);
-    expect(crashed.kind).toBe('proceed'); // ...and never completes
+    const clock = () => now;
+    const same = request(id, 'upgrades', BODY, clock);
+    expect((await beginReservation(tables, same)).kind).toBe('proceed'); // ...and never completes
 
     now += RESERVATION_LEASE_MS - 1000;
-    expect(await beginReservation(tables, IDEMPOTENCY_KEYS, request)).toMatchObject({
-      kind: 'respond',
-      response: { status: 409 },
-    });
+    expect(await beginReservation(tables, same)).toMatchObject({ kind: 'respond', response: { status: 409 } });
 
     now += 2000;
+    // Another request cannot take the id over, even with the holder gone.
     const handler = counted(() => accepted('u-5'));
-    const [a, b] = await Promise.all([send(request, handler), send(request, handler)]);
+    const other = await deliver(request(id, 'eligibility', BODY, clock), handler);
+    expect(other.status).toBe(422);
+    const [a, b] = await Promise.all([deliver(same, handler), deliver(same, handler)]);
     expect(handler.runs).toBe(1);
     // The loser either saw the winner in progress (409) or, if the winner had finished, got its replay.
     const fresh = [a, b].filter((r) => r.status === 202 && !r.headers?.['idempotent-replayed']);
@@ -289,94 +192,85 @@ describe('Idempotency-Key reservations on real Table Storage (Azurite)', () => {
     expect([a, b].every((r) => r.status === 202 || r.status === 409)).toBe(true);
   });
 
-  it('a 5xx answer or a thrown error frees the key, so a retry really runs again', async () => {
-    const key = randomUUID();
-    const request = keyed(key, 'h');
+  it('a 5xx answer or a thrown error releases the id: the same request runs again, no other request may', async () => {
+    // Before, the row was deleted: a captured eligibility request that failed with 503 could then be replayed
+    // against /api/upgrades within the signature's five minutes and start an upgrade.
+    const id = randomUUID();
     const failing = counted(() => ({ status: 503, headers: { 'retry-after': '30' }, jsonBody: { title: 'down' } }));
-    expect((await send(request, failing)).status).toBe(503);
+    expect((await deliver(request(id, 'eligibility'), failing)).status).toBe(503);
     const throwing = counted(() => {
       throw new Error('crash before answering');
     });
-    await expect(send(request, throwing)).rejects.toThrow('crash before answering');
-    const working = counted(() => accepted('u-6'));
-    expect((await send(request, working)).status).toBe(202);
-    expect([failing.runs, throwing.runs, working.runs]).toEqual([1, 1, 1]);
+    await expect(deliver(request(id, 'eligibility'), throwing)).rejects.toThrow('crash before answering');
+    const other = counted(() => accepted('u-6'));
+    expect((await deliver(request(id, 'upgrades'), other)).status).toBe(422);
+    const working = counted(eligibility);
+    expect((await deliver(request(id, 'eligibility'), working)).status).toBe(200);
+    expect([failing.runs, throwing.runs, other.runs, working.runs]).toEqual([1, 1, 0, 1]);
   });
 
-  it('keeps a key for 72 h, after which it is treated as new', async () => {
-    const key = randomUUID();
+  it('keeps an id for 72 h, after which it is treated as new (with any request)', async () => {
+    const id = randomUUID();
     let now = Date.now();
+    const at = (endpoint: string, body: string) => request(id, endpoint, body, () => now);
     const handler = counted(() => accepted('u-7'));
-    await send(
-      keyed(key, 'h', () => now),
-      handler,
-    );
-    now += RESERVATION_RETENTION_MS - 1000;
-    await send(
-      keyed(key, 'h', () => now),
-      handler,
-    );
+    await deliver(at('upgrades', BODY), handler);
+    now += RESERVATION_RETENTION_MS - 1;
+    const repeat = await deliver(at('upgrades', BODY), handler);
+    expect(repeat.headers?.['idempotent-replayed']).toBe('true');
+    expect((await deliver(at('eligibility', BODY), handler)).status).toBe(422);
     expect(handler.runs).toBe(1);
-    now += 2000;
-    await send(
-      keyed(key, 'another body is fine now', () => now),
-      handler,
-    );
+    now += 1;
+    await deliver(at('eligibility', OTHER_BODY), handler);
     expect(handler.runs).toBe(2);
   });
 
-  it('handles awkward keys and large responses (split over several properties)', async () => {
-    const key = `${'/\\#?%~'.repeat(42)}end`; // 255 characters, most of them escaped: the digest form
+  it('handles awkward ids and large responses (split over several properties)', async () => {
+    const id = `${'/\\#?%~'.repeat(42)}end`; // 255 characters, most of them escaped: the digest form
     const big = { items: Array.from({ length: 3000 }, (_, i) => ({ i, name: `line item ${i} ✓` })) };
     const handler = counted(() => ({ status: 200, headers: { 'content-type': 'application/json' }, jsonBody: big }));
-    await send(keyed(key, 'h'), handler);
-    const replay = await send(keyed(key, 'h'), handler);
+    await deliver(request(id), handler);
+    const replay = await deliver(request(id), handler);
     expect(handler.runs).toBe(1);
     expect(JSON.stringify(big).length).toBeGreaterThan(60_000);
     expect(replay.jsonBody).toEqual(big);
   });
-
-  it('validates keys: 1 to 255 visible ASCII characters', () => {
-    expect(validateReservationKey(IDEMPOTENCY_KEYS, randomUUID())).toBeUndefined();
-    expect(validateReservationKey(IDEMPOTENCY_KEYS, '')).toMatchObject({ field: 'Idempotency-Key' });
-    expect(validateReservationKey(IDEMPOTENCY_KEYS, 'has space')).toBeDefined();
-    expect(validateReservationKey(IDEMPOTENCY_KEYS, 'x'.repeat(256))).toBeDefined();
-    expect(validateReservationKey(IDEMPOTENCY_KEYS, 'caf\u00e9')).toBeDefined();
-  });
 });
 
 describe('the reservation row', () => {
-  it('holds the request with a Lease (leaseOwner, leaseUntil in epoch ms) and an expiry in epoch ms', async () => {
+  it('holds the request with a Lease (epoch ms) and an expiry, with its expiry row beside it in one partition', async () => {
     const now = Date.now();
-    const request: ReservationRequest = { scope: 'eligibility', key: randomUUID(), fingerprint: '', now: () => now };
-    const begun = await beginReservation(tables, EVENT_IDS, request);
+    const sent = request(randomUUID(), 'eligibility', BODY, () => now);
+    const begun = await beginReservation(tables, sent);
     if (begun.kind !== 'proceed') throw new Error('expected a fresh reservation');
-    const table = await tables.get('webhookEvents');
-    const row = await table.getEntity<Record<string, unknown>>(
-      encodeKey('eligibility'),
-      reservationRowKey(request.key),
-    );
+    const table = await tables.get('webhookIds');
+    const keys = reservationKeys(sent.id);
+    const row = await table.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
     expect(row).toMatchObject({
       state: 'in-progress',
+      fingerprint: webhookFingerprint('eligibility', BODY),
       leaseOwner: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
       leaseUntil: now + RESERVATION_LEASE_MS,
       expiresAt: now + RESERVATION_RETENTION_MS,
     });
+    const expiry = expiryKeys(keys, now + RESERVATION_RETENTION_MS);
+    await expect(table.getEntity(expiry.partitionKey, expiry.rowKey)).resolves.toBeDefined();
   });
 
-  it('a stored answer can be withdrawn by its own request only, and the next delivery then runs again', async () => {
-    const request: ReservationRequest = { scope: 'eligibility', key: randomUUID(), fingerprint: '' };
-    const begun = await beginReservation(tables, EVENT_IDS, request);
+  it('a stored answer can be withdrawn by its own request only, and the same request then runs again', async () => {
+    const sent = request(randomUUID(), 'eligibility');
+    const begun = await beginReservation(tables, sent);
     if (begun.kind !== 'proceed') throw new Error('expected a fresh reservation');
     const stored = await completeReservation(tables, begun.handle, { status: 200, jsonBody: { n: 1 } });
     expect(stored).toBeDefined();
-    // A stale handle (the in-progress row) no longer owns what is there: nothing is deleted.
+    // A stale handle (the in-progress row) no longer owns what is there: nothing is withdrawn.
     await releaseReservation(tables, { ...begun.handle, row: { ...begun.handle.row, leaseOwner: 'someone-else' } });
-    expect(await beginReservation(tables, EVENT_IDS, request)).toMatchObject({
+    expect(await beginReservation(tables, sent)).toMatchObject({
       kind: 'respond',
       response: { status: 200, headers: { 'idempotent-replayed': 'true' } },
     });
     await releaseReservation(tables, stored!);
-    expect((await beginReservation(tables, EVENT_IDS, request)).kind).toBe('proceed');
+    expect((await beginReservation(tables, request(sent.id, 'upgrades'))).kind).toBe('respond');
+    expect((await beginReservation(tables, sent)).kind).toBe('proceed');
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RestError } from '@azure/core-rest-pipeline';
 import type { HttpResponseInit } from '@azure/functions';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
-import { stackSettings } from '../../../dev/stack';
+import { signedHeaders, stackSettings } from '../../../dev/stack';
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { loadConfig } from '../../../shared/config';
 import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
@@ -13,16 +13,19 @@ import { httpRequest, invocationContext } from '../../helpers/functions';
 import { latch } from '../../helpers/latch';
 import { wrapWrites } from '../../reliability/faults';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
+
+const SECRET = newSigningSecret();
 
 /**
- * The eligibility webhook's Table Storage round trips with an X-Event-Id, through the real function on Azurite and
+ * The eligibility webhook's Table Storage round trips under its webhook-id, through the real function on Azurite and
  * the simulator: what runs at the same time (the order of starts and ends of every call, recorded as they happen),
  * and what is kept when the record of the check fails after the answer was stored.
  */
 describe('eligibility webhook round trips (Azurite, simulator)', () => {
   let sim: RunningSimulator;
   let services: Services;
-  /** `webhookEvents.createEntity:start`, `partnerCenter.checkEligibility:end`, … in the order they happened. */
+  /** `webhookIds.submitTransaction:start`, `partnerCenter.checkEligibility:end`, … in the order they happened. */
   const log: string[] = [];
   /** Called when the named call has ended (once). */
   const onEnd = new Map<string, () => void>();
@@ -46,6 +49,7 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
       storage: process.env.AzureWebJobsStorage!,
       partnerCenter: sim,
       tablePrefix: 'rtrip',
+      webhookSecret: SECRET,
     });
     const config = loadConfig(settings);
     const tables = wrapWrites(new Tables(config), (key, method, original) => {
@@ -79,13 +83,14 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
 
   const customer = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
-  function deliver(customerId: string, eventId: string): Promise<HttpResponseInit> {
+  function deliver(customerId: string, webhookId: string): Promise<HttpResponseInit> {
+    const body = JSON.stringify({ customerId, productFamily: 'Azure' });
     return checkEligibility(
       httpRequest({
         method: 'POST',
         path: '/api/eligibility',
-        headers: { 'content-type': 'application/json', 'x-event-id': eventId },
-        body: { customerId, productFamily: 'Azure' },
+        headers: { 'content-type': 'application/json', ...signedHeaders(body, SECRET, { webhookId }) },
+        body,
       }),
       invocationContext({ functionName: 'checkEligibility' }),
     );
@@ -97,15 +102,15 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
     return index;
   };
 
-  it('asks Partner Center while the event id is reserved, then records the check while the answer is stored', async () => {
+  it('asks Partner Center while the webhook-id is reserved, then records the check while the answer is stored', async () => {
     const customerId = customer(1);
     const response = await deliver(customerId, randomUUID());
     expect(response.status).toBe(200);
     // Partner Center was asked before the reservation had landed, not after it.
-    expect(at('partnerCenter.checkEligibility:start')).toBeLessThan(at('webhookEvents.createEntity:end'));
+    expect(at('partnerCenter.checkEligibility:start')).toBeLessThan(at('webhookIds.submitTransaction:end'));
     // The record and the stored answer were both on their way before either had landed.
-    expect(at('eligibilityChecks.createEntity:start')).toBeLessThan(at('webhookEvents.updateEntity:end'));
-    expect(at('webhookEvents.updateEntity:start')).toBeLessThan(at('eligibilityChecks.createEntity:end'));
+    expect(at('eligibilityChecks.createEntity:start')).toBeLessThan(at('webhookIds.updateEntity:end'));
+    expect(at('webhookIds.updateEntity:start')).toBeLessThan(at('eligibilityChecks.createEntity:end'));
     // Three writes in all: reserve, record, store the answer.
     expect(log.filter((e) => e.endsWith(':start') && !e.startsWith('partnerCenter'))).toHaveLength(3);
   });
@@ -118,7 +123,7 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
     const repeat = await deliver(customerId, eventId);
     expect(repeat.jsonBody).toEqual(first.jsonBody);
     expect(repeat.headers).toMatchObject({ 'idempotent-replayed': 'true' });
-    expect(log.filter((e) => e.startsWith('eligibilityChecks') || e.startsWith('webhookEvents.update'))).toEqual([]);
+    expect(log.filter((e) => e.startsWith('eligibilityChecks') || e.startsWith('webhookIds.update'))).toEqual([]);
     expect(await listEligibilityChecks(services.tables, customerId)).toHaveLength(1);
   });
 
@@ -131,11 +136,13 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
       await stored.promise;
       throw new RestError('injected: Table Storage unavailable', { statusCode: 503 });
     };
-    onEnd.set('webhookEvents.updateEntity', stored.open);
+    onEnd.set('webhookIds.updateEntity', stored.open);
     const failed = await deliver(customerId, eventId);
     expect(failed.status).toBe(503);
     expect(failed.headers).toMatchObject({ 'retry-after': expect.stringMatching(/^\d+$/) as unknown });
-    expect(at('webhookEvents.deleteEntity:start')).toBeGreaterThan(at('webhookEvents.updateEntity:end'));
+    // The answer was stored (one update), then withdrawn (a second update ending the lease) once it had landed.
+    expect(log.filter((e) => e === 'webhookIds.updateEntity:start')).toHaveLength(2);
+    expect(log.lastIndexOf('webhookIds.updateEntity:start')).toBeGreaterThan(at('webhookIds.updateEntity:end'));
 
     const retried = await deliver(customerId, eventId);
     expect(retried.status).toBe(200);
@@ -148,9 +155,9 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
     const created = await services.partnerCenter.createUpgrade({ customerId, productFamily: 'Azure' });
     const response = await deliver(customerId, randomUUID());
     expect(response.jsonBody).toMatchObject({ upgradeId: created.upgradeId.toLowerCase() });
-    const stored = at('webhookEvents.updateEntity:start');
+    const stored = at('webhookIds.updateEntity:start');
     const tracked = log.filter(
-      (e) => e.endsWith(':end') && !e.startsWith('webhookEvents') && !e.startsWith('partnerCenter'),
+      (e) => e.endsWith(':end') && !e.startsWith('webhookIds') && !e.startsWith('partnerCenter'),
     );
     expect(tracked.length).toBeGreaterThan(1); // the check, and the tracking's own writes
     for (const entry of tracked) expect(log.indexOf(entry)).toBeLessThan(stored);

@@ -1,10 +1,24 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Webhook } from 'standardwebhooks';
 import { freePort } from '../../../dev/free-port';
 import { deliverCallback, type CallbackPayload } from '../../../shared/callbacks/delivery';
-import { verifySignature } from '../../../shared/webhooks/signature';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
-const SECRET = 'callback-secret-value-1f2e3d';
-const OLD_SECRET = 'callback-secret-value-old-9a8b';
+const SECRET = newSigningSecret();
+const OLD_SECRET = newSigningSecret();
+
+/** Whether the official library verifies what the receiver got, with this secret. */
+function verifies(got: Received | undefined, secret: string): boolean {
+  try {
+    new Webhook(secret).verify(got?.body ?? Buffer.alloc(0), got?.headers as Record<string, string>, {
+      jsonParse: false,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const payload: CallbackPayload = {
   eventId: '5b0e7f4e-3a5e-4d3e-9c39-1c0b1f7d2a10',
@@ -67,27 +81,33 @@ describe('deliverCallback against a local receiver', () => {
   const deliver = (extra: Partial<Parameters<typeof deliverCallback>[0]> = {}) =>
     deliverCallback({ url: receiver.url, payload, secrets: [SECRET], timeoutMs: 2000, ...extra });
 
-  it('2xx: delivered, with a body the receiver can verify and the event id header', async () => {
+  it('2xx: delivered, signed as Standard Webhooks sign, the event id as webhook-id', async () => {
     receiver.answer = (_q, s) => s.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     const result = await deliver();
     expect(result).toMatchObject({ outcome: 'delivered', status: 200 });
     expect(receiver.received).toHaveLength(1);
     const [got] = receiver.received;
     expect(got?.headers['content-type']).toBe('application/json');
-    expect(got?.headers['x-event-id']).toBe(payload.eventId);
+    expect(got?.headers['webhook-id']).toBe(payload.eventId);
     expect(JSON.parse(got?.body.toString('utf8') ?? '')).toEqual(payload);
-    const header = got?.headers['x-signature'];
-    expect(verifySignature(got?.body ?? Buffer.alloc(0), typeof header === 'string' ? header : null, [SECRET])).toEqual(
-      { ok: true },
-    );
+    expect(verifies(got, SECRET)).toBe(true);
+    expect(verifies(got, OLD_SECRET)).toBe(false);
+    // The specification's signature, computed by hand: base64 HMAC-SHA256 of "<id>.<timestamp>.<body>".
+    const timestamp = Number(got?.headers['webhook-timestamp']);
+    expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(60);
+    const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+    const content = Buffer.concat([Buffer.from(`${payload.eventId}.${timestamp}.`), got?.body ?? Buffer.alloc(0)]);
+    expect(got?.headers['webhook-signature']).toBe(`v1,${createHmac('sha256', key).update(content).digest('base64')}`);
+    expect(got?.headers).not.toHaveProperty('x-signature');
+    expect(got?.headers).not.toHaveProperty('x-event-id');
   });
 
   it('signs with every secret during a rotation, so a receiver with either verifies', async () => {
     await deliver({ secrets: [SECRET, OLD_SECRET] });
     const [got] = receiver.received;
-    const header = got?.headers['x-signature'] as string;
-    expect(header.match(/v1=/g)).toHaveLength(2);
-    expect(verifySignature(got?.body ?? Buffer.alloc(0), header, [OLD_SECRET])).toEqual({ ok: true });
+    expect((got?.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
+    expect(verifies(got, OLD_SECRET)).toBe(true);
+    expect(verifies(got, SECRET)).toBe(true);
   });
 
   it.each([400, 401, 404, 410, 422])('%i: rejected, not to be retried', async (status) => {

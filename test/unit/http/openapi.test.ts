@@ -6,7 +6,7 @@ describe('the OpenAPI checker', () => {
       openApiViolations('GET', '/health', {
         status: 200,
         headers: { 'content-type': 'application/json' },
-        body: { status: 'ok', version: '0.1.0', checks: { tableStorage: 'ok' } },
+        body: { status: 'ok', version: '0.1.0', checks: { tableStorage: 'ok', webhookSignatures: 'required' } },
       }),
     ).toEqual([]);
   });

@@ -82,10 +82,18 @@ describe('alert rules (infra/app/monitoring.bicep)', () => {
     ['a silent poller (no heartbeat)', 'PollRunCompleted', 'LessThan'],
     ['poison-queue messages', 'PoisonMessage', 'GreaterThan'],
     ['an invalid refresh token', 'RefreshTokenInvalid', 'GreaterThan'],
+    ['a burst of webhook signature failures', 'WebhookSignatureRejected', 'GreaterThan'],
   ])('alert on %s', (_what, event, operator) => {
     const matching = alerts.filter((a) => eventNames(a.query).includes(event));
     expect(matching).toHaveLength(1);
     expect(matching[0].operator).toBe(operator);
+  });
+
+  it('alerts on a burst of signature failures, not on one (a sender retries a stale request now and then)', () => {
+    const rejected = alerts.find((a) => eventNames(a.query).includes('WebhookSignatureRejected'))!;
+    expect(rejected.threshold).toEqual({ expr: 'signatureRejectedThreshold' });
+    expect(valueOf(monitoring, 'param', 'signatureRejectedThreshold')).toBeGreaterThanOrEqual(5);
+    expect(minutes(exprOf(rejected.windowSize))).toBeLessThanOrEqual(15);
   });
 
   it('alerts on a high rate of Partner Center 429s, from dependencies on the Partner Center host', () => {
@@ -212,6 +220,17 @@ describe('workbook (infra/app/workbook.json)', () => {
   it('shows Partner Center latency and errors from dependencies', () => {
     expect(has((q) => q.startsWith('dependencies') && q.includes('percentile(duration'))).toBe(true);
     expect(has((q) => q.startsWith('dependencies') && q.includes('resultCode == "429"'))).toBe(true);
+  });
+
+  it('shows webhook signature failures by reason and endpoint', () => {
+    expect(
+      has(
+        (q) =>
+          eventNames(q).includes('WebhookSignatureRejected') &&
+          q.includes('customDimensions.reason') &&
+          q.includes('customDimensions.endpoint'),
+      ),
+    ).toBe(true);
   });
 
   it('shows callbacks', () => {

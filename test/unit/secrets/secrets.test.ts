@@ -1,4 +1,4 @@
-import { CachedSecretStore, createSecretStore, EnvironmentSecretStore, parseSecretList } from '../../../shared/secrets';
+import { CachedSecretStore, createSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
 import type { SecretName, SecretStore, SecretTags, SecretVersion } from '../../../shared/secrets';
 
 class MemoryStore implements SecretStore {
@@ -50,14 +50,6 @@ describe('EnvironmentSecretStore', () => {
       tags: { 'consent-generation': '5' },
       createdOn: 2_000,
     });
-  });
-});
-
-describe('parseSecretList', () => {
-  it('splits comma-separated secrets for rotation and drops blanks', () => {
-    expect(parseSecretList(undefined)).toEqual([]);
-    expect(parseSecretList('only')).toEqual(['only']);
-    expect(parseSecretList(' new , old ,, ')).toEqual(['new', 'old']);
   });
 });
 

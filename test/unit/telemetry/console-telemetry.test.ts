@@ -43,7 +43,7 @@ describe('console telemetry', () => {
       CLIENT_SECRET: 'v-client',
       password: 'v-password',
       Authorization: 'v-authorization',
-      'X-Signature': 'v-signature',
+      'webhook-signature': 'v-signature',
     };
     telemetry.event('RefreshTokenInvalid', { tenantId: 't-1', ...secrets });
     telemetry.dependency({
