@@ -4,6 +4,10 @@ import { flushServices } from '../shared/services';
 // The app's entry (package.json `main`, and the source of the deployed bundle): every function module, each
 // registering its function as it is imported. A new function file is added here.
 import './checkEligibility';
+import './fleetListCustomers';
+import './fleetReadScan';
+import './fleetRequestScan';
+import './fleetSummary';
 import './getUpgrade';
 import './health';
 import './listCustomerUpgrades';

@@ -16,7 +16,9 @@ export const TELEMETRY_EVENTS = [
   'PollRunCompleted',
   'PoisonMessage',
   'PartnerCenterAuthFailed',
-  // The fleet scan (shared/fleet): started, one progress event per timer run that worked on it, then its end.
+  // The fleet scan (shared/fleet): asked for over HTTP (a scheduled one is not), started, one progress event per timer
+  // run that worked on it, then its end.
+  'FleetScanRequested',
   'FleetScanStarted',
   'FleetScanProgress',
   'FleetScanCompleted',
