@@ -58,7 +58,7 @@ describe('CSV (shared/http/csv.ts)', () => {
     expect(csvField(value)).toBe(written);
   });
 
-  it.each(['=HYPERLINK("http://evil","x")', '+1+2', '-2+3', '@SUM(A1)', '\tTAB', '\rCR'])(
+  it.each(['=HYPERLINK("evil.example","x")', '+1+2', '-2+3', '@SUM(1,2)', '\tTAB', '\rCR'])(
     'a text cell starting a formula (%j) gets a quote before it',
     (value) => {
       const field = csvField(value);
