@@ -16,6 +16,7 @@ import { requestFleetScan, runBackground, type ScanCounts } from '../shared/flee
 import { createServices } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
 import { queueNotifier, queueTracker } from '../shared/tracking';
+import { sampleMemory } from './machine';
 import { figure, type Figure } from './stats';
 
 export interface ScanCase {
@@ -150,21 +151,12 @@ async function worker(): Promise<void> {
   const config = loadConfig(process.env);
   // Telemetry off: the benchmark measures the scan, not console output of the fallback telemetry.
   const services = createServices(config, { telemetry: noTelemetry });
-  const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   // What a deployment has before the first run: its tables and queues (infra creates them).
   await services.tables.createAll();
   await services.queues.upgradeTracking.createIfNotExists();
   await services.queues.upgradeNotifications.createIfNotExists();
   await requestFleetScan(services.fleet);
-  global.gc?.();
-  const baseline = process.memoryUsage();
-  let peakRss = baseline.rss;
-  let peakHeap = baseline.heapUsed;
-  const sampler = setInterval(() => {
-    const usage = process.memoryUsage();
-    peakRss = Math.max(peakRss, usage.rss);
-    peakHeap = Math.max(peakHeap, usage.heapUsed);
-  }, 25);
+  const memory = sampleMemory();
   const started = performance.now();
   const { scan } = await runBackground({
     tracking: services.tracking,
@@ -178,8 +170,7 @@ async function worker(): Promise<void> {
     triage: services.fleetTriage,
   });
   const runMs = performance.now() - started;
-  clearInterval(sampler);
-  const usage = process.memoryUsage();
+  const peak = memory.stop();
   const slot = await services.fleet.readSlot();
   const result: ScanWorkerResult = {
     runMs,
@@ -194,9 +185,7 @@ async function worker(): Promise<void> {
           }
         : { outcome: scan.outcome },
     ...(slot?.scan ? { counts: slot.scan.counts } : {}),
-    peakRssMiB: mib(Math.max(peakRss, usage.rss)),
-    peakHeapUsedMiB: mib(Math.max(peakHeap, usage.heapUsed)),
-    baselineRssMiB: mib(baseline.rss),
+    ...peak,
   };
   process.send?.(result);
 }

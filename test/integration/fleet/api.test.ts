@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
-import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../../dev/azurite';
-import { freePort } from '../../../dev/free-port';
 import { generateFleetScenario, type Scenario } from '../../../dev/simulator';
 import { stackServices, startHostedStack, type HostedStack, type HttpAnswer } from '../../../dev/stack';
 import { listFleetCustomers } from '../../../shared/api/fleet';
 import { FleetStore } from '../../../shared/fleet';
 import { resetServices } from '../../../shared/services';
 import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { deadStorageConnectionString } from '../../helpers/dead-storage';
 import { CountingTables } from '../tracking/helpers';
 import { expectedMeaning, truths } from './helpers';
 
@@ -394,13 +393,7 @@ describe('the fleet API', () => {
   });
 
   it('Table Storage down: 503 problem details with Retry-After on every fleet endpoint, the CSV too', async () => {
-    const dead = await freePort();
-    const endpoint = (service: string) => `${service}Endpoint=http://127.0.0.1:${dead}/${AZURITE_ACCOUNT};`;
-    const connectionString =
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-      endpoint('Blob') +
-      endpoint('Queue') +
-      endpoint('Table');
+    const connectionString = await deadStorageConnectionString();
     resetServices(stackServices({ ...stack.settings, AzureWebJobsStorage: connectionString }));
     try {
       const responses = await Promise.all([
