@@ -149,7 +149,7 @@ var alerts = [
   {
     name: 'fleet-scan-stuck'
     displayName: 'Fleet scan stuck'
-    description: 'A fleet scan not finished has made no progress for ${scanStuckHours} hours while the timer runs (another run holds its lease, or every run fails on it). GET /api/fleet/scans/current says where it stands and its last error.'
+    description: 'A fleet scan not finished has made no progress for ${scanStuckHours} hours while the timer runs (the polls take every run\'s whole budget, another run holds its lease, or every run fails on it). GET /api/fleet/scans/current says where it stands and its last error.'
     severity: 2
     query: 'customEvents | where name in ("FleetScanRequested", "FleetScanStarted", "FleetScanProgress", "FleetScanCompleted", "FleetScanFailed") | extend scanId = tostring(customDimensions.scanId) | summarize lastEvent = max(timestamp), finished = countif(name in ("FleetScanCompleted", "FleetScanFailed")) by scanId | where finished == 0 and lastEvent < ago(${scanStuckHours}h) | where ${timerRuns}'
     operator: 'GreaterThan'
