@@ -45,6 +45,11 @@ function customerFilter(filter: CustomerFilter): string {
   return parts.join(' and ');
 }
 
+/**
+ * The `Fleet` table (shared/fleet/entities.ts): the scan slot, one row per customer, one row per finished scan — in
+ * one partition. Every change of the slot goes through the one conditional update with a pure decision
+ * (scan-state.ts); customer rows are only ever written with it, in the same transaction.
+ */
 export class FleetStore {
   constructor(private readonly tables: TableSource) {}
 
