@@ -24,6 +24,8 @@ import './startUpgrade';
  */
 const TERMINATE_FLUSH_MS = 4_000;
 
+// HTTP streaming stays off: it would move every HTTP function onto the worker's proxy channel for the sake of one
+// CSV export, whose stream body the worker then reads to its end (README, "The fleet").
 app.setup({ enableHttpStream: false });
 
 // Telemetry still queued and a rotated refresh token not yet written back would be lost with the process.
