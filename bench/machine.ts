@@ -35,3 +35,36 @@ export function machineInfo(): MachineInfo {
 export function loadAverage(): number[] {
   return os.loadavg().map((v) => Math.round(v * 100) / 100);
 }
+
+export interface MemoryPeak {
+  peakRssMiB: number;
+  peakHeapUsedMiB: number;
+  /** RSS when sampling started. */
+  baselineRssMiB: number;
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/**
+ * This process's memory high-water from now on: a GC first (when `--expose-gc`), then RSS and heap used sampled every
+ * 25 ms until `stop()`.
+ */
+export function sampleMemory(): { stop(): MemoryPeak } {
+  global.gc?.();
+  const baseline = process.memoryUsage();
+  let peakRss = baseline.rss;
+  let peakHeap = baseline.heapUsed;
+  const sample = () => {
+    const usage = process.memoryUsage();
+    peakRss = Math.max(peakRss, usage.rss);
+    peakHeap = Math.max(peakHeap, usage.heapUsed);
+  };
+  const sampler = setInterval(sample, 25);
+  return {
+    stop() {
+      clearInterval(sampler);
+      sample();
+      return { peakRssMiB: mib(peakRss), peakHeapUsedMiB: mib(peakHeap), baselineRssMiB: mib(baseline.rss) };
+    },
+  };
+}

@@ -8,6 +8,7 @@ import { createServices } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
 import { pollDueUpgrades, queueNotifier, queueTracker, TrackingStore } from '../shared/tracking';
 import { CountingTables, TableOpCounter } from './counting';
+import { sampleMemory } from './machine';
 
 export interface PollWorkerResult {
   durationMs: number;
@@ -28,16 +29,7 @@ async function main(): Promise<void> {
   const tables = new CountingTables(config, counter);
   // Telemetry off: the benchmark measures the poller, not console output of the fallback telemetry.
   const services = createServices(config, { tables, tracking: new TrackingStore(tables), telemetry: noTelemetry });
-  const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-  global.gc?.();
-  const baseline = process.memoryUsage();
-  let peakRss = baseline.rss;
-  let peakHeap = baseline.heapUsed;
-  const sampler = setInterval(() => {
-    const usage = process.memoryUsage();
-    peakRss = Math.max(peakRss, usage.rss);
-    peakHeap = Math.max(peakHeap, usage.heapUsed);
-  }, 25);
+  const memory = sampleMemory();
   // Create the tables and the notification queue before timing (a deployed app has them from infra).
   for (const key of ['tracking', 'customerUpgrades', 'pollRuns'] as const) {
     await tables.get(key);
@@ -54,8 +46,7 @@ async function main(): Promise<void> {
     resend: queueTracker(services.queues.upgradeTracking),
   });
   const durationMs = performance.now() - started;
-  clearInterval(sampler);
-  const usage = process.memoryUsage();
+  const peak = memory.stop();
   const result: PollWorkerResult = {
     durationMs,
     summary: {
@@ -68,9 +59,7 @@ async function main(): Promise<void> {
     },
     stoppedBy: summary.stoppedBy,
     tableOps: counter.snapshot(),
-    peakRssMiB: mib(Math.max(peakRss, usage.rss)),
-    peakHeapUsedMiB: mib(Math.max(peakHeap, usage.heapUsed)),
-    baselineRssMiB: mib(baseline.rss),
+    ...peak,
     maxRssKernelMiB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
   };
   process.send?.(result);

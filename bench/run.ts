@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the poller against the rate limit (and a naive sequential baseline), over the limit, calls per
- * upgrade over a realistic life, webhook overhead, cold start and package size. Prints a table and writes
- * bench/results/latest.json. Flags: --quick (about 2 minutes), --only=poller,overlimit,life,webhook,coldstart,
- * --repeats=N, --no-10k, --out=path. See bench/README.md.
+ * upgrade over a realistic life, the fleet scan against the rate limit, webhook overhead, cold start and package size.
+ * Prints a table and writes bench/results/latest.json. Flags: --quick (about 4 minutes),
+ * --only=poller,overlimit,life,scan,webhook,coldstart, --repeats=N, --no-10k, --out=path. See bench/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,13 +10,14 @@ import { benchColdStart, type ColdStartResult } from './cold-start';
 import { benchLife, type LifeCase, type LifeResult } from './life';
 import { loadAverage, machineInfo } from './machine';
 import { benchPollerCase, type PollerCase, type PollerCaseResult } from './poller';
+import { benchScanCase, type ScanCase, type ScanCaseResult } from './scan';
 import { stackSettings } from '../dev/stack';
 import { withAzurite } from './stack';
 import type { Figure } from './stats';
 import { benchWebhook, type WebhookCase, type WebhookResult } from './webhook';
 
-type Section = 'poller' | 'overlimit' | 'life' | 'webhook' | 'coldstart';
-const SECTIONS: Section[] = ['poller', 'overlimit', 'life', 'webhook', 'coldstart'];
+type Section = 'poller' | 'overlimit' | 'life' | 'scan' | 'webhook' | 'coldstart';
+const SECTIONS: Section[] = ['poller', 'overlimit', 'life', 'scan', 'webhook', 'coldstart'];
 
 interface Options {
   quick: boolean;
@@ -119,6 +120,23 @@ function pollerCases(options: Options): { atLimit: PollerCase[]; overLimit: Poll
   return { atLimit, overLimit };
 }
 
+/**
+ * The fleet scan at R = 20/s, L = 100 ms, POLL_CONCURRENCY 8 (the default), one timer run: two sizes, so that memory
+ * can be seen flat in N. Each runs once (N = 10,000 takes about 14 minutes at the limit).
+ */
+function scanCases(options: Options): ScanCase[] {
+  const at = (name: string, customers: number): ScanCase => ({
+    name,
+    customers,
+    limitPerSecond: 20,
+    concurrency: 8,
+    ...LATENCY,
+    seed: 41,
+  });
+  if (options.quick) return [at('n400', 400), at('n1k', 1_000)];
+  return options.tenK ? [at('n2k', 2_000), at('n10k', 10_000)] : [at('n2k', 2_000)];
+}
+
 interface Target {
   name: string;
   target: string;
@@ -154,13 +172,7 @@ async function main(): Promise<void> {
       `load average ${machine.loadAverageAtStart.join(' / ')}${options.quick ? ' (quick)' : ''}`,
   );
   const started = performance.now();
-  const results: {
-    poller: PollerCaseResult[];
-    overLimit: PollerCaseResult[];
-    life?: LifeResult;
-    webhook?: WebhookResult;
-    coldStart?: ColdStartResult;
-  } = { poller: [], overLimit: [] };
+  const results: Results = { poller: [], overLimit: [], scan: [] };
   const cases = pollerCases(options);
   const lifeCase: LifeCase = {
     upgrades: options.quick ? 15 : 30,
@@ -203,6 +215,10 @@ async function main(): Promise<void> {
       log('\ncalls per upgrade over a life (stepped clock, timer every 5 min)');
       results.life = await benchLife(azurite, lifeCase, log);
     }
+    if (options.only.includes('scan')) {
+      log('\nfleet scan at the limit (R = 20/s, L = 75 + U[0, 50] ms, one timer run)');
+      for (const spec of scanCases(options)) results.scan.push(await benchScanCase(azurite, spec, log));
+    }
     if (options.only.includes('webhook')) {
       log('\neligibility webhook through the local host');
       results.webhook = await benchWebhook(azurite, webhookCase, log);
@@ -227,7 +243,7 @@ async function main(): Promise<void> {
     durationSeconds: Math.round((performance.now() - started) / 1000),
     machine,
     notes: [
-      'Each figure: median over the repeats, with min and max (runs = how many). N = 10,000 at 20/s runs once (>= 500 s).',
+      'Each figure: median over the repeats, with min and max (runs = how many). N = 10,000 at 20/s runs once (>= 500 s); each scan case runs once.',
       'Latency on status calls: 75 ms + uniform [0, 50] ms. Simulator limit: token bucket, 20/s, burst 20, per partner.',
       'The machine is shared (2 cores): read every figure against machine.loadAverageAtStart/End.',
     ],
@@ -241,13 +257,16 @@ async function main(): Promise<void> {
   );
 }
 
-function evaluateTargets(results: {
+interface Results {
   poller: PollerCaseResult[];
   overLimit: PollerCaseResult[];
   life?: LifeResult;
+  scan: ScanCaseResult[];
   webhook?: WebhookResult;
   coldStart?: ColdStartResult;
-}): Target[] {
+}
+
+function evaluateTargets(results: Results): Target[] {
   const targets: Target[] = [];
   const byName = (name: string) => results.poller.find((r) => r.case.name === name);
   const headline = byName('n10k') ?? byName('n1k');
@@ -302,6 +321,46 @@ function evaluateTargets(results: {
       met: ops <= 2,
     });
   }
+  const largestScan = results.scan.at(-1);
+  if (largestScan) {
+    const n = largestScan.case.customers;
+    const eff = largestScan.figures.efficiency.median;
+    targets.push({
+      name: `fleet scan efficiency (N=${n}, R=20/s, L=100 ms): bound (calls ÷ R) ÷ drain time`,
+      target: '>= 0.95',
+      value: `${fmt(eff, 3)} (${fmt(largestScan.figures.drainSeconds.median, 0)} s for ${largestScan.figures.calls.median} calls, bound ${fmt(largestScan.boundSeconds, 0)} s)`,
+      met: eff >= 0.95,
+    });
+  }
+  for (const r of results.scan) {
+    const t = r.figures.throttled429.max;
+    targets.push({
+      name: `fleet scan 429s at the limit (N=${r.case.customers})`,
+      target: '0',
+      value: String(t),
+      met: t === 0,
+    });
+  }
+  const scanTenK = results.scan.find((r) => r.case.customers === 10_000);
+  if (scanTenK) {
+    const m = scanTenK.figures.peakRssMiB.median;
+    const smaller = results.scan.find((r) => r.case.customers < 10_000);
+    targets.push({
+      name: 'fleet scan peak memory (RSS) at N=10,000, flat in N',
+      target: '<= 200 MB',
+      value:
+        `${fmt(m, 0)} MiB` +
+        (smaller ? ` (${fmt(smaller.figures.peakRssMiB.median, 0)} MiB at N=${smaller.case.customers})` : ''),
+      met: m <= 190.7,
+    });
+  } else if (results.scan.length > 0) {
+    targets.push({
+      name: 'fleet scan peak memory (RSS) at N=10,000',
+      target: '<= 200 MB',
+      value: `not run (${results.scan.map((r) => `${fmt(r.figures.peakRssMiB.median, 0)} MiB at N=${r.case.customers}`).join(', ')})`,
+      met: 'n/a',
+    });
+  }
   if (results.webhook) {
     const o = results.webhook.figures.overheadP99Ms.median;
     targets.push({ name: 'webhook p99 overhead', target: '<= 5 ms', value: `${fmt(o, 1)} ms`, met: o <= 5 });
@@ -332,17 +391,7 @@ function evaluateTargets(results: {
   return targets;
 }
 
-function report(
-  results: {
-    poller: PollerCaseResult[];
-    overLimit: PollerCaseResult[];
-    life?: LifeResult;
-    webhook?: WebhookResult;
-    coldStart?: ColdStartResult;
-  },
-  targets: Target[],
-  log: (line: string) => void,
-): void {
+function report(results: Results, targets: Target[], log: (line: string) => void): void {
   for (const r of [...results.poller, ...results.overLimit]) {
     const c = r.case;
     const f = r.figures;
@@ -388,6 +437,26 @@ function report(
         row('detection delay max (min, fixed 5 min)', f.fixedDetectionDelayMaxMinutes, 1),
         row('table ops per poll', f.tableOpsPerPoll),
         row('run-level table ops per timer tick', f.tableOpsPerTickRunLevel),
+      ],
+      log,
+    );
+  }
+  for (const r of results.scan) {
+    const f = r.figures;
+    const c = r.case;
+    printTable(
+      `fleet scan ${c.name}: N=${c.customers}, limit ${c.limitPerSecond}/s = POLL_RATE_PER_SECOND, ` +
+        `POLL_CONCURRENCY=${c.concurrency}, one timer run`,
+      [
+        row('drain time (s)', f.drainSeconds, 1),
+        row('bound: calls ÷ R (s)', f.boundSeconds, 1),
+        row('efficiency bound/drain', f.efficiency, 3),
+        row('Partner Center calls', f.calls, 0),
+        row('calls per customer', f.callsPerCustomer, 3),
+        ...Object.entries(r.callsPerCustomerByKind).map(([kind, n]) => [`  ${kind} per customer`, fmt(n, 3), '', '']),
+        row('429s received', f.throttled429, 0),
+        row('peak RSS (MiB)', f.peakRssMiB, 0),
+        row('peak heap used (MiB)', f.peakHeapUsedMiB, 0),
       ],
       log,
     );

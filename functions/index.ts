@@ -4,6 +4,10 @@ import { flushServices } from '../shared/services';
 // The app's entry (package.json `main`, and the source of the deployed bundle): every function module, each
 // registering its function as it is imported. A new function file is added here.
 import './checkEligibility';
+import './fleetListCustomers';
+import './fleetReadScan';
+import './fleetRequestScan';
+import './fleetSummary';
 import './getUpgrade';
 import './health';
 import './listCustomerUpgrades';
@@ -20,6 +24,8 @@ import './startUpgrade';
  */
 const TERMINATE_FLUSH_MS = 4_000;
 
+// HTTP streaming stays off: it would move every HTTP function onto the worker's proxy channel for the sake of one
+// CSV export, whose stream body the worker then reads to its end (README, "The fleet").
 app.setup({ enableHttpStream: false });
 
 // Telemetry still queued and a rotated refresh token not yet written back would be lost with the process.

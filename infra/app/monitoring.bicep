@@ -24,6 +24,10 @@ param throttledShareThreshold string = '0.2'
 param throttledMinimumCount int = 10
 @description('Signature failures of POST webhooks in 15 minutes above which the alert fires (a few are a sender retrying with a stale timestamp).')
 param signatureRejectedThreshold int = 10
+@description('Hours without progress after which a fleet scan not finished counts as stuck (a scan reports progress every timer run that works on it).')
+param scanStuckHours int = 2
+@description('Hours without progress after which a wave neither finished nor paused counts as stuck.')
+param waveStuckHours int = 6
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -42,6 +46,10 @@ var heartbeatWindows = {
   '20': 'PT1H'
 }
 var heartbeatWindow = heartbeatWindows[string(pollIntervalMinutes)]
+// The stuck alerts look back further than their window: a scan or wave that made progress up to two days ago and none
+// since. "While the timer runs": a poll run completed in the last 30 minutes (else the heartbeat alert speaks).
+var stuckLookback = 'P2D'
+var timerRuns = 'toscalar(customEvents | where name == "PollRunCompleted" and timestamp > ago(30m) | count) > 0'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: 'ag-upgrades-${resourceToken}'
@@ -140,6 +148,41 @@ var alerts = [
     windowSize: 'PT15M'
     evaluationFrequency: 'PT5M'
   }
+  {
+    name: 'fleet-scan-failed'
+    displayName: 'Fleet scan failed'
+    description: 'Partner Center refused the customer listing for good (the event says why); the fleet figures stay those of the last completed scan. Ask for a new scan (POST /api/fleet/scans) once the cause is fixed.'
+    severity: 2
+    query: 'customEvents | where name == "FleetScanFailed"'
+    operator: 'GreaterThan'
+    threshold: 0
+    windowSize: 'PT15M'
+    evaluationFrequency: 'PT5M'
+  }
+  {
+    name: 'fleet-scan-stuck'
+    displayName: 'Fleet scan stuck'
+    description: 'A fleet scan not finished has made no progress for ${scanStuckHours} hours while the timer runs (the polls take every run\'s whole budget, another run holds its lease, or every run fails on it). GET /api/fleet/scans/current says where it stands and its last error.'
+    severity: 2
+    query: 'customEvents | where name in ("FleetScanRequested", "FleetScanStarted", "FleetScanProgress", "FleetScanCompleted", "FleetScanFailed") | extend scanId = tostring(customDimensions.scanId) | summarize lastEvent = max(timestamp), finished = countif(name in ("FleetScanCompleted", "FleetScanFailed")) by scanId | where finished == 0 and lastEvent < ago(${scanStuckHours}h) | where ${timerRuns}'
+    operator: 'GreaterThan'
+    threshold: 0
+    windowSize: 'PT1H'
+    evaluationFrequency: 'PT15M'
+    lookback: stuckLookback
+  }
+  {
+    name: 'wave-stuck'
+    displayName: 'Wave stuck'
+    description: 'A wave neither finished, cancelled nor paused has reported no progress for ${waveStuckHours} hours while the timer runs. Its last counts are on the workbook\'s Fleet tab.'
+    severity: 2
+    query: 'customEvents | where name in ("WaveCreated", "WaveProgress", "WavePaused", "WaveResumed", "WaveCancelled", "WaveCompleted") | extend waveId = tostring(customDimensions.waveId) | summarize arg_max(timestamp, name) by waveId | where name !in ("WavePaused", "WaveCancelled", "WaveCompleted") and timestamp < ago(${waveStuckHours}h) | where ${timerRuns}'
+    operator: 'GreaterThan'
+    threshold: 0
+    windowSize: 'PT1H'
+    evaluationFrequency: 'PT15M'
+    lookback: stuckLookback
+  }
 ]
 
 resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
@@ -158,6 +201,8 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       ]
       evaluationFrequency: alert.evaluationFrequency
       windowSize: alert.windowSize
+      // The query's time range when it must see further back than its window (default: the window).
+      overrideQueryTimeRange: alert.?lookback
       criteria: {
         allOf: [
           {

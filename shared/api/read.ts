@@ -1,4 +1,4 @@
-import { problem, validationProblem } from '../http/problem';
+import { problem, validationProblem, type FieldError } from '../http/problem';
 import { isGuid } from '../http/validation';
 import type { Services } from '../services';
 import { InvalidContinuationTokenError } from '../tracking';
@@ -6,7 +6,7 @@ import type { HttpResponseShape } from '../webhooks';
 import { problemForError, type ErrorContext } from './errors';
 import { upgradeDetail, upgradeRepresentation } from './representation';
 
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
@@ -24,12 +24,26 @@ export interface OperatorLog {
 }
 
 /** How a read endpoint answers a failure: problem `instance` from the path, details only in logs and telemetry. */
-function errorContext(services: Services, request: ReadRequest, log: OperatorLog): ErrorContext {
+export function errorContext(services: Services, request: ReadRequest, log: OperatorLog): ErrorContext {
   return {
     instance: new URL(request.url).pathname,
     telemetry: services.telemetry,
     log: (level, message) => log[level](message),
   };
+}
+
+/** A listing's `pageSize`: an integer from 1 to `max`, `fallback` when absent; otherwise the field's error. */
+export function readPageSize(
+  query: ReadRequest['query'],
+  max: number,
+  fallback: number,
+): { pageSize: number } | { error: FieldError } {
+  const raw = query.get('pageSize');
+  const pageSize = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > max) {
+    return { error: { field: 'pageSize', message: `must be an integer from 1 to ${max}` } };
+  }
+  return { pageSize };
 }
 
 /** GET /api/upgrades/{upgradeId} */
@@ -66,15 +80,13 @@ export async function listUpgradesOfCustomer(
   const context = errorContext(services, request, log);
   const { customerId } = request.params;
   const { query } = request;
-  const errors = [];
+  const errors: FieldError[] = [];
   if (!isGuid(customerId)) errors.push({ field: 'customerId', message: 'must be a GUID' });
-  const rawSize = query.get('pageSize');
-  const pageSize = rawSize === null ? DEFAULT_PAGE_SIZE : Number(rawSize);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-    errors.push({ field: 'pageSize', message: `must be an integer from 1 to ${MAX_PAGE_SIZE}` });
-  }
+  const size = readPageSize(query, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
+  if ('error' in size) errors.push(size.error);
   const continuationToken = query.get('continuationToken') ?? undefined;
-  if (errors.length > 0) return validationProblem(errors, context.instance);
+  if (errors.length > 0 || !('pageSize' in size)) return validationProblem(errors, context.instance);
+  const { pageSize } = size;
   try {
     const page = await services.tracking.listCustomerUpgrades(customerId!.toLowerCase(), {
       pageSize,

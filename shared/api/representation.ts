@@ -45,6 +45,23 @@ function lineItemRepresentation(item: UpgradeLineItem): Record<string, unknown> 
 const ERROR_CATEGORIES = new Set<string>([...PARTNER_CENTER_ERROR_CATEGORIES, 'internal']);
 
 /**
+ * `lastError` as every answer shows it: the failure's category and Partner Center's code, when it happened — never
+ * its text (that stays in the row and in telemetry).
+ */
+export function lastErrorRepresentation(
+  category: string,
+  code: number | undefined,
+  at: string,
+): Record<string, unknown> {
+  return dropUndefined<unknown>({ category: shownCategory(category), code, at });
+}
+
+/** An error category as answers show it: a documented one, else `internal`. */
+export function shownCategory(category: string): string {
+  return ERROR_CATEGORIES.has(category) ? category : 'internal';
+}
+
+/**
  * `UpgradeDetail`: the representation plus attempts, the last error and the observed history (oldest first). The
  * last error is its category and Partner Center's code only: its text stays in the row and in telemetry.
  */
@@ -54,11 +71,11 @@ export function upgradeDetail(view: UpgradeView): Record<string, unknown> {
     attempts: view.attempts,
     ...(view.lastErrorCategory
       ? {
-          lastError: dropUndefined<unknown>({
-            category: ERROR_CATEGORIES.has(view.lastErrorCategory) ? view.lastErrorCategory : 'internal',
-            code: view.lastErrorCode,
-            at: view.lastErrorAt ?? view.updatedAt,
-          }),
+          lastError: lastErrorRepresentation(
+            view.lastErrorCategory,
+            view.lastErrorCode,
+            view.lastErrorAt ?? view.updatedAt,
+          ),
         }
       : {}),
     history: view.history.map((entry) =>

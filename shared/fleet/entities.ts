@@ -205,6 +205,8 @@ function scanProperties(scan: FleetScanRecord, withLease: boolean): Record<strin
     runs: scan.runs,
     estimatedCustomers: scan.estimatedCustomers,
     lastError: scan.lastError && clip(scan.lastError, MAX_ERROR_CHARS),
+    lastErrorCategory: scan.lastErrorCategory,
+    lastErrorCode: scan.lastErrorCode,
     lastErrorAt: scan.lastErrorAt,
     ...(withLease && scan.lease ? leaseFields(scan.lease) : {}),
   });
@@ -240,6 +242,8 @@ export function scanFromEntity(entity: Record<string, unknown>): FleetScanRecord
     finishedAt: str(entity.finishedAt),
     estimatedCustomers: num(entity.estimatedCustomers),
     lastError: str(entity.lastError),
+    lastErrorCategory: str(entity.lastErrorCategory),
+    lastErrorCode: num(entity.lastErrorCode),
     lastErrorAt: str(entity.lastErrorAt),
     lease: leaseOf({ leaseOwner: entity.leaseOwner, leaseUntil: entity.leaseUntil }),
   };
@@ -254,6 +258,7 @@ export function scanFromEntity(entity: Record<string, unknown>): FleetScanRecord
       // Storage proves nothing: a cursor that cannot be followed ends the scan (read as failed), never restarts it.
       scan.state = 'failed';
       scan.lastError = `the stored cursor is unreadable: ${(error as Error).message}`;
+      scan.lastErrorCategory = 'internal';
     }
   }
   return scan;

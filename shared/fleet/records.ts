@@ -171,8 +171,18 @@ export interface FleetScanRecord {
   /** Customers the last completed scan checked: what this one is likely to meet. */
   estimatedCustomers?: number;
   lastError?: string;
+  /** The last error's category (`describeError`) and Partner Center's code: what the API shows of it. */
+  lastErrorCategory?: string;
+  lastErrorCode?: number;
   lastErrorAt?: string;
   lease?: Lease;
+}
+
+/** A failure as a scan keeps it: the text for operators, the category and code for everyone. */
+export interface ScanError {
+  text: string;
+  category: string;
+  code?: number;
 }
 
 /**

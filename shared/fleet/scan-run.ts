@@ -24,6 +24,7 @@ import {
   type FleetCustomerRecord,
   type FleetScanRecord,
   type ScanCounts,
+  type ScanError,
   type ScanSlot,
   type ScanState,
   type UsageTriage,
@@ -180,7 +181,7 @@ class ScanRun {
   private runThrottled = 0;
   private checkedThisRun = 0;
   private stopReason: ScanStopReason | undefined;
-  private lastError: string | undefined;
+  private lastError: ScanError | undefined;
   private scan!: FleetScanRecord;
   private owned = false;
   private readonly sources: FactSources;
@@ -270,7 +271,7 @@ class ScanRun {
     if (asPartnerCenterError(error)?.category === 'auth') {
       // Every call would fail alike: stop until an operator consents again (RefreshTokenInvalid is alerted).
       this.stopReason ??= 'auth';
-      this.lastError = describeError(error).text;
+      this.lastError = describeError(error);
       throw new ScanStopped('auth');
     }
     const stop = this.stopped();
@@ -314,10 +315,10 @@ class ScanRun {
   /** A failure that ends the run: the listing refused for good fails the scan; anything else waits for the next run. */
   private async failedRun(error: unknown): Promise<void> {
     const { store, telemetry } = this.options;
-    this.lastError = describeError(error).text;
+    this.lastError = describeError(error);
     if (this.owned && asPartnerCenterError(error) && isPermanent(error)) {
-      const message = `Partner Center refused the listing: ${this.lastError}`;
-      const result = await store.updateSlot((slot) => decideFail(slot, this.progress(this.tally.snapshot()), message));
+      const failure = { ...this.lastError, text: `Partner Center refused the listing: ${this.lastError.text}` };
+      const result = await store.updateSlot((slot) => decideFail(slot, this.progress(this.tally.snapshot()), failure));
       if (result.outcome === 'written') {
         this.scan = result.scan;
         this.owned = false;
@@ -514,6 +515,7 @@ class ScanRun {
         durationMs: Date.parse(scan.finishedAt ?? scan.updatedAt) - Date.parse(scan.startedAt ?? scan.requestedAt),
       };
       for (const [state, count] of Object.entries(scan.counts.byState)) measurements[`state:${state}`] = count ?? 0;
+      for (const [reason, count] of Object.entries(scan.counts.byReason)) measurements[`reason:${reason}`] = count ?? 0;
       if (scan.state === 'completed') {
         telemetry.event('FleetScanCompleted', { scanId: scan.scanId, trigger: scan.trigger }, measurements);
       } else {
@@ -533,7 +535,7 @@ class ScanRun {
       throttled: this.runThrottled,
       durationMs,
       ...(stoppedBy ? { stoppedBy } : {}),
-      ...(this.lastError ? { error: this.lastError } : {}),
+      ...(this.lastError ? { error: this.lastError.text } : {}),
     };
   }
 }

@@ -7,6 +7,7 @@ import {
   type FleetCustomerRecord,
   type FleetScanRecord,
   type ScanCounts,
+  type ScanError,
   type ScanSlot,
   type ScanTrigger,
 } from './records';
@@ -210,16 +211,26 @@ export function decideComplete(slot: ScanSlot | undefined, progress: Progress): 
   return written(slot, done, { archive: done });
 }
 
+/** The error fields of a scan: the text, its category and Partner Center's code (none left from an older error). */
+function errorFields(error: ScanError, now: number): Partial<FleetScanRecord> {
+  return {
+    lastError: error.text,
+    lastErrorCategory: error.category,
+    lastErrorCode: error.code,
+    lastErrorAt: iso(now),
+  };
+}
+
 /** The scan cannot go on (its listing refused for good): failed, with the reason. */
 export function decideFail(
   slot: ScanSlot | undefined,
   progress: Progress,
-  error: string,
+  error: ScanError,
 ): SlotDecision<ProgressResult> {
   const scan = ownScan(slot, progress);
   if (!slot || !scan) return lost();
   const failed = finished(
-    { ...scan, counts: addCounts(scan.counts, progress.delta), lastError: error, lastErrorAt: iso(progress.now) },
+    { ...scan, counts: addCounts(scan.counts, progress.delta), ...errorFields(error, progress.now) },
     'failed',
     progress.now,
   );
@@ -230,7 +241,7 @@ export function decideFail(
 export function decideRelease(
   slot: ScanSlot | undefined,
   progress: Progress,
-  error?: string,
+  error?: ScanError,
 ): SlotDecision<ProgressResult> {
   const scan = ownScan(slot, progress);
   if (!slot || !scan) return lost();
@@ -239,7 +250,7 @@ export function decideRelease(
     ...rest,
     counts: addCounts(scan.counts, progress.delta),
     updatedAt: iso(progress.now),
-    ...(error === undefined ? {} : { lastError: error, lastErrorAt: iso(progress.now) }),
+    ...(error === undefined ? {} : errorFields(error, progress.now)),
   };
   return written(slot, released);
 }

@@ -1,7 +1,8 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { conditionalUpdate } from '../storage/conditional-update';
+import { InvalidContinuationTokenError, readContinuationToken } from '../storage/continuation';
 import { isNotFound } from '../storage/tables';
-import type { TableSource } from '../tracking/store';
+import type { Page, TableSource } from '../tracking/store';
 import {
   CUSTOMER_RANGE,
   FLEET_PARTITION,
@@ -16,13 +17,33 @@ import {
   slotToEntity,
   type Entity,
 } from './entities';
-import type { FleetCustomerRecord, FleetScanRecord, FleetState, ScanSlot } from './records';
+import type { FleetCustomerRecord, FleetScanRecord, FleetState, NotEligibleReason, ScanSlot } from './records';
 import type { SlotDecision } from './scan-state';
 
 /** Upper bound on the entities of one entity-group transaction (the service's limit). */
 export const TRANSACTION_LIMIT = 100;
 /** Customer rows per batch: the transaction's limit less the scan slot written with them. */
 export const MAX_BATCH_ROWS = TRANSACTION_LIMIT - 1;
+/** Most rows Table Storage returns in one page of a query. */
+export const MAX_QUERY_PAGE = 1000;
+
+/** Which customer rows a query reads: of one state, of one not-eligible reason, scanned at or after a time. */
+export interface CustomerFilter {
+  state?: FleetState;
+  reason?: NotEligibleReason;
+  /** ISO time: rows whose `scannedAt` is this or later (ISO times in one format compare as text). */
+  scannedSince?: string;
+}
+
+function customerFilter(filter: CustomerFilter): string {
+  const parts = [
+    odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${CUSTOMER_RANGE.from} and RowKey lt ${CUSTOMER_RANGE.below}`,
+  ];
+  if (filter.state) parts.push(odata`state eq ${filter.state}`);
+  if (filter.reason) parts.push(odata`reason eq ${filter.reason}`);
+  if (filter.scannedSince) parts.push(odata`scannedAt ge ${filter.scannedSince}`);
+  return parts.join(' and ');
+}
 
 /**
  * The `Fleet` table (shared/fleet/entities.ts): the scan slot, one row per customer, one row per finished scan — in
@@ -94,26 +115,93 @@ export class FleetStore {
     return rows;
   }
 
-  /** Every customer row in customer id order, optionally of one state (one range query, paged lazily). */
-  async *customers(options: { state?: FleetState } = {}): AsyncGenerator<FleetCustomerRecord, void, undefined> {
+  /** Every customer row in customer id order, optionally filtered (one range query, paged lazily). */
+  async *customers(filter: CustomerFilter = {}): AsyncGenerator<FleetCustomerRecord, void, undefined> {
+    for await (const page of this.customerPages(filter)) yield* page;
+  }
+
+  /**
+   * The customer rows in customer id order, a page at a time (up to `pageSize`, at most 1,000): the next page is read
+   * only when the caller asks for it. Pages the service returns empty (a query that stopped at a time limit) are
+   * skipped.
+   */
+  async *customerPages(
+    filter: CustomerFilter = {},
+    pageSize = MAX_QUERY_PAGE,
+  ): AsyncGenerator<FleetCustomerRecord[], void, undefined> {
     const client = await this.table();
-    const range = odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${CUSTOMER_RANGE.from} and RowKey lt ${CUSTOMER_RANGE.below}`;
-    const filter = options.state ? `${range} and ${odata`state eq ${options.state}`}` : range;
-    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      yield customerFromEntity(entity);
+    const pages = client
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter: customerFilter(filter) } })
+      .byPage({ maxPageSize: Math.min(pageSize, MAX_QUERY_PAGE) });
+    for await (const page of pages) if (page.length > 0) yield page.map(customerFromEntity);
+  }
+
+  /**
+   * One page of customer rows in customer id order, from where `continuationToken` (handed out with the page before)
+   * left off; throws InvalidContinuationTokenError for a token that is not one.
+   */
+  async customerPage(
+    filter: CustomerFilter,
+    options: { pageSize: number; continuationToken?: string },
+  ): Promise<Page<FleetCustomerRecord>> {
+    const token = options.continuationToken;
+    // The keys a token names are the service's, opaque (Azure encodes them): only its form is checked here, and the
+    // query's filter keeps whatever it names inside the customer rows.
+    if (token !== undefined && !readContinuationToken(token)) throw new InvalidContinuationTokenError();
+    const client = await this.table();
+    const pages = client
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter: customerFilter(filter) } })
+      .byPage({ maxPageSize: Math.min(options.pageSize, MAX_QUERY_PAGE), continuationToken: token });
+    try {
+      // A page may be empty and still carry a token: keep reading until rows or the end.
+      for await (const page of pages) {
+        if (page.length === 0 && page.continuationToken) continue;
+        return { items: page.map(customerFromEntity), continuationToken: page.continuationToken };
+      }
+      return { items: [] };
+    } catch (error) {
+      // The service refuses keys it did not hand out: the caller's token, not the service, is at fault.
+      if (token !== undefined && error instanceof RestError && error.statusCode === 400) {
+        throw new InvalidContinuationTokenError();
+      }
+      throw error;
     }
   }
 
   /** Finished scans, newest first. */
   async listPastScans(limit = 20): Promise<FleetScanRecord[]> {
-    const client = await this.table();
-    const filter = odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${PAST_SCAN_RANGE.from} and RowKey lt ${PAST_SCAN_RANGE.below}`;
     const scans: FleetScanRecord[] = [];
-    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      const scan = scanFromEntity(entity);
-      if (scan) scans.push(scan);
+    for await (const scan of this.pastScans()) {
+      scans.push(scan);
       if (scans.length >= limit) break;
     }
     return scans;
+  }
+
+  /** Finished scans, newest first (optionally only the one of an id), read lazily. */
+  private async *pastScans(scanId?: string): AsyncGenerator<FleetScanRecord, void, undefined> {
+    const client = await this.table();
+    const range = odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${PAST_SCAN_RANGE.from} and RowKey lt ${PAST_SCAN_RANGE.below}`;
+    const filter = scanId === undefined ? range : `${range} and ${odata`scanId eq ${scanId}`}`;
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const scan = scanFromEntity(entity);
+      if (scan) yield scan;
+    }
+  }
+
+  /** A scan by its id: the one in the slot (current or last), else a finished one. */
+  async findScan(scanId: string, slot?: ScanSlot): Promise<FleetScanRecord | undefined> {
+    const current = (slot ?? (await this.readSlot()))?.scan;
+    if (current?.scanId === scanId) return current;
+    for await (const scan of this.pastScans(scanId)) return scan;
+    return undefined;
+  }
+
+  /** The newest scan that completed: the slot's when it did, else the newest completed past scan. */
+  async lastCompletedScan(slot?: ScanSlot): Promise<FleetScanRecord | undefined> {
+    const current = (slot ?? (await this.readSlot()))?.scan;
+    if (current?.state === 'completed') return current;
+    for await (const scan of this.pastScans()) if (scan.state === 'completed') return scan;
+    return undefined;
   }
 }

@@ -16,13 +16,23 @@ export const TELEMETRY_EVENTS = [
   'PollRunCompleted',
   'PoisonMessage',
   'PartnerCenterAuthFailed',
-  // The fleet scan (shared/fleet): started, one progress event per timer run that worked on it, then its end.
+  // The fleet scan (shared/fleet): asked for over HTTP (a scheduled one is not), started, one progress event per timer
+  // run that worked on it, then its end.
+  'FleetScanRequested',
   'FleetScanStarted',
   'FleetScanProgress',
   'FleetScanCompleted',
   'FleetScanFailed',
   // A POST webhook whose signature did not verify: properties reason and endpoint (never a header value).
   'WebhookSignatureRejected',
+  // The waves (their runs emit these; the workbook's fleet page and the stuck-wave alert read them): see
+  // WAVE_EVENT_FIELDS below.
+  'WaveCreated',
+  'WaveProgress',
+  'WavePaused',
+  'WaveResumed',
+  'WaveCancelled',
+  'WaveCompleted',
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
@@ -40,3 +50,19 @@ export const POLL_RUN_MEASUREMENTS = [
   'rateCuts',
   'finalRatePerSecond',
 ] as const;
+
+/**
+ * What the wave events carry, as the workbook and the alerts read them: every wave event names its wave in the
+ * `waveId` property; its counts are measurements. An upgrade a wave started carries the wave's `waveId` on its
+ * UpgradeCompleted and UpgradeFailed events too, with the measurement `durationMs` (from its creation to its end).
+ */
+export const WAVE_EVENT_FIELDS = {
+  properties: ['waveId'],
+  measurements: {
+    WaveCreated: ['members'],
+    WaveProgress: ['created', 'skipped', 'createFailed', 'inProgress', 'completed', 'failed', 'stale', 'remaining'],
+    WaveCompleted: ['members', 'created', 'skipped', 'createFailed', 'completed', 'failed', 'stale', 'durationMs'],
+    UpgradeCompleted: ['durationMs'],
+    UpgradeFailed: ['durationMs'],
+  },
+} as const;

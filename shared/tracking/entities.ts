@@ -109,6 +109,9 @@ export interface RowKeys {
   rowKey: string;
 }
 
+/** RowKey range of the upgrade rows of a shard: `u!` ≤ key < `u"` (`"` follows `!`). */
+export const UPGRADE_RANGE = { from: joinKey(UPGRADE_ROW, ''), below: `${UPGRADE_ROW}"` } as const;
+
 export function upgradeKeys(upgradeId: string): RowKeys {
   return { partitionKey: shardOf(upgradeId), rowKey: joinKey(UPGRADE_ROW, encodeKey(upgradeId)) };
 }

@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { conditionalUpdate } from '../storage/conditional-update';
+import { InvalidContinuationTokenError, readContinuationToken } from '../storage/continuation';
 import { leaseFields, type Lease } from '../storage/lease';
 import type { TableKey } from '../storage/names';
 import { createIfAbsent, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
@@ -24,6 +25,7 @@ import {
   upgradeKeys,
   upgradeToEntity,
   MAX_LABEL_CHARS,
+  UPGRADE_RANGE,
 } from './entities';
 import { digestKey, encodeKey, joinKey, newestFirstKey } from './keys';
 import type {
@@ -37,6 +39,7 @@ import type {
   UpgradeRecord,
   UpgradeView,
 } from './records';
+import type { UpgradeStatus } from './state';
 
 /**
  * The tracking tables (names from shared/storage/names.ts, with the environment prefix):
@@ -62,12 +65,7 @@ export interface TableSource {
 
 export { SCHEDULE_SHARDS, scheduleRowKey, shardOf } from './entities';
 
-export class InvalidContinuationTokenError extends Error {
-  constructor() {
-    super('The continuation token is not valid');
-    this.name = 'InvalidContinuationTokenError';
-  }
-}
+export { InvalidContinuationTokenError };
 
 export interface Page<T> {
   items: T[];
@@ -131,6 +129,26 @@ export class TrackingStore {
     if (!found) return undefined;
     const history = await this.listHistory(upgradeId, found.record.historySeq);
     return { ...found.record, history };
+  }
+
+  /**
+   * How many upgrades are in each status: one query per shard over the upgrade rows, reading their status only (for
+   * the fleet summary; it reads one small property per upgrade recorded).
+   */
+  async countUpgradesByStatus(): Promise<Partial<Record<UpgradeStatus, number>>> {
+    const client = await this.table();
+    const counts: Partial<Record<UpgradeStatus, number>> = {};
+    await Promise.all(
+      SHARDS.map(async (shard) => {
+        const filter = odata`PartitionKey eq ${shard} and RowKey ge ${UPGRADE_RANGE.from} and RowKey lt ${UPGRADE_RANGE.below}`;
+        const rows = client.listEntities<{ status?: unknown }>({ queryOptions: { filter, select: ['status'] } });
+        for await (const row of rows) {
+          const status = String(row.status) as UpgradeStatus;
+          counts[status] = (counts[status] ?? 0) + 1;
+        }
+      }),
+    );
+    return counts;
   }
 
   /** History of one upgrade, oldest first: rows 1..`committedSeq` (no query when there are none). */
@@ -335,7 +353,7 @@ export class TrackingStore {
   ): Promise<Page<CustomerUpgradeSummary>> {
     const pageSize = Math.min(Math.max(Math.floor(options.pageSize ?? 50), 1), 1000);
     const token = options.continuationToken;
-    if (token !== undefined && !isContinuationToken(token)) throw new InvalidContinuationTokenError();
+    if (token !== undefined && !readContinuationToken(token)) throw new InvalidContinuationTokenError();
     const client = await this.tables.get('customerUpgrades');
     const pages = client
       .listEntities<Record<string, unknown>>({
@@ -422,14 +440,4 @@ export class TrackingStore {
 
 function runFields(run: PollRunRecord): Record<string, unknown> {
   return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined));
-}
-
-/** The SDK's continuation token is base64 JSON naming the next keys; anything else is refused before the call. */
-function isContinuationToken(token: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && 'nextPartitionKey' in parsed;
-  } catch {
-    return false;
-  }
 }

@@ -19,6 +19,7 @@ function pathTemplate(path: string): string {
   const bare = path.split('?')[0].replace(/^\/api/, '');
   if (/^\/upgrades\/[^/]+$/.test(bare)) return '/upgrades/{upgradeId}';
   if (/^\/customers\/[^/]+\/upgrades$/.test(bare)) return '/customers/{customerId}/upgrades';
+  if (/^\/fleet\/scans\/[^/]+$/.test(bare)) return '/fleet/scans/{scanId}';
   return bare;
 }
 

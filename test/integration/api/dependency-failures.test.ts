@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../../dev/azurite';
 import { freePort } from '../../../dev/free-port';
 import { resetServices } from '../../../shared/services';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { stackServices, startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
 import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { deadStorageConnectionString } from '../../helpers/dead-storage';
 import { eligible } from './customers';
 
 /**
@@ -91,13 +91,7 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
   });
 
   it('Table Storage down → 503 on every endpoint', async () => {
-    const dead = await freePort();
-    const endpoint = (service: string) => `${service}Endpoint=http://127.0.0.1:${dead}/${AZURITE_ACCOUNT};`;
-    const connectionString =
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-      endpoint('Blob') +
-      endpoint('Queue') +
-      endpoint('Table');
+    const connectionString = await deadStorageConnectionString();
     resetServices(stackServices({ ...stack.settings, AzureWebJobsStorage: connectionString }));
     // Concurrently: each one spends the storage SDK's retries (a few seconds) before answering.
     const responses = await Promise.all([

@@ -255,6 +255,7 @@ describe('failures', () => {
     expect((await stack.store.readSlot())?.scan).toMatchObject({
       state: 'running',
       lastError: expect.stringMatching(/auth/),
+      lastErrorCategory: 'auth',
     });
     sim.state.setTokenSettings({ mfa: true });
     sim.state.expireAccessTokens();
@@ -289,6 +290,8 @@ describe('failures', () => {
       scanId: scan.scanId,
       state: 'failed',
       lastError: expect.stringMatching(/refused the listing.*800002/),
+      lastErrorCategory: 'invalid-input',
+      lastErrorCode: 800002,
     });
     expect(stack.telemetry.events.map((e) => e.name)).toContain('FleetScanFailed');
     expect(

@@ -118,8 +118,19 @@ describe('the scan slot: one scan at a time', () => {
 
   it('completing keeps the finished scan as a past scan; a release frees the lease and keeps the error', () => {
     const slot = claimedBy('run-a');
-    const released = decideRelease(slot, progress('run-a'), 'transient HTTP 503').write!;
-    expect(released.scan).toMatchObject({ state: 'running', lastError: 'transient HTTP 503' });
+    const error = { text: 'transient HTTP 503: unavailable', category: 'transient', code: 503 };
+    const released = decideRelease(slot, progress('run-a'), error).write!;
+    expect(released.scan).toMatchObject({
+      state: 'running',
+      lastError: 'transient HTTP 503: unavailable',
+      lastErrorCategory: 'transient',
+      lastErrorCode: 503,
+    });
+    // What the slot row stores and reads back: the category and code beside the text.
+    expect(slotFromEntity(slotToEntity(released)).scan).toMatchObject({
+      lastErrorCategory: 'transient',
+      lastErrorCode: 503,
+    });
     expect(released.scan?.lease).toBeUndefined();
     const reclaimed = decideClaim(released, newLease('run-b', T0 + MINUTE, MINUTE), T0 + MINUTE).write!;
     const done = decideComplete(reclaimed, progress('run-b'));

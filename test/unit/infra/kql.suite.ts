@@ -1,21 +1,8 @@
-import { declarations, exprOf, valueOf } from './bicep';
+import { exprOf } from './bicep';
 import { APPLICATION_INSIGHTS_TABLES, kqlProblems } from './kql';
-import { alerts, declarationHost, monitoring, workbook } from './monitoring.suite';
+import { alerts, deployedQuery, workbookItems } from './monitoring.suite';
 
-/**
- * Every query the alert rules and the workbook run, as Azure runs it: Bicep interpolations (`${name}`) filled in with
- * the template's defaults, workbook parameters (`{Name}`, `{Name:format}`) as the workbook renders them.
- */
-function bicepValue(name: string): string {
-  if (name === 'partnerCenterHost') return declarationHost();
-  const param = declarations(monitoring).find((d) => d.kind === 'param' && d.name === name);
-  if (!param) throw new Error(`monitoring.bicep: no value for \${${name}} in an alert query`);
-  const value = valueOf(monitoring, 'param', name);
-  if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`param ${name} has no literal default`);
-  return String(value);
-}
-
-const workbookParameters = workbook.items.flatMap((item) => item.content.parameters ?? []);
+const workbookParameters = workbookItems.flatMap((item) => item.content.parameters ?? []);
 
 function workbookValue(name: string, format: string | undefined): string {
   const parameter = workbookParameters.find((p) => p.name === name);
@@ -26,15 +13,13 @@ function workbookValue(name: string, format: string | undefined): string {
   throw new Error(`workbook: no rendering for {${name}${format ? `:${format}` : ''}}`);
 }
 
+/**
+ * Every query the alert rules and the workbook run, as Azure runs it: Bicep interpolations filled in
+ * (`deployedQuery`), workbook parameters (`{Name}`, `{Name:format}`) as the workbook renders them.
+ */
 const queries: [string, string][] = [
-  ...alerts.map((a): [string, string] => [
-    `alert ${exprOf(a.name)}`,
-    // A query with an interpolation is an expression: its text is the quoted Bicep string.
-    a.query
-      .replace(/^'([\s\S]*)'$/, (_m, inner: string) => inner.replace(/\\'/g, "'"))
-      .replace(/\$\{(\w+)\}/g, (_m, name: string) => bicepValue(name)),
-  ]),
-  ...workbook.items
+  ...alerts.map((a): [string, string] => [`alert ${exprOf(a.name)}`, deployedQuery(a.query)]),
+  ...workbookItems
     .filter((item) => item.type === 3)
     .map((item): [string, string] => [
       `workbook ${item.name}`,
