@@ -21,6 +21,14 @@ export const TELEMETRY_EVENTS = [
   'FleetScanProgress',
   'FleetScanCompleted',
   'FleetScanFailed',
+  // Fleet waves (shared/fleet/wave*.ts): created, one progress event per timer run that worked on a wave, the
+  // operator's pause, resume and cancel, and its end (completed or cancelled, with its counts and duration).
+  'WaveCreated',
+  'WaveProgress',
+  'WavePaused',
+  'WaveResumed',
+  'WaveCancelled',
+  'WaveCompleted',
 ] as const;
 
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
