@@ -12,6 +12,8 @@ export interface ProblemBody {
   partnerCenterDescription?: string;
   reason?: string;
   upgradeId?: string;
+  waveId?: string;
+  state?: string;
 }
 
 /** The documented operation each path answers, for the OpenAPI check. */
@@ -19,6 +21,9 @@ function pathTemplate(path: string): string {
   const bare = path.split('?')[0].replace(/^\/api/, '');
   if (/^\/upgrades\/[^/]+$/.test(bare)) return '/upgrades/{upgradeId}';
   if (/^\/customers\/[^/]+\/upgrades$/.test(bare)) return '/customers/{customerId}/upgrades';
+  if (/^\/fleet\/waves\/[^/]+$/.test(bare)) return '/fleet/waves/{waveId}';
+  const command = /^\/fleet\/waves\/[^/]+\/(pause|resume|cancel)$/.exec(bare);
+  if (command) return `/fleet/waves/{waveId}/${command[1]}`;
   return bare;
 }
 
