@@ -466,7 +466,8 @@ function report(
         row(`timer runs until the wave ended (${c.tickMinutes} min apart)`, f.timerRunsToEnd, 0),
         row('simulated minutes until the wave ended', f.simulatedMinutesToEnd, 0),
         row('real seconds until the wave ended', f.realSecondsToEnd, 1),
-        row('completed / failed', f.completed, 0),
+        row('upgrades completed', f.completed, 0),
+        row('upgrades failed', f.failed, 0),
       ],
       log,
     );

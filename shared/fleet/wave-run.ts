@@ -266,8 +266,11 @@ class WaveRun {
    * and what came of it written.
    */
   private async startMember(member: WaveMember): Promise<void> {
-    const marked = await this.step(member, { kind: 'creating' }, true);
-    const facts = factsOfRow(member.customerId, await this.options.store.readCustomer(member.customerId));
+    const [marked, row] = await Promise.all([
+      this.step(member, { kind: 'creating' }, true),
+      this.options.store.readCustomer(member.customerId),
+    ]);
+    const facts = factsOfRow(member.customerId, row);
     let verdict = await this.recheck(facts);
     if (verdict.kind === 'create') {
       const request = { customerId: member.customerId, productFamily: PRODUCT_FAMILY };
