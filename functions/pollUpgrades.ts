@@ -39,8 +39,10 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
   if (wave.outcome === 'error') context.warn(`pollUpgrades: the fleet wave step failed: ${wave.error}`);
   else if (wave.outcome === 'worked') {
     for (const w of wave.waves) {
+      if (w.outcome === 'busy') context.log(`pollUpgrades: fleet wave ${w.waveId} is held by another run`);
+      if (w.outcome !== 'worked') continue;
       context.log(
-        `pollUpgrades: fleet wave ${w.waveId} ${w.state ?? 'held by another run'}: ${w.created} upgrade(s) created, ` +
+        `pollUpgrades: fleet wave ${w.waveId} ${w.state}: ${w.created} upgrade(s) created, ` +
           `${w.calls} Partner Center call(s)` +
           (w.stoppedBy ? ` (stopped: ${w.stoppedBy}${w.error ? `: ${w.error}` : ''})` : ''),
       );

@@ -66,7 +66,8 @@ export type WaveStopReason = 'time-budget' | 'aborted' | 'auth' | 'lease-lost' |
 
 export interface WaveRunReport {
   waveId: string;
-  outcome: 'worked' | 'busy';
+  /** `busy`: another run holds the wave; `ended`: it ended before this run could take it. */
+  outcome: 'worked' | 'busy' | 'ended';
   state?: WaveState;
   /** Creates sent by this run. */
   created: number;
@@ -156,7 +157,8 @@ class WaveRun {
     const { store, telemetry } = this.options;
     const claim = await store.updateWave(this.waveId, (wave) => decideWaveClaim(wave, this.lease(), this.now()));
     if (claim.outcome !== 'claimed') {
-      return { waveId: this.waveId, outcome: 'busy', created: 0, calls: 0, throttled: 0 };
+      const outcome = claim.outcome === 'busy' ? 'busy' : 'ended';
+      return { waveId: this.waveId, outcome, created: 0, calls: 0, throttled: 0 };
     }
     this.wave = claim.wave;
     this.owned = true;

@@ -293,6 +293,27 @@ describe('one wave at a time', () => {
   });
 });
 
+describe('two timer runs at once', () => {
+  let sim: RunningSimulator;
+  afterAll(async () => sim?.close());
+
+  it('one takes the wave and starts its customers, the other finds it held; no customer gets two creates', async () => {
+    let world: WaveWorld;
+    [sim, world] = await smallWorld('wavetworuns', 8, 47);
+    const wave = created(
+      await createWave(world.store, { members: SELECT_ELIGIBLE, createsPerMinute: FAST }, { createsPerMinute: 30 }),
+    );
+    const [a, b] = await Promise.all([timerRun(world), timerRun(world)]);
+    const reports = [a.wave, b.wave].map((w) => (w.outcome === 'worked' ? w.waves.map((r) => r.outcome) : []));
+    expect(reports.flat().sort()).toEqual(['busy', 'worked']);
+    const view = (await readWave(world.store, wave.waveId))!;
+    expect(view.progress).toMatchObject({ members: 8, created: 8 });
+    const ids = view.members.map((m) => m.customerId);
+    expect(ids.filter((id) => world.partnerCenter.createsOf(id).length !== 1)).toEqual([]);
+    expect(ids.filter((id) => sim.state.listUpgrades({ customerId: id }).length !== 1)).toEqual([]);
+  });
+});
+
 describe('the re-check right before each create', () => {
   let sim: RunningSimulator;
   afterAll(async () => sim?.close());
