@@ -3,17 +3,22 @@ import { loadConfig } from '../shared/config';
 import { flushServices } from '../shared/services';
 // The app's entry (package.json `main`, and the source of the deployed bundle): every function module, each
 // registering its function as it is imported. A new function file is added here.
+import './cancelFleetWave';
 import './checkEligibility';
+import './createFleetWave';
 import './fleetListCustomers';
 import './fleetReadScan';
 import './fleetRequestScan';
 import './fleetSummary';
+import './getFleetWave';
 import './getUpgrade';
 import './health';
 import './listCustomerUpgrades';
 import './notifyBillingSystem';
+import './pauseFleetWave';
 import './pollUpgrades';
 import './recordPoisonMessage';
+import './resumeFleetWave';
 import './startTracking';
 import './startUpgrade';
 

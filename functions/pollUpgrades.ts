@@ -5,13 +5,18 @@ import { queueNotifier, queueTracker } from '../shared/tracking';
 import { purgeWebhookIdsStep } from '../shared/webhooks/purge';
 
 /**
- * Timer: the background run — poll what is due (never the whole history), then work on the fleet scan with what is
- * left of the run's time budget, all through one Partner Center rate budget. A failed run is retried by the next tick.
+ * Timer: the background run — poll what is due (never the whole history), then the fleet waves, then the fleet scan
+ * with what is left of the run's time budget, all through one Partner Center rate budget. A failed run is retried by
+ * the next tick.
  */
 export async function pollUpgrades(timer: Timer, context: InvocationContext): Promise<void> {
   const services = getServices();
   if (timer.isPastDue) context.warn('pollUpgrades: this run is late (past due); it processes everything due.');
-  const { poll: summary, scan } = await runBackground({
+  const {
+    poll: summary,
+    wave,
+    scan,
+  } = await runBackground({
     tracking: services.tracking,
     partnerCenter: services.partnerCenter,
     directory: services.customerDirectory,
@@ -33,6 +38,18 @@ export async function pollUpgrades(timer: Timer, context: InvocationContext): Pr
       (summary.recovered > 0 ? `, ${summary.recovered} tracking message(s) re-sent` : '') +
       (summary.stoppedBy ? ` (stopped: ${summary.stoppedBy})` : ''),
   );
+  if (wave.outcome === 'error') context.warn(`pollUpgrades: the fleet wave step failed: ${wave.error}`);
+  else if (wave.outcome === 'worked') {
+    for (const w of wave.waves) {
+      if (w.outcome === 'busy') context.log(`pollUpgrades: fleet wave ${w.waveId} is held by another run`);
+      if (w.outcome !== 'worked') continue;
+      context.log(
+        `pollUpgrades: fleet wave ${w.waveId} ${w.state}: ${w.created} upgrade(s) created, ` +
+          `${w.calls} Partner Center call(s)` +
+          (w.stoppedBy ? ` (stopped: ${w.stoppedBy}${w.error ? `: ${w.error}` : ''})` : ''),
+      );
+    }
+  }
   switch (scan.outcome) {
     case 'idle':
       break;

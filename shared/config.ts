@@ -64,6 +64,7 @@ export const SETTINGS = {
   POLL_MAX_INTERVAL_SECONDS: optional('backoff cap between polls'),
   POLL_MAX_AGE_DAYS: optional('an upgrade not final after this becomes Stale'),
   FLEET_SCAN_SCHEDULE: optional("the fleet scan's NCRONTAB schedule"),
+  WAVE_CREATES_PER_MINUTE: optional('customers a fleet wave starts per minute (re-check, then create); per wave too'),
   BILLING_CALLBACK_URL: optional('where final results are posted; unset: no callbacks'),
   CALLBACK_TIMEOUT_SECONDS: optional('timeout of one billing callback POST'),
   CALLBACK_MAX_ATTEMPTS: optional('billing callback attempts before the message goes to the poison queue'),
@@ -94,7 +95,12 @@ export interface PollConfig {
 export interface FleetConfig {
   /** Six-field NCRONTAB: a scan starts in the first timer run after an occurrence. */
   scanSchedule: string;
+  /** The pace of a wave that names none: customers started (eligibility re-checked, then created) per minute. */
+  waveCreatesPerMinute: number;
 }
+
+/** Bounds of a wave's pace (WAVE_CREATES_PER_MINUTE, and the pace a wave may name). */
+export const WAVE_PACE_LIMITS = { min: 1, max: 600, default: 30 } as const;
 
 /** Local: a connection string (Azurite). Azure: identity-based endpoints (no shared keys). */
 export type StorageConfig =
@@ -316,7 +322,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxIntervalMs,
       maxAgeMs: number(env, 'POLL_MAX_AGE_DAYS', 30, 1, 365) * 86_400_000,
     },
-    fleet: { scanSchedule: ncrontab(env, 'FLEET_SCAN_SCHEDULE', '0 0 2 * * *') },
+    fleet: {
+      scanSchedule: ncrontab(env, 'FLEET_SCAN_SCHEDULE', '0 0 2 * * *'),
+      waveCreatesPerMinute: number(
+        env,
+        'WAVE_CREATES_PER_MINUTE',
+        WAVE_PACE_LIMITS.default,
+        WAVE_PACE_LIMITS.min,
+        WAVE_PACE_LIMITS.max,
+      ),
+    },
     webhookSignatures: webhookSignatures(env),
     billingCallbackUrl: url(env, 'BILLING_CALLBACK_URL'),
     callbacks: {

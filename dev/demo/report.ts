@@ -1,4 +1,6 @@
+import type { FleetScanRecord } from '../../shared/fleet';
 import type { CountersSnapshot, CustomerSpec, UpgradeTruth } from '../simulator';
+import type { FleetWaveResult } from './fleet';
 import type { GroundTruthReport, TrackedUpgrade } from './ground-truth';
 import type { JourneyResult } from './journey';
 
@@ -80,9 +82,12 @@ export function kindTable(
   return table(['customer kind', 'customers', 'eligible', 'upgrades', 'final', 'match truth'], rows);
 }
 
-export function partnerCenterTable(counters: CountersSnapshot): string {
+export function partnerCenterTable(
+  counters: CountersSnapshot,
+  routes = ['eligibility', 'create', 'status', 'token'],
+): string {
   const rows: (string | number)[][] = [];
-  for (const route of ['eligibility', 'create', 'status', 'token']) {
+  for (const route of routes) {
     const entry = counters.requests[route];
     if (!entry) continue;
     const byStatus = Object.entries(entry.byStatus)
@@ -111,4 +116,39 @@ export function timeTable(journey: JourneyResult, startupMs: number, totalMs: nu
       ['total', s(totalMs)],
     ],
   );
+}
+
+/** What the fleet scan found, customer by customer: by state, the ones that cannot move by reason. */
+export function scanTable(scan: FleetScanRecord): string {
+  const rows: (string | number)[][] = Object.entries(scan.counts.byState)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([state, n]) => {
+      const row: (string | number)[] = [state, n ?? 0];
+      if (state !== 'not-eligible') return [row];
+      const reasons = Object.entries(scan.counts.byReason).sort(([a], [b]) => a.localeCompare(b));
+      return [row, ...reasons.map(([reason, count]) => [`  ${reason}`, count ?? 0])];
+    });
+  rows.push(['total', scan.counts.checked]);
+  return table(['fleet state (as scanned)', 'customers'], rows);
+}
+
+/** Where the wave's members ended, and whether their upgrades match the ground truth. */
+export function waveTable(result: FleetWaveResult): string {
+  const p = result.wave.progress;
+  const matched = new Set(
+    result.wave.members.flatMap((m) => (m.upgradeId && !result.check.differing.has(m.upgradeId) ? [m.upgradeId] : [])),
+  );
+  const byStatus = new Map<string, { members: number; exact: number }>();
+  for (const member of result.wave.members) {
+    const row = byStatus.get(member.status) ?? { members: 0, exact: 0 };
+    row.members++;
+    if (member.upgradeId && matched.has(member.upgradeId)) row.exact++;
+    byStatus.set(member.status, row);
+  }
+  const rows: (string | number)[][] = [...byStatus.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, r]) => [status, r.members, r.exact]);
+  for (const [reason, n] of Object.entries(p.skippedByReason)) rows.push([`  skipped: ${reason}`, n, 0]);
+  rows.push(['total', p.members, matched.size]);
+  return table(['wave member status', 'customers', 'upgrade matches truth'], rows);
 }

@@ -84,6 +84,7 @@ var appSettings = {
   FLEET_SCAN_SCHEDULE: '0 0 2 * * *'
   // Always required in Azure: the app refuses to start with the local opt-out (`disabled`) there.
   WEBHOOK_SIGNATURES: 'required'
+  WAVE_CREATES_PER_MINUTE: '30'
   BILLING_CALLBACK_URL: billingCallbackUrlSetting
   CALLBACK_TIMEOUT_SECONDS: '10'
   CALLBACK_MAX_ATTEMPTS: '8'

@@ -19,6 +19,8 @@ export interface CallbackPayload {
   status: string;
   lineItems: readonly UpgradeLineItem[];
   completedAt: string;
+  /** The fleet wave that started the upgrade, when one did. */
+  waveId?: string;
 }
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';

@@ -100,6 +100,7 @@ function payloadFor(record: UpgradeRecord & { status: FinalStatus }): CallbackPa
     status: notification.status,
     lineItems: record.lineItems,
     completedAt: notification.completedAt,
+    ...(record.waveId ? { waveId: record.waveId } : {}),
   };
 }
 

@@ -9,11 +9,15 @@ import type { TrackingSender } from '../tracking/start-tracking';
 import type { TrackingStore } from '../tracking/store';
 import { runFleetScanStep, type ScanStepResult, type TriageCache } from './scan-run';
 import type { FleetStore } from './store';
+import { runWaveStep, type WaveStepResult } from './wave-run';
 
 /**
- * One timer run of the background work, all of the app's bulk Partner Center traffic: the poll run first (tracking
- * comes first), then the fleet scan with what is left of the run's time budget — through ONE request gate, so both
- * share one rate (POLL_RATE_PER_SECOND), one 429 pause and one adaptive cut.
+ * One timer run of the background work, all of the app's bulk Partner Center traffic, in this order, with what each
+ * leaves of the run's time budget: the poll run (tracking comes first: what is due must be seen), then the fleet
+ * waves (an operator started them and waits on them, and their pace keeps them small: WAVE_CREATES_PER_MINUTE
+ * customers a minute, two calls each), then the fleet scan (a refresh that resumes where it stopped, so it loses
+ * nothing by waiting) — through ONE request gate, so all share one rate (POLL_RATE_PER_SECOND), one 429 pause and one
+ * adaptive cut.
  *
  * Why this holds partner-wide: the timer trigger runs on one instance at a time however far the app scales out (the
  * host holds a blob lease for it), and nothing else sends bulk traffic — a scan asked for over HTTP is only recorded,
@@ -27,7 +31,7 @@ export interface BackgroundOptions {
   partnerCenter: ProductUpgrades;
   directory: CustomerDirectory;
   fleet: FleetStore;
-  config: { poll: PollConfig; fleet: FleetConfig };
+  config: { poll: PollConfig; fleet: Pick<FleetConfig, 'scanSchedule'> };
   telemetry: Telemetry;
   /** Final-status notifications (production: the upgrade-notifications queue). */
   notify: Notifier;
@@ -43,8 +47,26 @@ export interface BackgroundOptions {
 
 export interface BackgroundRunSummary {
   poll: PollRunSummary;
-  /** The scan step's result, or the error that stopped it (the polls' work is kept either way). */
+  /** The wave step's result, or the error that stopped it (the polls' work is kept either way). */
+  wave: WaveStepResult | { outcome: 'error'; error: string };
+  /** The scan step's result, or the error that stopped it. */
   scan: ScanStepResult | { outcome: 'error'; error: string };
+}
+
+/** A step's result, or the error that stopped it (reported; the run goes on to the next step). */
+async function step<T>(
+  telemetry: Telemetry,
+  runId: string,
+  name: string,
+  work: () => Promise<T>,
+): Promise<T | { outcome: 'error'; error: string }> {
+  try {
+    return await work();
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    telemetry.exception(failure, { runId, step: name });
+    return { outcome: 'error', error: failure.message };
+  }
 }
 
 export async function runBackground(options: BackgroundOptions): Promise<BackgroundRunSummary> {
@@ -66,28 +88,39 @@ export async function runBackground(options: BackgroundOptions): Promise<Backgro
     signal: options.signal,
     runId,
   });
-  let scan: BackgroundRunSummary['scan'];
-  try {
-    scan = await runFleetScanStep({
+  const deadline = started + config.poll.timeBudgetMs;
+  const accept = { store: options.tracking, send: options.track, now: options.now };
+  const wave = await step(telemetry, runId, 'fleet-waves', () =>
+    runWaveStep({
+      store: options.fleet,
+      upgrades: options.partnerCenter,
+      accept,
+      telemetry,
+      gate,
+      clock,
+      deadline,
+      now: options.now,
+      runId,
+      signal: options.signal,
+    }),
+  );
+  const scan = await step(telemetry, runId, 'fleet-scan', () =>
+    runFleetScanStep({
       store: options.fleet,
       directory: options.directory,
       upgrades: options.partnerCenter,
-      accept: { store: options.tracking, send: options.track, now: options.now },
+      accept,
       telemetry,
       schedule: parseNcrontab(config.fleet.scanSchedule),
       gate,
       clock,
-      deadline: started + config.poll.timeBudgetMs,
+      deadline,
       now: options.now,
       concurrency: config.poll.concurrency,
       runId,
       signal: options.signal,
       triage: options.triage,
-    });
-  } catch (error) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    telemetry.exception(failure, { runId, step: 'fleet-scan' });
-    scan = { outcome: 'error', error: failure.message };
-  }
-  return { poll, scan };
+    }),
+  );
+  return { poll, wave, scan };
 }

@@ -75,20 +75,20 @@ export function packList<T>(items: readonly T[], maxChars = MAX_LIST_CHARS): str
   return json;
 }
 
-function defined(entity: Record<string, unknown>): Record<string, unknown> {
+export function defined(entity: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
 }
 
-function str(value: unknown): string | undefined {
+export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function num(value: unknown): number | undefined {
+export function num(value: unknown): number | undefined {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : NaN;
   return Number.isFinite(n) ? n : undefined;
 }
 
-function json<T>(value: unknown, fallback: T): T {
+export function json<T>(value: unknown, fallback: T): T {
   if (typeof value !== 'string' || value === '') return fallback;
   try {
     return JSON.parse(value) as T;

@@ -54,18 +54,10 @@ export function listedFacts(customer: Customer, usage: UsageTriage): CustomerFac
  */
 function answerOrFailure(kind: CallKind, error: unknown): Pick<CustomerFacts, 'eligibility' | 'failure'> {
   if (error instanceof ScanStopped) throw error;
+  const refusal = refusalOf(error);
+  if (refusal) return { eligibility: refusal };
   const pc = asPartnerCenterError(error);
   const code = pc?.code === undefined ? undefined : Number(pc.code);
-  const description = (error as { description?: unknown }).description;
-  const reason = typeof description === 'string' ? description : undefined;
-  const existing = (error as { existingUpgradeId?: unknown }).existingUpgradeId;
-  if (pc?.category === 'business-rule' || (pc?.category === 'conflict' && typeof existing === 'string')) {
-    const refusal: EligibilityFact = { isEligible: false };
-    if (reason) refusal.reason = reason;
-    if (code !== undefined && Number.isFinite(code)) refusal.code = code;
-    if (typeof existing === 'string') refusal.upgradeId = existing.toLowerCase();
-    return { eligibility: refusal };
-  }
   const described = describeError(error);
   const failure: NonNullable<CustomerFacts['failure']> = {
     call: kind,
@@ -74,6 +66,26 @@ function answerOrFailure(kind: CallKind, error: unknown): Pick<CustomerFacts, 'e
   };
   if (code !== undefined && Number.isFinite(code)) failure.code = code;
   return { failure };
+}
+
+/**
+ * Partner Center's answer about the customer in a failed call, as an eligibility fact: a business-rule refusal (a code
+ * such as 900105 "suspended subscriptions"), or a conflict naming an existing upgrade (900109). Undefined for any other
+ * failure (throttling, an outage, a refused credential, bad input).
+ */
+export function refusalOf(error: unknown): EligibilityFact | undefined {
+  const pc = asPartnerCenterError(error);
+  const existing = (error as { existingUpgradeId?: unknown } | undefined)?.existingUpgradeId;
+  if (!(pc?.category === 'business-rule' || (pc?.category === 'conflict' && typeof existing === 'string'))) {
+    return undefined;
+  }
+  const code = pc.code === undefined ? undefined : Number(pc.code);
+  const description = (error as { description?: unknown }).description;
+  const refusal: EligibilityFact = { isEligible: false };
+  if (typeof description === 'string' && description !== '') refusal.reason = description;
+  if (code !== undefined && Number.isFinite(code)) refusal.code = code;
+  if (typeof existing === 'string') refusal.upgradeId = existing.toLowerCase();
+  return refusal;
 }
 
 function legacyOf(subscription: CustomerSubscription): LegacySubscription {

@@ -12,6 +12,19 @@ export {
   type ScanStopReason,
 } from './scan-run';
 export { FLEET_STATES, NOT_ELIGIBLE_REASONS } from './records';
+export { createWave, readWave, commandWave, waveMembersWithStatus, unsettledMembers } from './waves';
+export type { CreateWaveOutcome, WaveView, WaveOptions } from './waves';
+export { runWaveStep, type WaveStepOptions, type WaveStepResult, type WaveRunReport } from './wave-run';
+export type { WaveRequest, WaveMembersRequest, WavePlan, Exclusion, PlannedMember } from './wave-plan';
+export type { CommandResult, WaveCommand } from './wave-state';
+export {
+  MAX_WAVE_MEMBERS,
+  type MemberProgress,
+  type WaveMember,
+  type WaveProgress,
+  type WaveRecord,
+  type WaveState,
+} from './wave-records';
 export type {
   Classification,
   CustomerFacts,

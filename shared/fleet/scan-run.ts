@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once, setMaxListeners } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { NcrontabSchedule } from '../config';
 import type {
   CallOptions,
@@ -9,12 +9,11 @@ import type {
   PageCursor,
   ProductUpgrades,
 } from '../partner-center/types';
-import { newLease, type Lease } from '../storage/lease';
+import type { Lease } from '../storage/lease';
 import type { Telemetry } from '../telemetry/telemetry';
 import { acceptUpgrade, type AcceptDeps } from '../tracking/accept';
 import { asPartnerCenterError, describeError } from '../tracking/errors';
-import { throttlePauseOf } from '../tracking/poll-run';
-import { callThroughGate, type MonotonicClock, type RequestGate } from '../tracking/request-gate';
+import type { MonotonicClock, RequestGate } from '../tracking/request-gate';
 import { customerRecord, isAdvisor, needsEligibility } from './classify';
 import { askEligibility, PRODUCT_FAMILY, readFacts, ScanStopped, type FactSources, type ScanCall } from './facts';
 import {
@@ -44,11 +43,10 @@ import {
 } from './scan-state';
 import { MAX_LIST_CHARS } from './entities';
 import { MAX_BATCH_ROWS, type FleetStore } from './store';
+import { callInStep, StepWindow } from './step';
 
 /** Customers per page asked of Partner Center: its documented maximum, what Microsoft's own bulk tool uses. */
 export const SCAN_PAGE_SIZE = 500;
-/** How long past the run's deadline its lease keeps other runs off the scan (a straggling call, a last write). */
-export const LEASE_MARGIN_MS = 30_000;
 
 /**
  * The usage records of a scan (who has Azure, who is on an Azure plan), kept by the process between the timer runs
@@ -185,31 +183,32 @@ class ScanRun {
   private scan!: FleetScanRecord;
   private owned = false;
   private readonly sources: FactSources;
-  private readonly slotSignal: AbortSignal;
+  private readonly window: StepWindow;
 
   constructor(private readonly options: ScanStepOptions) {
     this.now = options.now ?? Date.now;
     this.runId = options.runId ?? randomUUID();
     this.started = options.clock();
     this.sources = { directory: options.directory, upgrades: options.upgrades, call: this.call };
-    // A caller waiting for a rate slot gives up at the deadline (slots are handed out ahead: without this, the
-    // callers queued at the gate would each wait for their slot past the deadline, only to find the run over).
-    const atDeadline = AbortSignal.timeout(Math.max(0, Math.ceil(options.deadline - this.started)));
-    this.slotSignal = options.signal ? AbortSignal.any([options.signal, atDeadline]) : atDeadline;
-    // One listener per caller waiting for a slot: the workers' calls and a batch's eligibility calls.
-    setMaxListeners(MAX_BATCH_ROWS + 2 * Math.max(1, options.concurrency) + 8, this.slotSignal);
+    this.window = new StepWindow({
+      clock: options.clock,
+      deadline: options.deadline,
+      signal: options.signal,
+      now: this.now,
+      runId: this.runId,
+      // The workers' calls and a batch's eligibility calls.
+      waiters: MAX_BATCH_ROWS + 2 * Math.max(1, options.concurrency),
+    });
   }
 
   private stopped(): ScanStopReason | undefined {
-    if (this.options.signal?.aborted) this.stopReason ??= 'aborted';
-    else if (this.options.clock() >= this.options.deadline) this.stopReason ??= 'time-budget';
+    const over = this.window.over();
+    if (over) this.stopReason ??= over;
     return this.stopReason;
   }
 
-  /** The run's lease: until the deadline (in wall time) and a margin. */
   private lease(): Lease {
-    const remaining = Math.max(0, this.options.deadline - this.options.clock());
-    return newLease(this.runId, this.now(), remaining + LEASE_MARGIN_MS);
+    return this.window.lease();
   }
 
   private progress(delta: Partial<ScanCounts>): Progress {
@@ -236,48 +235,29 @@ class ScanRun {
   }
 
   /** One Partner Center call through the gate: 429s pause everyone and are tried again until the run stops. */
-  private readonly call: ScanCall = async <T>(kind: CallKind, send: (options: CallOptions) => Promise<T>) => {
-    const { gate, signal } = this.options;
-    let outcome;
-    try {
-      outcome = await callThroughGate(
-        gate,
-        () => {
-          const stop = this.stopped();
-          if (stop) throw new ScanStopped(stop);
+  private readonly call: ScanCall = <T>(kind: CallKind, send: (options: CallOptions) => Promise<T>) =>
+    callInStep(
+      this.options.gate,
+      {
+        correlationId: this.scan.scanId,
+        window: this.window,
+        stopped: () => this.stopped(),
+        halt: (reason, error) => {
+          this.stopReason ??= reason as ScanStopReason;
+          if (reason === 'auth') this.lastError = describeError(error);
+          return new ScanStopped(this.stopReason);
+        },
+        onCall: () => {
           this.tally.calls[kind]++;
           this.runCalls[kind]++;
-          return send({ correlationId: this.scan.scanId, abortSignal: signal, throttling: 'return' });
         },
-        {
-          signal: this.slotSignal,
-          maxThrottleRetries: Number.POSITIVE_INFINITY,
-          throttlePauseMs: throttlePauseOf,
-          stopped: () => this.stopped() !== undefined,
-          onThrottled: () => {
-            this.tally.throttled++;
-            this.runThrottled++;
-          },
+        onThrottled: () => {
+          this.tally.throttled++;
+          this.runThrottled++;
         },
-      );
-    } catch {
-      // The wait for a slot ended: the host is shutting down, or the run's time is up.
-      this.stopReason ??= signal?.aborted ? 'aborted' : 'time-budget';
-      throw new ScanStopped(this.stopReason);
-    }
-    if (outcome.ok) return outcome.value;
-    const { error } = outcome;
-    if (error instanceof ScanStopped) throw error;
-    if (asPartnerCenterError(error)?.category === 'auth') {
-      // Every call would fail alike: stop until an operator consents again (RefreshTokenInvalid is alerted).
-      this.stopReason ??= 'auth';
-      this.lastError = describeError(error);
-      throw new ScanStopped('auth');
-    }
-    const stop = this.stopped();
-    if (stop && throttlePauseOf(error) !== undefined) throw new ScanStopped(stop);
-    throw error;
-  };
+      },
+      send,
+    );
 
   async execute(): Promise<ScanStepResult> {
     const { store, telemetry } = this.options;

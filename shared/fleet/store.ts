@@ -19,6 +19,21 @@ import {
 } from './entities';
 import type { FleetCustomerRecord, FleetScanRecord, FleetState, NotEligibleReason, ScanSlot } from './records';
 import type { SlotDecision } from './scan-state';
+import {
+  memberFromEntity,
+  memberKeys,
+  memberRange,
+  memberToEntity,
+  WAVE_RANGE,
+  waveFromEntity,
+  waveKeys,
+  waveSlotFromEntity,
+  waveSlotKeys,
+  waveSlotToEntity,
+  waveToEntity,
+} from './wave-entities';
+import type { WaveMember, WaveRecord, WaveSlot } from './wave-records';
+import type { WaveDecision } from './wave-state';
 
 /** Upper bound on the entities of one entity-group transaction (the service's limit). */
 export const TRANSACTION_LIMIT = 100;
@@ -45,10 +60,15 @@ function customerFilter(filter: CustomerFilter): string {
   return parts.join(' and ');
 }
 
+/** Member rows written with a wave's record (and the wave slot) in one transaction. */
+export const MAX_MEMBERS_PER_WRITE = TRANSACTION_LIMIT - 2;
+
 /**
- * The `Fleet` table (shared/fleet/entities.ts): the scan slot, one row per customer, one row per finished scan — in
- * one partition. Every change of the slot goes through the one conditional update with a pure decision
- * (scan-state.ts); customer rows are only ever written with it, in the same transaction.
+ * The `Fleet` table (shared/fleet/entities.ts, wave-entities.ts): the scan slot, one row per customer, one row per
+ * finished scan, and the waves (the wave slot, a record per wave, a row per member) — in one partition. Every change
+ * of the scan slot or of a wave's record goes through the one conditional update with a pure decision
+ * (scan-state.ts, wave-state.ts); customer rows, and the member rows a timer run writes, only ever with it, in the same
+ * transaction.
  */
 export class FleetStore {
   constructor(private readonly tables: TableSource) {}
@@ -203,5 +223,119 @@ export class FleetStore {
     if (current?.state === 'completed') return current;
     for await (const scan of this.pastScans()) if (scan.state === 'completed') return scan;
     return undefined;
+  }
+
+  // ---- Waves ----------------------------------------------------------------------------------------------------
+
+  async readWaveSlot(): Promise<WaveSlot | undefined> {
+    return this.read(waveSlotKeys, waveSlotFromEntity);
+  }
+
+  async readWave(waveId: string): Promise<WaveRecord | undefined> {
+    return this.read(waveKeys(waveId), waveFromEntity);
+  }
+
+  private async read<T>(keys: { partitionKey: string; rowKey: string }, map: (e: Record<string, unknown>) => T) {
+    const client = await this.table();
+    try {
+      return map(await client.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * A new wave, if the slot is free: read → decide → conditional write of the wave slot, the wave's record created in
+   * the same transaction. Of two creations at once one lands; the other decides again and gets the winner.
+   */
+  async claimWaveSlot<R>(
+    decide: (slot: WaveSlot | undefined) => { result: R; write?: WaveSlot; create?: WaveRecord },
+  ): Promise<R> {
+    const client = await this.table();
+    const outcome = await conditionalUpdate<Entity, R>(
+      client,
+      waveSlotKeys,
+      (current) => {
+        const decision = decide(current ? waveSlotFromEntity(current) : undefined);
+        if (!decision.write) return { result: decision.result };
+        const alongside: TransactionAction[] = decision.create ? [['create', waveToEntity(decision.create)]] : [];
+        return { result: decision.result, write: waveSlotToEntity(decision.write), alongside };
+      },
+      { what: 'the wave slot' },
+    );
+    return outcome.result;
+  }
+
+  /**
+   * Read → decide → conditional write of a wave's record; the decision's member rows (Replace) and the wave slot go
+   * in the same transaction. Returns the decision's result.
+   */
+  async updateWave<R>(waveId: string, decide: (wave: WaveRecord | undefined) => WaveDecision<R>): Promise<R> {
+    const client = await this.table();
+    const outcome = await conditionalUpdate<Entity, R>(
+      client,
+      waveKeys(waveId),
+      (current) => {
+        const decision = decide(current ? waveFromEntity(current) : undefined);
+        if (!decision.write) return { result: decision.result };
+        if ((decision.members?.length ?? 0) > MAX_MEMBERS_PER_WRITE) {
+          throw new RangeError(`at most ${MAX_MEMBERS_PER_WRITE} member rows go with a wave's record`);
+        }
+        const alongside: TransactionAction[] = (decision.members ?? []).map((member) => [
+          'upsert',
+          memberToEntity(member),
+          'Replace',
+        ]);
+        if (decision.slot) alongside.push(['upsert', waveSlotToEntity(decision.slot), 'Replace']);
+        return { result: decision.result, write: waveToEntity(decision.write), alongside };
+      },
+      { what: `wave ${waveId}` },
+    );
+    return outcome.result;
+  }
+
+  /**
+   * The member rows of a wave about to be created, before its record exists: no one reads the members of a wave id
+   * no record names, so rows left by a creation that lost the slot (or died) are inert.
+   */
+  async insertMembers(members: readonly WaveMember[]): Promise<void> {
+    const client = await this.table();
+    for (let i = 0; i < members.length; i += TRANSACTION_LIMIT) {
+      const batch = members.slice(i, i + TRANSACTION_LIMIT);
+      await client.submitTransaction(batch.map((member) => ['upsert', memberToEntity(member), 'Replace']));
+    }
+  }
+
+  /** Removes member rows no record names (a creation that lost the slot). */
+  async deleteMembers(waveId: string, customerIds: readonly string[]): Promise<void> {
+    const client = await this.table();
+    for (let i = 0; i < customerIds.length; i += TRANSACTION_LIMIT) {
+      const batch = customerIds.slice(i, i + TRANSACTION_LIMIT);
+      await client.submitTransaction(batch.map((id) => ['delete', memberKeys(waveId, id)]));
+    }
+  }
+
+  /** A wave's members in customer id order (one range query). */
+  async *waveMembers(waveId: string): AsyncGenerator<WaveMember, void, undefined> {
+    const client = await this.table();
+    const range = memberRange(waveId);
+    const filter = odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${range.from} and RowKey lt ${range.below}`;
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      yield memberFromEntity(entity);
+    }
+  }
+
+  /** The waves not ended (running, paused or following), oldest first by id order (one range query). */
+  async activeWaves(): Promise<WaveRecord[]> {
+    const client = await this.table();
+    const filter =
+      odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${WAVE_RANGE.from} and RowKey lt ${WAVE_RANGE.below}` +
+      " and (state eq 'running' or state eq 'paused' or state eq 'following')";
+    const waves: WaveRecord[] = [];
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      waves.push(waveFromEntity(entity));
+    }
+    return waves;
   }
 }

@@ -25,8 +25,8 @@ export const TELEMETRY_EVENTS = [
   'FleetScanFailed',
   // A POST webhook whose signature did not verify: properties reason and endpoint (never a header value).
   'WebhookSignatureRejected',
-  // The waves (their runs emit these; the workbook's fleet page and the stuck-wave alert read them): see
-  // WAVE_EVENT_FIELDS below.
+  // Fleet waves (shared/fleet/wave*.ts): created, one progress event per timer run that worked on a wave, the
+  // operator's pause, resume and cancel, and its end (completed or cancelled, with its counts and duration).
   'WaveCreated',
   'WaveProgress',
   'WavePaused',

@@ -172,6 +172,7 @@ function upgradeProperties(fields: Partial<UpgradeRecord>, clear: boolean): Reco
     productFamily: fields.productFamily,
     correlationId: fields.correlationId && clip(fields.correlationId, MAX_LABEL_CHARS),
     source: fields.source && clip(fields.source, MAX_LABEL_CHARS),
+    waveId: fields.waveId,
     status: fields.status,
     rawStatus: fields.rawStatus === undefined ? undefined : clip(fields.rawStatus, MAX_LABEL_CHARS),
     statusRank: fields.statusRank,
@@ -266,6 +267,7 @@ function pollStateFromEntity(entity: Record<string, unknown>): PollState {
     historySeq: num(entity.historySeq),
     lineItemCount: num(entity.lineItemCount),
     lineItemsDigest: str(entity.lineItemsDigest),
+    waveId: optionalString(entity.waveId),
   };
 }
 
@@ -307,6 +309,7 @@ export function acceptedToEntity(record: UpgradeRecord): Entity {
       productFamily: record.productFamily,
       correlationId: record.correlationId && clip(record.correlationId, MAX_LABEL_CHARS),
       source: record.source && clip(record.source, MAX_LABEL_CHARS),
+      waveId: record.waveId,
       resends: 0,
       resendAfter: 0,
     }),
@@ -326,6 +329,7 @@ export function acceptedFromEntity(entity: Record<string, unknown> & { etag: str
       productFamily: String(entity.productFamily),
       correlationId: optionalString(entity.correlationId),
       source: optionalString(entity.source),
+      waveId: optionalString(entity.waveId),
     },
     resends: num(entity.resends),
     resendAfter: num(entity.resendAfter),

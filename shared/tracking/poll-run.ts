@@ -298,7 +298,14 @@ class PollRun {
     if (plan.becameFinal && isFinal(status)) {
       if (status === 'Stale') this.summary.stale++;
       else this.summary.completed++;
-      telemetry.event(finalEventName(status), { upgradeId, customerId, status, rawStatus });
+      const { waveId, createdAt, completedAt } = plan.state;
+      // Time to the end, from when the app recorded the upgrade (per wave: p50/p95 in the workbook).
+      const durationMs = Date.parse(completedAt ?? '') - Date.parse(createdAt);
+      telemetry.event(
+        finalEventName(status),
+        { upgradeId, customerId, status, rawStatus, ...(waveId ? { waveId } : {}) },
+        Number.isFinite(durationMs) ? { durationMs } : {},
+      );
     }
   }
 

@@ -12,6 +12,8 @@ export interface UpgradeRecord {
   productFamily: string;
   correlationId?: string;
   source?: string;
+  /** The fleet wave that started (or took over) the upgrade; carried to its final events and billing callback. */
+  waveId?: string;
   status: UpgradeStatus;
   /** Partner Center's status text, verbatim ('' before the first poll). */
   rawStatus: string;
@@ -122,6 +124,8 @@ export const POLL_STATE_FIELDS = [
   'historySeq',
   'lineItemCount',
   'lineItemsDigest',
+  // The final events name the upgrade's wave (and the poll never reads the upgrade row).
+  'waveId',
 ] as const satisfies readonly (keyof UpgradeRecord)[];
 
 export type PollState = Pick<UpgradeRecord, (typeof POLL_STATE_FIELDS)[number]>;
@@ -157,6 +161,11 @@ export interface TrackingMessage {
   productFamily: string;
   correlationId?: string;
   source?: string;
+  /**
+   * The fleet wave that recorded the upgrade. Trusted only from the upgrade's own row: a message for an upgrade the
+   * app did not record has its wave id dropped (start-tracking.ts).
+   */
+  waveId?: string;
 }
 
 export type UpgradeEvent = 'upgrade.completed' | 'upgrade.failed' | 'upgrade.stale';

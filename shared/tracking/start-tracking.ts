@@ -1,5 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
-import { AZURE_FAMILY } from '../http/validation';
+import { AZURE_FAMILY, isGuid } from '../http/validation';
 import { decodeJsonObjectMessage, guidFieldsProblem, messageText } from '../queues/message';
 import type { ProductUpgrades } from '../partner-center/types';
 import { sendQueueMessage } from '../queues/producer';
@@ -43,6 +43,10 @@ export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
   }
   const optional = (name: 'correlationId' | 'source') =>
     typeof fields[name] === 'string' && fields[name] !== '' ? fields[name] : undefined;
+  const waveId = fields.waveId;
+  if (waveId !== undefined && waveId !== null && waveId !== '' && !isGuid(waveId)) {
+    return { ok: false, reason: 'waveId must be a GUID when given' };
+  }
   return {
     ok: true,
     message: {
@@ -51,6 +55,7 @@ export function parseTrackingMessage(input: unknown): ParsedTrackingMessage {
       productFamily: AZURE_FAMILY,
       correlationId: optional('correlationId'),
       source: optional('source'),
+      ...(isGuid(waveId) ? { waveId: waveId.toLowerCase() } : {}),
     },
   };
 }
@@ -151,9 +156,11 @@ export async function trackUpgrade(message: TrackingMessage, deps: StartTracking
       });
       return { outcome: 'rejected', upgradeId: message.upgradeId, reason: refusal };
     }
-    // Verified: created started, unless a row appeared meanwhile (then as for any recorded upgrade).
+    // Verified: created started, unless a row appeared meanwhile (then as for any recorded upgrade). Partner Center
+    // vouched for the upgrade and its customer, not for a wave: only a wave's own record carries its id.
+    const { waveId: _unproven, ...vouched } = message;
     decided = await store.scheduleFirstPoll<Decided>(message.upgradeId, (current) =>
-      current ? decideStart(current, message, now, dueAt) : startNow(newUpgradeRecord(message, now), now, dueAt),
+      current ? decideStart(current, message, now, dueAt) : startNow(newUpgradeRecord(vouched, now), now, dueAt),
     );
   }
   const { record } = decided;
@@ -215,6 +222,7 @@ export function newUpgradeRecord(message: TrackingMessage, at: number): UpgradeR
     productFamily: message.productFamily,
     correlationId: message.correlationId,
     source: message.source,
+    ...(message.waveId ? { waveId: message.waveId } : {}),
     status: INITIAL_STATE.status,
     rawStatus: INITIAL_STATE.rawStatus,
     statusRank: INITIAL_STATE.rank,

@@ -12,6 +12,8 @@ export interface ProblemBody {
   partnerCenterDescription?: string;
   reason?: string;
   upgradeId?: string;
+  waveId?: string;
+  state?: string;
 }
 
 /** The documented operation each path answers, for the OpenAPI check. */
@@ -20,6 +22,9 @@ function pathTemplate(path: string): string {
   if (/^\/upgrades\/[^/]+$/.test(bare)) return '/upgrades/{upgradeId}';
   if (/^\/customers\/[^/]+\/upgrades$/.test(bare)) return '/customers/{customerId}/upgrades';
   if (/^\/fleet\/scans\/[^/]+$/.test(bare)) return '/fleet/scans/{scanId}';
+  if (/^\/fleet\/waves\/[^/]+$/.test(bare)) return '/fleet/waves/{waveId}';
+  const command = /^\/fleet\/waves\/[^/]+\/(pause|resume|cancel)$/.exec(bare);
+  if (command) return `/fleet/waves/{waveId}/${command[1]}`;
   return bare;
 }
 

@@ -85,11 +85,21 @@ export class CountingPartnerCenter implements ProductUpgrades, CustomerDirectory
     return this.calls.get(customerId.toLowerCase())?.[kind] ?? 0;
   }
 
+  /** Customer id → the MS-RequestId of every create asked for it, in order. */
+  readonly creates = new Map<string, string[]>();
+
+  createsOf(customerId: string): string[] {
+    return this.creates.get(customerId.toLowerCase()) ?? [];
+  }
+
   checkEligibility(request: ProductUpgradeRequest, options?: CallOptions) {
     this.count('eligibility', request.customerId);
     return this.inner.checkEligibility(request, options);
   }
   createUpgrade(...args: Parameters<ProductUpgrades['createUpgrade']>) {
+    const [request, options] = args;
+    const key = request.customerId.toLowerCase();
+    this.creates.set(key, [...this.createsOf(key), options?.requestId ?? '(none)']);
     return this.inner.createUpgrade(...args);
   }
   getUpgradeStatus(...args: Parameters<ProductUpgrades['getUpgradeStatus']>) {
