@@ -396,7 +396,7 @@ export interface HostedStack extends Stack {
   runByAdmin(functionName: string, input?: string): Promise<FinishedInvocation>;
   /** POST to an HTTP function (`path` under the route prefix, e.g. `/upgrades`), signed as the billing system signs. */
   post(path: string, body: string | object, options?: PostOptions): Promise<HttpAnswer>;
-  get(path: string): Promise<HttpAnswer>;
+  get(path: string, headers?: Record<string, string>): Promise<HttpAnswer>;
 }
 
 export type HostedStackOptions = StackOptions & HostOptions;
@@ -490,8 +490,8 @@ export async function hostStack(stack: Stack, options: HostOptions = {}): Promis
       }
       return httpAnswer(await fetch(api(path), { method: 'POST', headers, body: raw }));
     },
-    async get(path) {
-      return httpAnswer(await fetch(api(path)));
+    async get(path, headers) {
+      return httpAnswer(await fetch(api(path), { headers }));
     },
     async stop() {
       await host.stop();

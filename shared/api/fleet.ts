@@ -7,7 +7,7 @@ import {
   type FleetState,
   type NotEligibleReason,
 } from '../fleet';
-import { CSV_CONTENT_TYPE, csvStream } from '../http/csv';
+import { csvAnswer, wantsCsv } from '../http/csv';
 import { problem, validationProblem, type FieldError } from '../http/problem';
 import { isGuid } from '../http/validation';
 import type { Services } from '../services';
@@ -134,22 +134,6 @@ export async function readFleetSummary(
   }
 }
 
-/** True when the caller asks for CSV rather than JSON (`Accept: text/csv`, preferred over JSON if both are named). */
-export function wantsCsv(accept: string | null): boolean {
-  if (!accept) return false;
-  const quality = (type: string): number => {
-    for (const part of accept.split(',')) {
-      const [media, ...params] = part.trim().split(';');
-      if (media.trim().toLowerCase() !== type) continue;
-      const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined);
-      return q === undefined ? 1 : Number(q);
-    }
-    return 0;
-  };
-  const csv = quality('text/csv');
-  return csv > 0 && csv >= quality('application/json');
-}
-
 /**
  * GET /api/fleet/customers?state=&reason=&pageSize=&continuationToken=, in customer id order: a page of JSON, or, with
  * `Accept: text/csv`, the whole listing as CSV, streamed page by page. The customers shown are those the last
@@ -213,25 +197,10 @@ export async function listFleetCustomers(
   }
 }
 
-/**
- * The CSV export: its first page is read before answering (storage down: a 503, not a broken file), the rest as the
- * reader takes it. A page that fails later cuts the response (the stream errors): never a file that looks complete.
- */
+/** The CSV export of the customers (csvAnswer: the first page read before answering, the rest streamed). */
 async function csvExport(services: Services, filter: CustomerFilter): Promise<FleetResponse> {
-  const pages = services.fleet.customerPages(filter);
-  const first = await pages.next();
   async function* views(): AsyncGenerator<FleetCustomerView[]> {
-    if (first.done) return;
-    yield first.value.map(customerView);
-    for await (const page of pages) yield page.map(customerView);
+    for await (const page of services.fleet.customerPages(filter)) yield page.map(customerView);
   }
-  return {
-    status: 200,
-    headers: {
-      'content-type': CSV_CONTENT_TYPE,
-      'content-disposition': 'attachment; filename="fleet-customers.csv"',
-      'cache-control': 'no-store',
-    },
-    body: csvStream(CUSTOMER_CSV_COLUMNS, views()),
-  };
+  return csvAnswer(CUSTOMER_CSV_COLUMNS, views(), 'fleet-customers.csv');
 }

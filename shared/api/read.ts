@@ -24,7 +24,7 @@ export interface OperatorLog {
 }
 
 /** How a read endpoint answers a failure: problem `instance` from the path, details only in logs and telemetry. */
-export function errorContext(services: Services, request: ReadRequest, log: OperatorLog): ErrorContext {
+export function errorContext(services: Services, request: { url: string }, log: OperatorLog): ErrorContext {
   return {
     instance: new URL(request.url).pathname,
     telemetry: services.telemetry,

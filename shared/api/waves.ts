@@ -4,19 +4,21 @@ import {
   createWave,
   MAX_WAVE_MEMBERS,
   readWave,
+  waveMembersWithStatus,
   type Exclusion,
   type WaveCommand,
   type WaveRequest,
   type WaveView,
 } from '../fleet';
 import { parseJsonBody, readRawJsonBody, type BodyRequest } from '../http/body';
+import { csvAnswer, csvPages, wantsCsv, type CsvAnswer, type CsvColumn } from '../http/csv';
 import { problem, validationProblem, type FieldError } from '../http/problem';
 import { isGuid, type Validated } from '../http/validation';
 import { isJsonObject } from '../json';
 import type { Services } from '../services';
 import type { HttpResponseShape } from '../webhooks';
 import { problemForError } from './errors';
-import type { OperatorLog, ReadRequest } from './read';
+import { errorContext, JSON_HEADERS, type OperatorLog, type ReadRequest } from './read';
 import { dropUndefined } from './representation';
 
 /*
@@ -24,8 +26,6 @@ import { dropUndefined } from './representation';
  * create or dry-run a wave, read it with its progress and members, pause, resume or cancel it. What an answer shows
  * of a wave is an allow-list, field by field (as for upgrades): an error's text stays in the row and the logs.
  */
-
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
 export function waveLocation(waveId: string): string {
   return `/api/fleet/waves/${waveId}`;
@@ -143,6 +143,45 @@ function exclusionRepresentation(exclusion: Exclusion): Record<string, unknown> 
   });
 }
 
+type MemberView = WaveView['members'][number];
+
+/** `WaveMember` in docs/openapi.yaml: an allow-list (a failure's text stays in the row). */
+function memberRepresentation(member: MemberView): Record<string, unknown> {
+  return dropUndefined<unknown>({
+    customerId: member.customerId,
+    companyName: member.companyName,
+    status: member.progress,
+    attempts: member.attempts,
+    upgradeId: member.upgradeId,
+    upgradeStatus: member.upgradeStatus,
+    skip: member.skip && dropUndefined<unknown>({ ...member.skip }),
+    lastError:
+      member.lastError && dropUndefined<unknown>({ category: member.lastError.category, code: member.lastError.code }),
+    updatedAt: member.updatedAt,
+  });
+}
+
+/** The wave's CSV export: one record per member, `WaveMember`'s fields with `skip` and `lastError` spread out. */
+export const WAVE_MEMBER_CSV_COLUMNS: CsvColumn<MemberView>[] = [
+  { header: 'waveId', value: (m) => m.waveId },
+  { header: 'customerId', value: (m) => m.customerId },
+  { header: 'companyName', value: (m) => m.companyName },
+  { header: 'status', value: (m) => m.progress },
+  { header: 'attempts', value: (m) => m.attempts },
+  { header: 'upgradeId', value: (m) => m.upgradeId },
+  { header: 'upgradeStatus', value: (m) => m.upgradeStatus },
+  { header: 'skipState', value: (m) => m.skip?.state },
+  { header: 'skipReason', value: (m) => m.skip?.reason },
+  { header: 'skipCode', value: (m) => m.skip?.code },
+  { header: 'nextStep', value: (m) => m.skip?.nextStep },
+  { header: 'lastErrorCategory', value: (m) => m.lastError?.category },
+  { header: 'lastErrorCode', value: (m) => m.lastError?.code },
+  { header: 'updatedAt', value: (m) => m.updatedAt },
+];
+
+/** How many members go in one chunk of the CSV body. */
+const CSV_PAGE = 50;
+
 /** `Wave` in docs/openapi.yaml: the record, its progress by status, and its members (at most 200). */
 export function waveRepresentation(view: WaveView): Record<string, unknown> {
   const { wave } = view;
@@ -159,21 +198,7 @@ export function waveRepresentation(view: WaveView): Record<string, unknown> {
     finishedAt: wave.finishedAt,
     updatedAt: wave.updatedAt,
     progress: view.progress,
-    members: view.members.map((member) =>
-      dropUndefined<unknown>({
-        customerId: member.customerId,
-        companyName: member.companyName,
-        status: member.progress,
-        attempts: member.attempts,
-        upgradeId: member.upgradeId,
-        upgradeStatus: member.upgradeStatus,
-        skip: member.skip && dropUndefined<unknown>({ ...member.skip }),
-        lastError:
-          member.lastError &&
-          dropUndefined<unknown>({ category: member.lastError.category, code: member.lastError.code }),
-        updatedAt: member.updatedAt,
-      }),
-    ),
+    members: view.members.map(memberRepresentation),
   });
 }
 
@@ -187,10 +212,6 @@ function waveAnswer(status: number, view: WaveView, location = false): HttpRespo
 
 function instanceOf(request: { url: string }): string {
   return new URL(request.url).pathname;
-}
-
-function errorContext(services: Services, instance: string, log: OperatorLog) {
-  return { instance, telemetry: services.telemetry, log: (level: 'warn' | 'error', m: string) => log[level](m) };
 }
 
 /** POST /api/fleet/waves: a dry run (200), a wave created (202 + Location), or why not (400, 409 + Location, 422). */
@@ -253,7 +274,7 @@ export async function createWaveRequest(
       }
     }
   } catch (error) {
-    return problemForError(error, errorContext(services, instance, log));
+    return problemForError(error, errorContext(services, request, log));
   }
 }
 
@@ -267,21 +288,33 @@ function notFound(waveId: string, instance: string): HttpResponseShape {
   return problem(404, 'not-found', 'No such wave', { detail: `No wave ${waveId} exists.`, instance });
 }
 
-/** GET /api/fleet/waves/{waveId} */
+/**
+ * GET /api/fleet/waves/{waveId}: the wave as JSON, or with `Accept: text/csv` its members as CSV (streamed, read in
+ * pages like the customers' export; a wave has at most 200 members).
+ */
 export async function readWaveRequest(
   services: Services,
-  request: ReadRequest,
+  request: ReadRequest & { headers: { get(name: string): string | null } },
   log: OperatorLog,
-): Promise<HttpResponseShape> {
+): Promise<HttpResponseShape | CsvAnswer> {
   const instance = instanceOf(request);
   const invalid = waveIdProblem(request, instance);
   if (invalid) return invalid;
   const waveId = request.params.waveId!.toLowerCase();
   try {
+    if (wantsCsv(request.headers.get('accept'))) {
+      const wave = await services.fleet.readWave(waveId);
+      if (!wave) return notFound(waveId, instance);
+      return await csvAnswer(
+        WAVE_MEMBER_CSV_COLUMNS,
+        csvPages(waveMembersWithStatus(services.fleet, wave), CSV_PAGE),
+        `wave-${waveId}.csv`,
+      );
+    }
     const view = await readWave(services.fleet, waveId);
     return view ? waveAnswer(200, view) : notFound(waveId, instance);
   } catch (error) {
-    return problemForError(error, errorContext(services, instance, log));
+    return problemForError(error, errorContext(services, request, log));
   }
 }
 
@@ -320,6 +353,6 @@ export async function commandWaveRequest(
       }
     }
   } catch (error) {
-    return problemForError(error, errorContext(services, instance, log));
+    return problemForError(error, errorContext(services, request, log));
   }
 }

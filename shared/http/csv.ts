@@ -10,6 +10,7 @@
  * Only text is guarded: numbers and booleans are written by the app itself and cannot carry a formula.
  *
  * A body is streamed page by page (`csvStream`): the next page is read only when the reader has taken the last one.
+ * `csvAnswer` makes the HTTP answer of an export, `wantsCsv` reads whether a caller asked for one.
  */
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8; header=present';
@@ -88,4 +89,68 @@ export function csvStream<T>(
     // One chunk waits ahead of the reader: the page being read is the only other one in memory.
     { highWaterMark: 1 },
   );
+}
+
+/** True when the caller asks for CSV rather than JSON (`Accept: text/csv`, preferred over JSON if both are named). */
+export function wantsCsv(accept: string | null): boolean {
+  if (!accept) return false;
+  const quality = (type: string): number => {
+    for (const part of accept.split(',')) {
+      const [media, ...params] = part.trim().split(';');
+      if (media.trim().toLowerCase() !== type) continue;
+      const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined);
+      return q === undefined ? 1 : Number(q);
+    }
+    return 0;
+  };
+  const csv = quality('text/csv');
+  return csv > 0 && csv >= quality('application/json');
+}
+
+/** An export as an HTTP answer: 200, CSV headers (a download named `filename`, never cached), the streamed body. */
+export interface CsvAnswer {
+  status: 200;
+  headers: Record<string, string>;
+  body: ReadableStream<Uint8Array>;
+}
+
+/**
+ * The answer of an export: its first page is read before answering (storage down: the caller's error answer, a 503,
+ * not a broken file), the rest as the reader takes it. A page that fails later cuts the response (the stream
+ * errors): never a file that looks complete.
+ */
+export async function csvAnswer<T>(
+  columns: readonly CsvColumn<T>[],
+  pages: AsyncIterable<readonly T[]>,
+  filename: string,
+): Promise<CsvAnswer> {
+  const iterator = pages[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* rest(): AsyncGenerator<readonly T[]> {
+    if (first.done) return;
+    yield first.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  return {
+    status: 200,
+    headers: {
+      'content-type': CSV_CONTENT_TYPE,
+      'content-disposition': `attachment; filename="${filename}"`,
+      'cache-control': 'no-store',
+    },
+    body: csvStream(columns, rest()),
+  };
+}
+
+/** Rows in pages of `size` (the last may be shorter), for an export of rows read one by one. */
+export async function* csvPages<T>(rows: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const row of rows) {
+    page.push(row);
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
 }

@@ -4,6 +4,8 @@ import { startHostedStack, type HostedStack, type HttpAnswer, type PostOptions }
 import { requestFleetScan } from '../../../shared/fleet';
 import { expectDocumented, type ProblemBody } from '../../helpers/api';
 import { truths } from './helpers';
+import { parse } from 'csv-parse/sync';
+import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
  * The waves' HTTP API through real HTTP into the real app in the local host (its own Azurite, the simulator on a
@@ -40,7 +42,7 @@ describe('the waves HTTP API', () => {
         }),
       },
       tablePrefix: 'waveapi',
-      billing: { secret: 'callback-secret-for-wave-tests' },
+      billing: { secret: newSigningSecret() },
       settings: {
         POLL_FIRST_DELAY_SECONDS: '0',
         POLL_RATE_PER_SECOND: '200',
@@ -64,8 +66,8 @@ describe('the waves HTTP API', () => {
     return response;
   }
 
-  async function get(path: string): Promise<HttpAnswer> {
-    const response = await stack.get(path);
+  async function get(path: string, headers?: Record<string, string>): Promise<HttpAnswer> {
+    const response = await stack.get(path, headers);
     expectDocumented('GET', path, response);
     return response;
   }
@@ -207,5 +209,20 @@ describe('the waves HTTP API', () => {
     const refused = await post(`/fleet/waves/${waveId}/cancel`, {});
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ state: 'completed', detail: 'The wave has ended (completed).' });
+
+    // The CSV export of each wave parses with a standard CSV parser and says what the JSON says, member by member.
+    for (const id of [waveId, firstId]) {
+      const json = (await get(`/fleet/waves/${id}`)).body as WaveBody;
+      const csv = await get(`/fleet/waves/${id}`, { accept: 'text/csv' });
+      expect(csv.status).toBe(200);
+      expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8; header=present');
+      expect(csv.headers['content-disposition']).toBe(`attachment; filename="wave-${id}.csv"`);
+      const records = parse<Record<string, string>>(csv.text, { columns: true, record_delimiter: '\r\n' });
+      expect(records.map((r) => ({ waveId: r.waveId, customerId: r.customerId, status: r.status }))).toEqual(
+        json.members.map((m) => ({ waveId: id, customerId: m.customerId, status: m.status })),
+      );
+      expect(records.map((r) => r.upgradeId)).toEqual(json.members.map((m) => m.upgradeId ?? ''));
+    }
+    expect((await get(`/fleet/waves/${randomUUID()}`, { accept: 'text/csv' })).status).toBe(404);
   });
 });

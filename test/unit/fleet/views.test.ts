@@ -1,4 +1,3 @@
-import { wantsCsv } from '../../../shared/api/fleet';
 import { customerView, estimateScan, scanView, summaryView } from '../../../shared/api/fleet-views';
 import { parseNcrontab } from '../../../shared/config';
 import { emptyCounts, type FleetCustomerRecord, type FleetScanRecord } from '../../../shared/fleet/records';
@@ -150,22 +149,5 @@ describe('what the fleet API shows', () => {
     expect(summaryView(undefined, undefined, {})).toEqual({
       upgrades: { inProgress: 0, completed: 0, failed: 0, cancelled: 0, stale: 0 },
     });
-  });
-});
-
-describe('wantsCsv: Accept negotiation of the customer listing', () => {
-  it.each([
-    ['text/csv', true],
-    ['text/csv; charset=utf-8', true],
-    ['TEXT/CSV', true],
-    ['application/json, text/csv', true],
-    ['text/csv;q=0.9, application/json;q=0.5', true],
-    ['application/json, text/csv;q=0.5', false],
-    ['text/csv;q=0', false],
-    ['*/*', false],
-    ['application/json', false],
-    [null, false],
-  ])('Accept %j → CSV %s', (accept, csv) => {
-    expect(wantsCsv(accept)).toBe(csv);
   });
 });

@@ -2,11 +2,14 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import {
   CSV_CONTENT_TYPE,
+  csvAnswer,
   csvField,
   csvHeader,
   csvRecord,
   csvRows,
+  csvPages,
   csvStream,
+  wantsCsv,
   type CsvColumn,
 } from '../../../shared/http/csv';
 
@@ -145,5 +148,76 @@ describe('CSV (shared/http/csv.ts)', () => {
       await reader.cancel();
       expect(closed).toBe(true);
     });
+  });
+});
+
+describe('wantsCsv: Accept negotiation of an export', () => {
+  it.each([
+    ['text/csv', true],
+    ['text/csv; charset=utf-8', true],
+    ['TEXT/CSV', true],
+    ['application/json, text/csv', true],
+    ['text/csv;q=0.9, application/json;q=0.5', true],
+    ['application/json, text/csv;q=0.5', false],
+    ['text/csv;q=0', false],
+    ['*/*', false],
+    ['application/json', false],
+    [null, false],
+  ])('Accept %j → CSV %s', (accept, csv) => {
+    expect(wantsCsv(accept)).toBe(csv);
+  });
+});
+
+describe('csvPages: rows read one by one, exported in pages', () => {
+  async function* rows(n: number): AsyncGenerator<number> {
+    for (let i = 0; i < n; i++) yield i;
+  }
+  async function collect(n: number, size: number): Promise<number[][]> {
+    const pages: number[][] = [];
+    for await (const page of csvPages(rows(n), size)) pages.push(page);
+    return pages;
+  }
+
+  it('cuts full pages and a last short one, in order, and nothing for no rows', async () => {
+    expect(await collect(5, 2)).toEqual([[0, 1], [2, 3], [4]]);
+    expect(await collect(4, 2)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(await collect(0, 2)).toEqual([]);
+  });
+});
+
+describe('csvAnswer: an export as an HTTP answer', () => {
+  it("reads the first page before answering: a failure there is the caller's error answer, not a broken file", async () => {
+    const failing: AsyncIterable<Row[]> = {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('storage is down')) }),
+    };
+    await expect(csvAnswer(COLUMNS, failing, 'x.csv')).rejects.toThrow('storage is down');
+  });
+
+  it('answers 200 with a CSV download never cached, its body every page in order', async () => {
+    let asked = 0;
+    async function* source(): AsyncGenerator<Row[]> {
+      for (let page = 0; page < 3; page++) {
+        asked++;
+        yield [{ name: `p${page}`, count: page }];
+      }
+    }
+    const answer = await csvAnswer(COLUMNS, source(), 'wave.csv');
+    expect(asked).toBe(1);
+    expect(answer.status).toBe(200);
+    expect(answer.headers).toEqual({
+      'content-type': CSV_CONTENT_TYPE,
+      'content-disposition': 'attachment; filename="wave.csv"',
+      'cache-control': 'no-store',
+    });
+    const text = await readAll(answer.body);
+    expect(parsed(text).map((r) => r.name)).toEqual(['p0', 'p1', 'p2']);
+  });
+
+  it('is the header alone for no rows', async () => {
+    const none: AsyncIterable<Row[]> = { [Symbol.asyncIterator]: () => [][Symbol.iterator]() as never };
+    expect(await readAll((await csvAnswer(COLUMNS, none, 'x.csv')).body)).toBe(csvHeader(COLUMNS));
   });
 });
