@@ -1,8 +1,8 @@
+import { dropUndefined } from '../json';
 import type { Eligibility } from '../partner-center/types';
 import type { Services } from '../services';
 import { acceptUpgrade, queueTracker, type EligibilityCheckRecord } from '../tracking';
 import type { HttpResponseShape } from '../webhooks';
-import { dropUndefined } from './representation';
 import type { WebhookCall, WebhookSteps } from './webhook';
 
 export interface EligibilityOutcome {

@@ -1,9 +1,10 @@
+import { dropUndefined } from '../json';
 import type { NcrontabSchedule } from '../config';
 import { SCAN_PAGE_SIZE, type FleetCustomerRecord, type FleetScanRecord } from '../fleet';
 import type { CallKind, ScanCounts } from '../fleet/records';
 import type { CsvColumn } from '../http/csv';
 import type { UpgradeStatus } from '../tracking';
-import { dropUndefined, lastErrorRepresentation, shownCategory } from './representation';
+import { lastErrorRepresentation, shownCategory } from './representation';
 
 /*
  * What the fleet API shows (docs/openapi.yaml `FleetScan`, `FleetSummary`, `FleetCustomer`): allow-lists, field by

@@ -1,3 +1,4 @@
+import { dropUndefined } from '../json';
 import { PARTNER_CENTER_ERROR_CATEGORIES } from '../partner-center/errors';
 import type { UpgradeLineItem } from '../partner-center/types';
 import { isFinal, type CustomerUpgradeSummary, type UpgradeRecord, type UpgradeView } from '../tracking';
@@ -86,9 +87,4 @@ export function upgradeDetail(view: UpgradeView): Record<string, unknown> {
       }),
     ),
   };
-}
-
-/** The object without its undefined properties (JSON bodies and telemetry properties omit absent values). */
-export function dropUndefined<T>(value: Record<string, T | undefined>): Record<string, T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<string, T>;
 }

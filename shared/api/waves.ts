@@ -14,12 +14,11 @@ import { parseJsonBody, readRawJsonBody, type BodyRequest } from '../http/body';
 import { csvAnswer, csvPages, wantsCsv, type CsvAnswer, type CsvColumn } from '../http/csv';
 import { problem, validationProblem, type FieldError } from '../http/problem';
 import { isGuid, type Validated } from '../http/validation';
-import { isJsonObject } from '../json';
+import { dropUndefined, isJsonObject } from '../json';
 import type { Services } from '../services';
 import type { HttpResponseShape } from '../webhooks';
 import { problemForError } from './errors';
 import { errorContext, JSON_HEADERS, type OperatorLog, type ReadRequest } from './read';
-import { dropUndefined } from './representation';
 
 /*
  * The waves' HTTP API (function keys, like every endpoint but health; not signed webhooks: operators call these):

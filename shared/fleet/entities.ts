@@ -1,3 +1,4 @@
+import { dropUndefined } from '../json';
 import type { TableEntity } from '@azure/data-tables';
 import { parsePageCursor } from '../partner-center/links';
 import { leaseFields, leaseOf } from '../storage/lease';
@@ -75,10 +76,6 @@ export function packList<T>(items: readonly T[], maxChars = MAX_LIST_CHARS): str
   return json;
 }
 
-export function defined(entity: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
-}
-
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -105,7 +102,7 @@ export function customerToEntity(record: FleetCustomerRecord): Entity {
   const eligibility = record.eligibility;
   return {
     ...customerKeys(record.customerId),
-    ...defined({
+    ...dropUndefined({
       customerId: record.customerId,
       companyName: label(record.companyName),
       domain: label(record.domain),
@@ -173,9 +170,7 @@ export function customerFromEntity(entity: Record<string, unknown>): FleetCustom
     code: num(entity.code),
     upgradeId: str(entity.upgradeId),
   };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (record as unknown as Record<string, unknown>)[key] = value;
-  }
+  Object.assign(record, dropUndefined(optional));
   if (eligibility) record.eligibility = eligibility;
   if (failedCall) {
     record.failure = {
@@ -190,7 +185,7 @@ export function customerFromEntity(entity: Record<string, unknown>): FleetCustom
 }
 
 function scanProperties(scan: FleetScanRecord, withLease: boolean): Record<string, unknown> {
-  return defined({
+  return dropUndefined({
     scanId: scan.scanId,
     state: scan.state,
     trigger: scan.trigger,
@@ -247,9 +242,7 @@ export function scanFromEntity(entity: Record<string, unknown>): FleetScanRecord
     lastErrorAt: str(entity.lastErrorAt),
     lease: leaseOf({ leaseOwner: entity.leaseOwner, leaseUntil: entity.leaseUntil }),
   };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (scan as unknown as Record<string, unknown>)[key] = value;
-  }
+  Object.assign(scan, dropUndefined(optional));
   const cursorText = str(entity.cursor);
   if (cursorText !== undefined) {
     try {

@@ -1,8 +1,9 @@
+import { dropUndefined } from '../json';
 import { leaseFields, leaseOf } from '../storage/lease';
 import { clip, MAX_ERROR_CHARS, MAX_LABEL_CHARS } from '../tracking/entities';
 import { encodeKey, joinKey } from '../tracking/keys';
 import type { UpgradeStatus } from '../tracking/state';
-import { defined, FLEET_PARTITION, json, MAX_STEP_CHARS, num, str, type Entity } from './entities';
+import { FLEET_PARTITION, json, MAX_STEP_CHARS, num, str, type Entity } from './entities';
 import type { NotEligibleReason } from './records';
 import {
   WAVE_STATES,
@@ -50,7 +51,7 @@ export function memberRange(waveId: string): { from: string; below: string } {
 }
 
 export function waveSlotToEntity(slot: WaveSlot): Entity {
-  return { ...waveSlotKeys, ...defined({ activeWaveId: slot.activeWaveId, lastWaveId: slot.lastWaveId }) };
+  return { ...waveSlotKeys, ...dropUndefined({ activeWaveId: slot.activeWaveId, lastWaveId: slot.lastWaveId }) };
 }
 
 export function waveSlotFromEntity(entity: Record<string, unknown>): WaveSlot {
@@ -66,7 +67,7 @@ export function waveSlotFromEntity(entity: Record<string, unknown>): WaveSlot {
 export function waveToEntity(wave: WaveRecord): Entity {
   return {
     ...waveKeys(wave.waveId),
-    ...defined({
+    ...dropUndefined({
       waveId: wave.waveId,
       state: wave.state,
       selection: JSON.stringify(wave.selection),
@@ -113,16 +114,14 @@ export function waveFromEntity(entity: Record<string, unknown>): WaveRecord {
     lastErrorAt: str(entity.lastErrorAt),
     lease: leaseOf({ leaseOwner: entity.leaseOwner, leaseUntil: entity.leaseUntil }),
   };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (wave as unknown as Record<string, unknown>)[key] = value;
-  }
+  Object.assign(wave, dropUndefined(optional));
   return wave;
 }
 
 export function memberToEntity(member: WaveMember): Entity {
   return {
     ...memberKeys(member.waveId, member.customerId),
-    ...defined({
+    ...dropUndefined({
       waveId: member.waveId,
       customerId: member.customerId,
       companyName: member.companyName && clip(member.companyName, MAX_LABEL_CHARS),
@@ -170,8 +169,6 @@ export function memberFromEntity(entity: Record<string, unknown>): WaveMember {
     upgradeId: str(entity.upgradeId),
     upgradeStatus: str(entity.upgradeStatus) as UpgradeStatus | undefined,
   };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (member as unknown as Record<string, unknown>)[key] = value;
-  }
+  Object.assign(member, dropUndefined(optional));
   return member;
 }

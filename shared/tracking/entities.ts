@@ -1,3 +1,4 @@
+import { dropUndefined } from '../json';
 import type { TableEntity } from '@azure/data-tables';
 import type { PartnerCenterErrorDetails, UpgradeLineItem } from '../partner-center/types';
 import { leaseFields, leaseOf, type Lease } from '../storage/lease';
@@ -155,11 +156,6 @@ function rowTime(rowKey: string): number {
   return parseTimeKey(rowKey.slice(rowKey.indexOf('!') + 1));
 }
 
-/** Drops undefined values: a Replace then removes properties that no longer apply. */
-function defined(entity: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
-}
-
 /**
  * The table properties of (some of) an upgrade's fields, with the size rules applied. For a Merge (`clear`), a field
  * present but undefined is written as '' (read back as undefined), since a Merge cannot remove a property.
@@ -211,7 +207,7 @@ function upgradeProperties(fields: Partial<UpgradeRecord>, clear: boolean): Reco
       if (properties[key] === undefined && has(key)) properties[key] = '';
     }
   }
-  return defined(properties);
+  return dropUndefined(properties);
 }
 
 /** The whole upgrade row (insert or Replace). */
@@ -303,7 +299,7 @@ export function acceptedToEntity(record: UpgradeRecord): Entity {
   return {
     partitionKey: shardOf(record.upgradeId),
     rowKey: acceptedRowKey(record),
-    ...defined({
+    ...dropUndefined({
       upgradeId: record.upgradeId,
       customerId: record.customerId,
       productFamily: record.productFamily,
@@ -340,7 +336,7 @@ export function historyToEntity(upgradeId: string, entry: HistoryEntry): Entity 
   const json = entry.lineItems ? JSON.stringify(entry.lineItems) : undefined;
   return {
     ...historyKeys(upgradeId, entry.sequence),
-    ...defined({
+    ...dropUndefined({
       sequence: entry.sequence,
       observedAt: entry.observedAt,
       status: entry.status,
