@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from './free-port';
+import { freePorts } from './free-port';
 
 /** Well-known Azurite development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -40,9 +40,10 @@ export function azuriteConnectionString(blobPort: number, queuePort: number, tab
  * Ports default to free ones chosen here (Azurite reports port 0 back as 0, so we pick them ourselves).
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
-  const blobPort = options.blobPort ?? (await freePort());
-  const queuePort = options.queuePort ?? (await freePort());
-  const tablePort = options.tablePort ?? (await freePort());
+  const [freeBlob, freeQueue, freeTable] = await freePorts(3);
+  const blobPort = options.blobPort ?? freeBlob;
+  const queuePort = options.queuePort ?? freeQueue;
+  const tablePort = options.tablePort ?? freeTable;
   const entry = require.resolve('azurite/dist/src/azurite.js');
   const args = [
     entry,
