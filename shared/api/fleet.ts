@@ -139,7 +139,7 @@ export async function readFleetSummary(
  * `Accept: text/csv`, the whole listing as CSV, streamed page by page. The customers shown are those the last
  * completed scan listed, with what later scans wrote of them (a customer no longer listed drops out).
  */
-export async function listFleetCustomers(
+export async function readFleetCustomers(
   services: Services,
   request: FleetRequest,
   log: OperatorLog,

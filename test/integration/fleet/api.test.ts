@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { generateFleetScenario, type Scenario } from '../../../dev/simulator';
 import { stackServices, startHostedStack, type HostedStack, type HttpAnswer } from '../../../dev/stack';
-import { listFleetCustomers } from '../../../shared/api/fleet';
+import { readFleetCustomers } from '../../../shared/api/fleet';
 import { FleetStore } from '../../../shared/fleet';
 import { resetServices } from '../../../shared/services';
 import { expectDocumented, type ProblemBody } from '../../helpers/api';
@@ -309,7 +309,7 @@ describe('the fleet API', () => {
     const counting = new CountingTables(stack.services.tables);
     const services = { ...stack.services, fleet: new FleetStore(counting) };
     const url = 'http://localhost/api/fleet/customers';
-    const response = await listFleetCustomers(
+    const response = await readFleetCustomers(
       services,
       { url, params: {}, query: new URL(url).searchParams, headers: new Headers({ accept: 'text/csv' }) },
       { warn: () => undefined, error: () => undefined },

