@@ -9,7 +9,6 @@ import type {
   PageCursor,
   ProductUpgrades,
 } from '../partner-center/types';
-import type { Lease } from '../storage/lease';
 import type { Telemetry } from '../telemetry/telemetry';
 import { acceptUpgrade, type AcceptDeps } from '../tracking/accept';
 import { asPartnerCenterError, describeError } from '../tracking/errors';
@@ -178,19 +177,18 @@ class ScanRun {
   private readonly runCalls = zeroCalls();
   private runThrottled = 0;
   private checkedThisRun = 0;
-  private stopReason: ScanStopReason | undefined;
   private lastError: ScanError | undefined;
   private scan!: FleetScanRecord;
   private owned = false;
   private readonly sources: FactSources;
-  private readonly window: StepWindow;
+  private readonly window: StepWindow<ScanStopReason>;
 
   constructor(private readonly options: ScanStepOptions) {
     this.now = options.now ?? Date.now;
     this.runId = options.runId ?? randomUUID();
     this.started = options.clock();
     this.sources = { directory: options.directory, upgrades: options.upgrades, call: this.call };
-    this.window = new StepWindow({
+    this.window = new StepWindow<ScanStopReason>({
       clock: options.clock,
       deadline: options.deadline,
       signal: options.signal,
@@ -201,18 +199,8 @@ class ScanRun {
     });
   }
 
-  private stopped(): ScanStopReason | undefined {
-    const over = this.window.over();
-    if (over) this.stopReason ??= over;
-    return this.stopReason;
-  }
-
-  private lease(): Lease {
-    return this.window.lease();
-  }
-
   private progress(delta: Partial<ScanCounts>): Progress {
-    return { scanId: this.scan.scanId, page: this.scan.page, lease: this.lease(), now: this.now(), delta };
+    return { scanId: this.scan.scanId, page: this.scan.page, lease: this.window.lease(), now: this.now(), delta };
   }
 
   /** A write of the scan slot; false (and the run stops) when the scan is no longer this run's. */
@@ -224,7 +212,7 @@ class ScanRun {
     const progress = this.progress({ ...delta, ...pending });
     const result = await this.options.store.updateSlot((slot) => decide(slot, progress));
     if (result.outcome === 'lost') {
-      this.stopReason ??= 'lease-lost';
+      this.window.stop('lease-lost');
       this.owned = false;
       return false;
     }
@@ -241,11 +229,10 @@ class ScanRun {
       {
         correlationId: this.scan.scanId,
         window: this.window,
-        stopped: () => this.stopped(),
+        stopped: () => this.window.stopped(),
         halt: (reason, error) => {
-          this.stopReason ??= reason as ScanStopReason;
           if (reason === 'auth') this.lastError = describeError(error);
-          return new ScanStopped(this.stopReason);
+          return new ScanStopped(this.window.stop(reason as ScanStopReason));
         },
         onCall: () => {
           this.tally.calls[kind]++;
@@ -261,7 +248,7 @@ class ScanRun {
 
   async execute(): Promise<ScanStepResult> {
     const { store, telemetry } = this.options;
-    const claim = await store.updateSlot((slot) => decideClaim(slot, this.lease(), this.now()));
+    const claim = await store.updateSlot((slot) => decideClaim(slot, this.window.lease(), this.now()));
     if (claim.outcome === 'none') return { outcome: 'idle', schedule: 'not-due' };
     if (claim.outcome === 'busy') return { outcome: 'busy', scanId: claim.scan.scanId };
     this.scan = claim.scan;
@@ -305,13 +292,13 @@ class ScanRun {
       }
       return;
     }
-    this.stopReason ??= asPartnerCenterError(error) ? 'partner-center' : 'error';
+    this.window.stop(asPartnerCenterError(error) ? 'partner-center' : 'error');
     telemetry.exception(asError(error), { scanId: this.scan.scanId, runId: this.runId });
   }
 
   private async work(): Promise<void> {
     const usage = await this.triage();
-    while (this.owned && !this.stopped()) {
+    while (this.owned && !this.window.stopped()) {
       const scan = this.scan;
       const page = await this.call('customers', (options) =>
         firstPage(
@@ -376,7 +363,7 @@ class ScanRun {
     const worker = async () => {
       active++;
       try {
-        while (next < todo.length && !this.stopped() && failure === undefined) {
+        while (next < todo.length && !this.window.stopped() && failure === undefined) {
           const customer = todo[next++];
           ready.push(await readFacts(customer, usage.get(customer.id) ?? 'none', this.sources));
           wake.emit('ready');
@@ -403,7 +390,7 @@ class ScanRun {
       }
     } catch (error) {
       lane = asError(error);
-      this.stopReason ??= 'error';
+      this.window.stop('error');
     } finally {
       await Promise.all(workers);
     }
@@ -427,7 +414,7 @@ class ScanRun {
         needsEligibility(facts.subscriptions),
     );
     const complete = batch.filter((facts) => !asks.includes(facts));
-    if (asks.length > 0 && !this.stopped()) {
+    if (asks.length > 0 && !this.window.stopped()) {
       const answers = await Promise.allSettled(asks.map((facts) => askEligibility(facts, this.sources)));
       for (const answer of answers) if (answer.status === 'fulfilled') complete.push(answer.value);
     }
@@ -468,7 +455,7 @@ class ScanRun {
     const scan = this.scan;
     const durationMs = Math.round(this.options.clock() - this.started);
     const calls = CALL_KINDS.reduce((sum, kind) => sum + this.runCalls[kind], 0);
-    const stoppedBy = scan.state === 'running' || scan.state === 'requested' ? this.stopReason : undefined;
+    const stoppedBy = scan.state === 'running' || scan.state === 'requested' ? this.window.stopReason : undefined;
     telemetry.event(
       'FleetScanProgress',
       { scanId: scan.scanId, runId: this.runId, state: scan.state, ...(stoppedBy ? { stoppedBy } : {}) },

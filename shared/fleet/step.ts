@@ -14,8 +14,16 @@ import { callThroughGate, type GatedOutcome, type MonotonicClock, type RequestGa
 /** How long past the run's deadline a step's lease keeps other runs off its row (a straggling call, a last write). */
 export const LEASE_MARGIN_MS = 30_000;
 
-/** A step's time in the run: until the deadline (on the run's monotonic clock), or until the host shuts down. */
-export class StepWindow {
+/** Why any step stops whatever it does: the host shuts down, or the run's deadline passed. */
+export type WindowStop = 'aborted' | 'time-budget';
+
+/**
+ * A step's time in the run: until the deadline (on the run's monotonic clock), or until the host shuts down; and why
+ * the step stops, once it does (the first reason recorded stands: a later failure does not hide the first).
+ */
+export class StepWindow<Reason extends string = WindowStop> {
+  private reason: Reason | WindowStop | undefined;
+
   /** Ends a wait for a rate slot: at the deadline, or when the host shuts down. */
   readonly slotSignal: AbortSignal;
   /** The host shutting down: a call in flight is aborted. */
@@ -42,10 +50,28 @@ export class StepWindow {
   }
 
   /** `aborted` (the host shuts down) or `time-budget` (the deadline passed), else undefined. */
-  over(): 'aborted' | 'time-budget' | undefined {
+  over(): WindowStop | undefined {
     if (this.options.signal?.aborted) return 'aborted';
     if (this.options.clock() >= this.options.deadline) return 'time-budget';
     return undefined;
+  }
+
+  /** Why the step stops, if it does: the reason recorded, else the window's end (then recorded). */
+  stopped(): Reason | WindowStop | undefined {
+    const over = this.over();
+    if (over) this.reason ??= over;
+    return this.reason;
+  }
+
+  /** Records why the step stops, unless a reason stands already; returns the one that stands. */
+  stop(reason: Reason | WindowStop): Reason | WindowStop {
+    this.reason ??= reason;
+    return this.reason;
+  }
+
+  /** The reason recorded, without looking at the clock. */
+  get stopReason(): Reason | WindowStop | undefined {
+    return this.reason;
   }
 
   /** The step's lease on its row: until the deadline (in wall time) and a margin. */
@@ -59,7 +85,7 @@ export class StepWindow {
 export interface StepCalls {
   /** Sent as MS-CorrelationId: the scan's or the wave's id. */
   correlationId: string;
-  window: StepWindow;
+  window: StepWindow<string>;
   /** Why the step stops, if it does (checked before every attempt and every 429 retry). */
   stopped(): string | undefined;
   /**

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { CallOptions, ProductUpgrades } from '../partner-center/types';
-import type { Lease } from '../storage/lease';
 import type { Telemetry } from '../telemetry/telemetry';
 import { acceptUpgrade, type AcceptDeps } from '../tracking/accept';
 import { describeError } from '../tracking/errors';
@@ -112,10 +111,9 @@ function asError(error: unknown): Error {
 class WaveRun {
   private readonly now: () => number;
   private readonly runId: string;
-  private readonly window: StepWindow;
+  private readonly window: StepWindow<WaveStopReason>;
   private wave: WaveRecord | undefined;
   private owned = false;
-  private stopReason: WaveStopReason | undefined;
   private lastError: string | undefined;
   /** The members as last written, in customer id order. */
   private readonly members = new Map<string, WaveMember>();
@@ -129,7 +127,7 @@ class WaveRun {
   ) {
     this.now = options.now ?? Date.now;
     this.runId = options.runId ?? randomUUID();
-    this.window = new StepWindow({
+    this.window = new StepWindow<WaveStopReason>({
       clock: options.clock,
       deadline: options.deadline,
       signal: options.signal,
@@ -139,23 +137,13 @@ class WaveRun {
     });
   }
 
-  private stopped(): WaveStopReason | undefined {
-    const over = this.window.over();
-    if (over) this.stopReason ??= over;
-    return this.stopReason;
-  }
-
-  private lease(): Lease {
-    return this.window.lease();
-  }
-
   private get cancelled(): boolean {
     return this.wave?.cancelledAt !== undefined;
   }
 
   async execute(): Promise<WaveRunReport> {
     const { store, telemetry } = this.options;
-    const claim = await store.updateWave(this.waveId, (wave) => decideWaveClaim(wave, this.lease(), this.now()));
+    const claim = await store.updateWave(this.waveId, (wave) => decideWaveClaim(wave, this.window.lease(), this.now()));
     if (claim.outcome !== 'claimed') {
       const outcome = claim.outcome === 'busy' ? 'busy' : 'ended';
       return { waveId: this.waveId, outcome, created: 0, calls: 0, throttled: 0 };
@@ -174,7 +162,7 @@ class WaveRun {
       // The lease released (the next run takes the wave at once), the last error kept.
       await store
         .updateWave(this.waveId, (wave) =>
-          decideRelease(wave, { lease: this.lease(), now: this.now(), error: this.lastError }),
+          decideRelease(wave, { lease: this.window.lease(), now: this.now(), error: this.lastError }),
         )
         .catch((error: unknown) => telemetry.exception(asError(error), { waveId: this.waveId, runId: this.runId }));
     }
@@ -187,7 +175,7 @@ class WaveRun {
       await work();
     } catch (error) {
       if (error instanceof WaveStopped) return;
-      this.stopReason ??= 'error';
+      this.window.stop('error');
       this.lastError = describeError(error).text;
       this.options.telemetry.exception(asError(error), { waveId: this.waveId, runId: this.runId });
     }
@@ -196,7 +184,7 @@ class WaveRun {
   /** Member rows with the record; false (and the run stops) when the wave is no longer the run's, or stopped running. */
   private async write(members: WaveMember[], startsCustomers = false): Promise<boolean> {
     const result = await this.options.store.updateWave(this.waveId, (wave) =>
-      decideMembers(wave, { lease: this.lease(), now: this.now(), members, startsCustomers }),
+      decideMembers(wave, { lease: this.window.lease(), now: this.now(), members, startsCustomers }),
     );
     switch (result.outcome) {
       case 'written':
@@ -205,18 +193,18 @@ class WaveRun {
         return true;
       case 'lost':
         this.owned = false;
-        this.stopReason ??= 'lease-lost';
+        this.window.stop('lease-lost');
         return false;
       case 'not-running':
         this.wave = result.wave;
-        this.stopReason ??= 'not-running';
+        this.window.stop('not-running');
         return false;
     }
   }
 
   private async step(member: WaveMember, step: MemberStep, startsCustomers = false): Promise<WaveMember> {
     const next = memberAfter(member, step, this.now());
-    if (!(await this.write([next], startsCustomers))) throw new WaveStopped(this.stopReason ?? 'lease-lost');
+    if (!(await this.write([next], startsCustomers))) throw new WaveStopped(this.window.stopReason ?? 'lease-lost');
     return next;
   }
 
@@ -251,14 +239,14 @@ class WaveRun {
     );
     for (const member of [...this.members.values()]) {
       if (!isOpen(member, false)) continue;
-      if (this.stopped()) return;
+      if (this.window.stopped()) return;
       try {
         await pace.acquire(this.window.slotSignal);
       } catch {
-        this.stopReason ??= this.options.signal?.aborted ? 'aborted' : 'time-budget';
+        this.window.stop(this.options.signal?.aborted ? 'aborted' : 'time-budget');
         return;
       }
-      if (this.stopped()) return;
+      if (this.window.stopped()) return;
       await this.startMember(member);
     }
   }
@@ -356,7 +344,7 @@ class WaveRun {
    */
   private async resolveCreating(): Promise<void> {
     for (const member of [...this.members.values()]) {
-      if (member.status !== 'creating' || this.stopped()) continue;
+      if (member.status !== 'creating' || this.window.stopped()) continue;
       const facts = factsOfRow(member.customerId, await this.options.store.readCustomer(member.customerId));
       await this.apply(member, await this.recheck(facts), { kind: 'not-started' });
     }
@@ -371,11 +359,11 @@ class WaveRun {
         .length,
     };
     const result = await this.options.store.updateWave(this.waveId, (wave) =>
-      decideSettle(wave, { lease: this.lease(), now: this.now(), tally }),
+      decideSettle(wave, { lease: this.window.lease(), now: this.now(), tally }),
     );
     if (result.outcome === 'lost') {
       this.owned = false;
-      this.stopReason ??= 'lease-lost';
+      this.window.stop('lease-lost');
       return;
     }
     this.wave = result.wave;
@@ -389,11 +377,10 @@ class WaveRun {
       {
         correlationId: this.waveId,
         window: this.window,
-        stopped: () => this.stopped(),
+        stopped: () => this.window.stopped(),
         halt: (reason, error) => {
-          this.stopReason ??= reason as WaveStopReason;
           if (reason === 'auth') this.lastError = describeError(error).text;
-          return new WaveStopped(this.stopReason);
+          return new WaveStopped(this.window.stop(reason as WaveStopReason));
         },
         onCall: () => this.calls++,
         onThrottled: () => this.throttled++,
@@ -406,7 +393,7 @@ class WaveRun {
     const { telemetry } = this.options;
     const wave = this.wave!;
     const progress = countProgress(this.members.values(), wave.cancelledAt !== undefined);
-    const stoppedBy = isActive(wave.state) ? this.stopReason : undefined;
+    const stoppedBy = isActive(wave.state) ? this.window.stopReason : undefined;
     telemetry.event(
       'WaveProgress',
       { waveId: wave.waveId, runId: this.runId, state: wave.state, ...(stoppedBy ? { stoppedBy } : {}) },
