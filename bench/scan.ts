@@ -13,9 +13,8 @@ import { generateFleetScenario, startSimulator, steppedClock } from '../dev/simu
 import { stackSettings } from '../dev/stack';
 import { loadConfig } from '../shared/config';
 import { requestFleetScan, runBackground, type ScanCounts } from '../shared/fleet';
-import { createServices } from '../shared/services';
+import { backgroundOptions, createServices } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
-import { queueNotifier, queueTracker } from '../shared/tracking';
 import { sampleMemory } from './machine';
 import { figure, type Figure } from './stats';
 
@@ -158,17 +157,7 @@ async function worker(): Promise<void> {
   await requestFleetScan(services.fleet);
   const memory = sampleMemory();
   const started = performance.now();
-  const { scan } = await runBackground({
-    tracking: services.tracking,
-    partnerCenter: services.partnerCenter,
-    directory: services.customerDirectory,
-    fleet: services.fleet,
-    config: services.config,
-    telemetry: services.telemetry,
-    notify: queueNotifier(services.queues.upgradeNotifications),
-    track: queueTracker(services.queues.upgradeTracking),
-    triage: services.fleetTriage,
-  });
+  const { scan } = await runBackground(backgroundOptions(services));
   const runMs = performance.now() - started;
   const peak = memory.stop();
   const slot = await services.fleet.readSlot();

@@ -1,7 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runBackground } from '../shared/fleet';
-import { getServices } from '../shared/services';
-import { queueNotifier, queueTracker } from '../shared/tracking';
+import { backgroundOptions, getServices } from '../shared/services';
 import { purgeWebhookIdsStep } from '../shared/webhooks/purge';
 
 /**
@@ -12,21 +11,7 @@ import { purgeWebhookIdsStep } from '../shared/webhooks/purge';
 export async function pollUpgrades(timer: Timer, context: InvocationContext): Promise<void> {
   const services = getServices();
   if (timer.isPastDue) context.warn('pollUpgrades: this run is late (past due); it processes everything due.');
-  const {
-    poll: summary,
-    wave,
-    scan,
-  } = await runBackground({
-    tracking: services.tracking,
-    partnerCenter: services.partnerCenter,
-    directory: services.customerDirectory,
-    fleet: services.fleet,
-    config: services.config,
-    telemetry: services.telemetry,
-    notify: queueNotifier(services.queues.upgradeNotifications),
-    track: queueTracker(services.queues.upgradeTracking),
-    triage: services.fleetTriage,
-  });
+  const { poll: summary, wave, scan } = await runBackground(backgroundOptions(services));
   await purgeWebhookIdsStep(services.tables, context); // webhook-ids past their 72 h, a bounded number per run
   // The rotated refresh token is written to Key Vault at most once per interval; a run is a good moment to do it.
   await services.consent

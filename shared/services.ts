@@ -1,7 +1,7 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type AppConfig } from './config';
-import { FleetStore, TriageCache } from './fleet';
+import { FleetStore, TriageCache, type BackgroundOptions } from './fleet';
 import { poisonQueueName } from './queues/poison';
 import {
   createPartnerCenterClient,
@@ -17,7 +17,7 @@ import { createQueueClient } from './storage/clients';
 import { QUEUES } from './storage/names';
 import { Tables } from './storage/tables';
 import { createTelemetry, isFlushable, type Telemetry } from './telemetry';
-import { TrackingStore } from './tracking';
+import { queueNotifier, queueTracker, TrackingStore } from './tracking';
 
 /**
  * The composition root: every long-lived object the functions use, built once per process from the validated
@@ -78,6 +78,24 @@ export function createServices(config: AppConfig = loadConfig(), overrides: Part
 }
 
 let current: Services | undefined;
+
+/**
+ * The timer run's production wiring (`runBackground`): the app's stores and clients, final-status notifications and
+ * tracking messages through their queues. The `pollUpgrades` function runs with it; so does the scan benchmark.
+ */
+export function backgroundOptions(services: Services): BackgroundOptions {
+  return {
+    tracking: services.tracking,
+    partnerCenter: services.partnerCenter,
+    directory: services.customerDirectory,
+    fleet: services.fleet,
+    config: services.config,
+    telemetry: services.telemetry,
+    notify: queueNotifier(services.queues.upgradeNotifications),
+    track: queueTracker(services.queues.upgradeTracking),
+    triage: services.fleetTriage,
+  };
+}
 
 export function getServices(): Services {
   current ??= createServices();
