@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Timer } from '@azure/functions';
 import {
   appSettingsFor,
@@ -8,13 +7,10 @@ import {
   type RunningSimulator,
 } from '../../../dev/simulator';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
-import { loadConfig } from '../../../shared/config';
-import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
-import { createServices, resetServices, type Services } from '../../../shared/services';
-import { createQueueClient } from '../../../shared/storage/clients';
+import { resetServices, type Services } from '../../../shared/services';
 import { invocationContext } from '../../helpers/functions';
+import { installedApp } from './installed-app';
 import { describeSettingProbes, type Probe } from './probes';
-import { QUIET_SCHEDULE } from '../../../dev/stack';
 
 /**
  * Every fleet setting the README's settings table documents changes what the app does, observed through the real
@@ -39,28 +35,8 @@ afterAll(async () => {
 
 /** The app's services from its settings (plus `settings`), installed for the function handlers. */
 async function app(settings: Record<string, string>): Promise<Services> {
-  const env = {
-    ...appSettingsFor(sim),
-    AzureWebJobsStorage: process.env.AzureWebJobsStorage ?? '',
-    TABLE_NAME_PREFIX: `fset${randomBytes(4).toString('hex')}`,
-    KEY_VAULT_URL: '',
-    POLL_RATE_PER_SECOND: '1000',
-    POLL_SCHEDULE: QUIET_SCHEDULE,
-    ...settings,
-  };
-  const config = loadConfig(env);
-  const queue = (name: string) => createQueueClient(config.storage, `fset-${name}-${randomBytes(4).toString('hex')}`);
-  const services = createServices(config, {
-    // The simulator's local credentials, read as the app reads secrets without Key Vault.
-    secrets: new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000 }),
-    queues: {
-      upgradeTracking: queue('track'),
-      upgradeNotifications: queue('notify'),
-      upgradeNotificationsPoison: queue('poison'),
-    },
-  });
+  const services = installedApp('fset', { ...appSettingsFor(sim), POLL_RATE_PER_SECOND: '1000', ...settings });
   await services.queues.upgradeTracking.createIfNotExists();
-  resetServices(services);
   return services;
 }
 

@@ -1,17 +1,16 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Timer } from '@azure/functions';
 import { appRegistry } from '../../../dev/host/registry';
-import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { resolveAppSettings } from '../../../dev/host/settings';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
 import { startTracking } from '../../../functions/startTracking';
 import { loadConfig, parseNcrontab } from '../../../shared/config';
-import { createServices, resetServices, type Services } from '../../../shared/services';
-import { createQueueClient } from '../../../shared/storage/clients';
+import { resetServices, type Services } from '../../../shared/services';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import type { UpgradeRecord } from '../../../shared/tracking/records';
 import { newUpgradeRecord, startedRecord } from '../../../shared/tracking/start-tracking';
 import { invocationContext } from '../../helpers/functions';
+import { installedApp } from './installed-app';
 import { describeSettingProbes, type Probe } from './probes';
 import { ScriptedPartnerCenter, type ScriptStep } from '../tracking/helpers';
 import { seedTrackingTable } from '../../../dev/tracking-seed';
@@ -35,28 +34,13 @@ interface App {
 
 /** The app's services built from its settings (plus `settings`), installed for the function handlers. */
 function app(settings: Record<string, string>): App {
-  const config = loadConfig({
-    AzureWebJobsStorage: process.env.AzureWebJobsStorage ?? '',
-    TABLE_NAME_PREFIX: `set${randomBytes(4).toString('hex')}`,
-    PARTNER_CENTER_TENANT_ID: randomUUID(),
-    PARTNER_CENTER_CLIENT_ID: randomUUID(),
-    KEY_VAULT_URL: '',
-    POLL_SCHEDULE: QUIET_SCHEDULE,
-    ...settings,
-  });
   const partnerCenter = new ScriptedPartnerCenter();
   const telemetry = new RecordingTelemetry();
-  const queue = (name: string) => createQueueClient(config.storage, `set-${name}-${randomBytes(4).toString('hex')}`);
-  const services = createServices(config, {
-    partnerCenter,
-    telemetry,
-    queues: {
-      upgradeTracking: queue('track'),
-      upgradeNotifications: queue('notify'),
-      upgradeNotificationsPoison: queue('poison'),
-    },
-  });
-  resetServices(services);
+  const services = installedApp(
+    'set',
+    { PARTNER_CENTER_TENANT_ID: randomUUID(), PARTNER_CENTER_CLIENT_ID: randomUUID(), ...settings },
+    { partnerCenter, telemetry },
+  );
   return { services, partnerCenter, telemetry };
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Timer } from '@azure/functions';
 import {
   appSettingsFor,
@@ -7,15 +6,12 @@ import {
   steppedClock,
   type RunningSimulator,
 } from '../../../dev/simulator';
-import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { createFleetWave } from '../../../functions/createFleetWave';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
-import { loadConfig } from '../../../shared/config';
 import { requestFleetScan } from '../../../shared/fleet';
-import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
-import { createServices, resetServices } from '../../../shared/services';
-import { createQueueClient } from '../../../shared/storage/clients';
+import { resetServices } from '../../../shared/services';
 import { httpRequest, invocationContext } from '../../helpers/functions';
+import { installedApp } from './installed-app';
 import { describeSettingProbes, type Probe } from './probes';
 
 /**
@@ -42,26 +38,7 @@ afterAll(async () => {
 
 /** The app from its settings (plus `settings`), installed for the function handlers, its fleet scanned. */
 async function scannedApp(settings: Record<string, string>): Promise<void> {
-  const env = {
-    ...appSettingsFor(sim),
-    AzureWebJobsStorage: process.env.AzureWebJobsStorage ?? '',
-    TABLE_NAME_PREFIX: `wset${randomBytes(4).toString('hex')}`,
-    KEY_VAULT_URL: '',
-    POLL_RATE_PER_SECOND: '1000',
-    POLL_SCHEDULE: QUIET_SCHEDULE,
-    ...settings,
-  };
-  const config = loadConfig(env);
-  const queue = (name: string) => createQueueClient(config.storage, `wset-${name}-${randomBytes(4).toString('hex')}`);
-  const services = createServices(config, {
-    secrets: new CachedSecretStore(new EnvironmentSecretStore(env), { ttlMs: 300_000 }),
-    queues: {
-      upgradeTracking: queue('track'),
-      upgradeNotifications: queue('notify'),
-      upgradeNotificationsPoison: queue('poison'),
-    },
-  });
-  resetServices(services);
+  const services = installedApp('wset', { ...appSettingsFor(sim), POLL_RATE_PER_SECOND: '1000', ...settings });
   await requestFleetScan(services.fleet);
   await pollUpgrades(timer, invocationContext({ functionName: 'pollUpgrades' }));
 }
