@@ -1,4 +1,4 @@
-import type { HttpAnswer } from '../../dev/stack';
+import type { HostedStack, HttpAnswer, PostOptions } from '../../dev/stack';
 import { openApiViolations } from './openapi';
 
 /** A problem-details body as the tests read it. */
@@ -37,4 +37,23 @@ export function expectDocumented(method: string, path: string, response: HttpAns
     if (instance !== `/api${path.split('?')[0]}`) violations.push(`problem instance is ${String(instance)}`);
   }
   expect({ status: response.status, path, violations }).toEqual({ status: response.status, path, violations: [] });
+}
+
+/** The stack's POST (signed) and GET, each answer checked with `expectDocumented` (`stack` is read at each call). */
+export function documentedCalls(stack: () => Pick<HostedStack, 'post' | 'get'>): {
+  post(path: string, body: string | object, options?: PostOptions): Promise<HttpAnswer>;
+  get(path: string): Promise<HttpAnswer>;
+} {
+  return {
+    async post(path, body, options) {
+      const response = await stack().post(path, body, options);
+      expectDocumented('POST', path, response);
+      return response;
+    },
+    async get(path) {
+      const response = await stack().get(path);
+      expectDocumented('GET', path, response);
+      return response;
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { freePort } from '../../../dev/free-port';
 import { resetServices } from '../../../shared/services';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { stackServices, startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { deadStorageConnectionString } from '../../helpers/dead-storage';
 import { eligible } from './customers';
 
@@ -27,18 +27,10 @@ describe('dependency failures answer 503 problem details with Retry-After', () =
     stack.install();
   });
 
+  const api = documentedCalls(() => stack);
   /** A signed POST, with this webhook-id (default a new one). */
-  async function call(path: string, body: object, webhookId?: string): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, { webhookId });
-    expectDocumented('POST', path, response);
-    return response;
-  }
-
-  async function read(path: string): Promise<HttpAnswer> {
-    const response = await stack.get(path);
-    expectDocumented('GET', path, response);
-    return response;
-  }
+  const call = (path: string, body: object, webhookId?: string) => api.post(path, body, { webhookId });
+  const read = api.get;
 
   function expectUnavailable(response: HttpAnswer, type = 'dependency-unavailable'): number {
     expect(response.status).toBe(503);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
 import { acceptUpgrade, type TrackingMessage } from '../../../shared/tracking';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { eligible } from './customers';
 
 interface UpgradeItem {
@@ -25,11 +25,7 @@ describe('read API', () => {
   });
   afterAll(async () => stack?.stop());
 
-  async function read(path: string): Promise<HttpAnswer> {
-    const response = await stack.get(path);
-    expectDocumented('GET', path, response);
-    return response;
-  }
+  const read = documentedCalls(() => stack).get;
 
   function fieldsOf(response: HttpAnswer): string[] {
     expect(response.status).toBe(400);

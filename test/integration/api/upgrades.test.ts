@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { simulatorToken, startHostedStack, type HttpAnswer, type HostedStack } from '../../../dev/stack';
+import { simulatorToken, startHostedStack, type HostedStack } from '../../../dev/stack';
 import type { ProductUpgrades } from '../../../shared/partner-center';
 import type { TableKey } from '../../../shared/storage/names';
-import { expectDocumented } from '../../helpers/api';
+import { documentedCalls } from '../../helpers/api';
 import { latch, type Latch } from '../../helpers/latch';
 import { wrapWrites } from '../../reliability/faults';
 import { eligible, failing, INELIGIBLE, UNKNOWN_CUSTOMER } from './customers';
@@ -81,18 +81,10 @@ describe('eligibility and start-upgrade webhooks', () => {
   afterAll(async () => stack?.stop());
   afterEach(() => stack.sim.state.clearFaults());
 
+  const api = documentedCalls(() => stack);
   /** A signed POST, with this webhook-id (default a new one). */
-  async function call(path: string, body: object, webhookId?: string): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, { webhookId });
-    expectDocumented('POST', path, response);
-    return response;
-  }
-
-  async function read(path: string): Promise<HttpAnswer> {
-    const response = await stack.get(path);
-    expectDocumented('GET', path, response);
-    return response;
-  }
+  const call = (path: string, body: object, webhookId?: string) => api.post(path, body, { webhookId });
+  const read = api.get;
 
   const upgradesOf = (customerId: string) => stack.sim.state.listUpgrades({ customerId });
   const creates = (): number => stack.sim.state.counters().requests.create?.total ?? 0;

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { startHostedStack, type HttpAnswer, type HostedStack, type PostOptions } from '../../../dev/stack';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, expectDocumented, type ProblemBody } from '../../helpers/api';
 import { eligible } from './customers';
 
 /**
@@ -21,11 +21,8 @@ describe.each(['/eligibility', '/upgrades'])('POST %s refuses bad input', (path)
     return (requests.eligibility?.total ?? 0) + (requests.create?.total ?? 0);
   };
 
-  async function send(body: string, options?: PostOptions): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, options);
-    expectDocumented('POST', path, response);
-    return response;
-  }
+  const api = documentedCalls(() => stack);
+  const send = (body: string, options?: PostOptions) => api.post(path, body, options);
 
   function fieldsOf(response: HttpAnswer): string[] {
     const problem = response.body as ProblemBody;
