@@ -1,15 +1,9 @@
 import type { Timer } from '@azure/functions';
-import {
-  appSettingsFor,
-  generateFleetScenario,
-  startSimulator,
-  steppedClock,
-  type RunningSimulator,
-} from '../../../dev/simulator';
+import { generateFleetScenario } from '../../../dev/simulator';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
-import { resetServices, type Services } from '../../../shared/services';
+import type { Services } from '../../../shared/services';
 import { invocationContext } from '../../helpers/functions';
-import { installedApp } from './installed-app';
+import { fleetApp } from './installed-app';
 import { describeSettingProbes, type Probe } from './probes';
 
 /**
@@ -20,22 +14,11 @@ import { describeSettingProbes, type Probe } from './probes';
 jest.setTimeout(120_000);
 
 const timer = { isPastDue: false } as Timer;
-let sim: RunningSimulator;
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    clock: steppedClock('2026-05-01T00:00:00Z'),
-    scenario: generateFleetScenario({ customers: 12, seed: 3 }),
-  });
-});
-afterAll(async () => {
-  resetServices();
-  await sim?.close();
-});
+const installed = fleetApp('fset', generateFleetScenario({ customers: 12, seed: 3 }));
 
 /** The app's services from its settings (plus `settings`), installed for the function handlers. */
 async function app(settings: Record<string, string>): Promise<Services> {
-  const services = installedApp('fset', { ...appSettingsFor(sim), POLL_RATE_PER_SECOND: '1000', ...settings });
+  const services = installed(settings);
   await services.queues.upgradeTracking.createIfNotExists();
   return services;
 }

@@ -1,4 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import {
+  appSettingsFor,
+  startSimulator,
+  steppedClock,
+  type RunningSimulator,
+  type Scenario,
+} from '../../../dev/simulator';
 import { QUIET_SCHEDULE, stackServices } from '../../../dev/stack';
 import { loadConfig } from '../../../shared/config';
 import { resetServices, type Services } from '../../../shared/services';
@@ -35,4 +42,24 @@ export function installedApp(
   });
   resetServices(services);
   return services;
+}
+
+/**
+ * For a test file that runs the app against a fleet: a Partner Center simulator playing `scenario` on a stepped clock,
+ * started before the file's tests and closed after them (the installed services reset). Returns `installedApp` on that
+ * simulator, with a budget that never throttles.
+ */
+export function fleetApp(prefix: string, scenario: Scenario): (settings: Record<string, string>) => Services {
+  let sim: RunningSimulator | undefined;
+  beforeAll(async () => {
+    sim = await startSimulator({ clock: steppedClock('2026-05-01T00:00:00Z'), scenario });
+  });
+  afterAll(async () => {
+    resetServices();
+    await sim?.close();
+  });
+  return (settings) => {
+    if (!sim) throw new Error('the fleet simulator starts before the tests');
+    return installedApp(prefix, { ...appSettingsFor(sim), POLL_RATE_PER_SECOND: '1000', ...settings });
+  };
 }

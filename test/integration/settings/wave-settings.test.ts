@@ -1,17 +1,10 @@
 import type { Timer } from '@azure/functions';
-import {
-  appSettingsFor,
-  generateFleetScenario,
-  startSimulator,
-  steppedClock,
-  type RunningSimulator,
-} from '../../../dev/simulator';
+import { generateFleetScenario } from '../../../dev/simulator';
 import { createFleetWave } from '../../../functions/createFleetWave';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
 import { requestFleetScan } from '../../../shared/fleet';
-import { resetServices } from '../../../shared/services';
 import { httpRequest, invocationContext } from '../../helpers/functions';
-import { installedApp } from './installed-app';
+import { fleetApp } from './installed-app';
 import { describeSettingProbes, type Probe } from './probes';
 
 /**
@@ -23,22 +16,11 @@ import { describeSettingProbes, type Probe } from './probes';
 jest.setTimeout(120_000);
 
 const timer = { isPastDue: false } as Timer;
-let sim: RunningSimulator;
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    clock: steppedClock('2026-05-01T00:00:00Z'),
-    scenario: generateFleetScenario({ customers: 6, seed: 5, mix: { eligible: 1 } }),
-  });
-});
-afterAll(async () => {
-  resetServices();
-  await sim?.close();
-});
+const installed = fleetApp('wset', generateFleetScenario({ customers: 6, seed: 5, mix: { eligible: 1 } }));
 
 /** The app from its settings (plus `settings`), installed for the function handlers, its fleet scanned. */
 async function scannedApp(settings: Record<string, string>): Promise<void> {
-  const services = installedApp('wset', { ...appSettingsFor(sim), POLL_RATE_PER_SECOND: '1000', ...settings });
+  const services = installed(settings);
   await requestFleetScan(services.fleet);
   await pollUpgrades(timer, invocationContext({ functionName: 'pollUpgrades' }));
 }
