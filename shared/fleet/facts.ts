@@ -79,7 +79,17 @@ export function refusalOf(error: unknown): EligibilityFact | undefined {
   if (!(pc?.category === 'business-rule' || (pc?.category === 'conflict' && typeof existing === 'string'))) {
     return undefined;
   }
-  const code = pc.code === undefined ? undefined : Number(pc.code);
+  return refusalFact(error);
+}
+
+/**
+ * A failed call as a "not eligible" fact: Partner Center's code and description, and the upgrade it names (900109),
+ * whatever its category (the caller decides which failures are the customer's state).
+ */
+export function refusalFact(error: unknown): EligibilityFact {
+  const pc = asPartnerCenterError(error);
+  const existing = (error as { existingUpgradeId?: unknown } | undefined)?.existingUpgradeId;
+  const code = pc?.code === undefined ? undefined : Number(pc.code);
   const description = (error as { description?: unknown }).description;
   const refusal: EligibilityFact = { isEligible: false };
   if (typeof description === 'string' && description !== '') refusal.reason = description;

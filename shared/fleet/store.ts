@@ -1,7 +1,6 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
-import { conditionalUpdate } from '../storage/conditional-update';
+import { conditionalUpdate, readRow, type RowKeys } from '../storage/conditional-update';
 import { InvalidContinuationTokenError, readContinuationToken } from '../storage/continuation';
-import { isNotFound } from '../storage/tables';
 import type { Page, TableSource } from '../tracking/store';
 import {
   CUSTOMER_RANGE,
@@ -79,13 +78,7 @@ export class FleetStore {
 
   /** The scan slot as stored; undefined before the first timer run or request. */
   async readSlot(): Promise<ScanSlot | undefined> {
-    const client = await this.table();
-    try {
-      return slotFromEntity(await client.getEntity<Record<string, unknown>>(slotKeys.partitionKey, slotKeys.rowKey));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return this.read(slotKeys, slotFromEntity);
   }
 
   /**
@@ -114,14 +107,7 @@ export class FleetStore {
   }
 
   async readCustomer(customerId: string): Promise<FleetCustomerRecord | undefined> {
-    const client = await this.table();
-    const { partitionKey, rowKey } = customerKeys(customerId);
-    try {
-      return customerFromEntity(await client.getEntity<Record<string, unknown>>(partitionKey, rowKey));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return this.read(customerKeys(customerId), customerFromEntity);
   }
 
   /** The customers a scan wrote on one of its pages: one query (what a resumed page skips). */
@@ -235,14 +221,10 @@ export class FleetStore {
     return this.read(waveKeys(waveId), waveFromEntity);
   }
 
-  private async read<T>(keys: { partitionKey: string; rowKey: string }, map: (e: Record<string, unknown>) => T) {
-    const client = await this.table();
-    try {
-      return map(await client.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  /** One row by its keys, mapped; undefined when there is none (the one point read, `readRow`). */
+  private async read<T>(keys: RowKeys, map: (e: Record<string, unknown>) => T): Promise<T | undefined> {
+    const row = await readRow<Record<string, unknown>>(await this.table(), keys);
+    return row && map(row);
   }
 
   /**

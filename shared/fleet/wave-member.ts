@@ -2,7 +2,7 @@ import { guidFromDigest } from '../ids';
 import { asPartnerCenterError, describeError } from '../tracking/errors';
 import type { UpgradeStatus } from '../tracking/state';
 import { classify } from './classify';
-import { refusalOf } from './facts';
+import { refusalFact, refusalOf } from './facts';
 import type { CustomerFacts, EligibilityFact, FleetCustomerRecord } from './records';
 import type { MemberSkip, WaveMember } from './wave-records';
 
@@ -33,17 +33,8 @@ export function factsOfRow(customerId: string, row: FleetCustomerRecord | undefi
   return facts;
 }
 
-/** A failure as a member records it: category, Partner Center's code, the description for operators. */
+/** A failure as a member records it (`describeError`): category, Partner Center's code, the description for operators. */
 export type MemberFailure = NonNullable<WaveMember['lastError']>;
-
-export function failureOf(error: unknown): MemberFailure {
-  const described = describeError(error);
-  return {
-    category: described.category,
-    text: described.text,
-    ...(described.code === undefined ? {} : { code: described.code }),
-  };
-}
 
 /** What a member's next step is, from Partner Center's latest word on the customer. */
 export type MemberVerdict =
@@ -93,17 +84,12 @@ export function decideRecheck(facts: CustomerFacts, eligibility: EligibilityFact
 export function decideFailure(facts: CustomerFacts, error: unknown): MemberVerdict {
   const refusal = refusalOf(error);
   if (refusal) return decideRecheck(facts, refusal);
-  const failure = failureOf(error);
+  const failure: MemberFailure = describeError(error);
   const category = asPartnerCenterError(error)?.category;
   if (category === 'throttled' || category === 'transient') return { kind: 'retry', failure };
   if (category === 'conflict') {
     // 900110 (already completed), 900112–900114 (a purchase blocked by an upgrade): the customer's state, not ours.
-    const description = (error as { description?: unknown }).description;
-    return decideRecheck(facts, {
-      isEligible: false,
-      ...(failure.code === undefined ? {} : { code: failure.code }),
-      ...(typeof description === 'string' && description !== '' ? { reason: description } : {}),
-    });
+    return decideRecheck(facts, refusalFact(error));
   }
   return { kind: 'fail', failure };
 }
