@@ -41,6 +41,8 @@ export interface WebhookCall {
 
 export interface WebhookOptions {
   endpoint: WebhookEndpoint;
+  /** The request path (RFC 9457 `instance` of every problem answer). */
+  instance: string;
   correlationId: string;
   log: ErrorContext['log'];
 }
@@ -94,15 +96,17 @@ export function webhookFunction<Found>(
   return (request, context) => {
     const services = getServices();
     const warn = (message: string) => context.warn(message);
+    const instance = new URL(request.url).pathname;
     return runWebhook(
       services,
       request,
       {
         endpoint,
+        instance,
         correlationId: correlationIdFrom(context.traceContext?.traceParent),
         log: (level, message) => context[level](message),
       },
-      steps(services, new URL(request.url).pathname, warn),
+      steps(services, instance, warn),
     );
   };
 }
@@ -123,8 +127,7 @@ export async function runWebhook<Found>(
   options: WebhookOptions,
   handler: WebhookHandler<Found>,
 ): Promise<HttpResponseShape> {
-  const instance = new URL(request.url).pathname;
-  return withInstance(await runSteps(services, request, options, handler, instance), instance);
+  return withInstance(await runSteps(services, request, options, handler), options.instance);
 }
 
 async function runSteps<Found>(
@@ -132,8 +135,8 @@ async function runSteps<Found>(
   request: WebhookRequest,
   options: WebhookOptions,
   handler: WebhookHandler<Found>,
-  instance: string,
 ): Promise<HttpResponseShape> {
+  const { instance } = options;
   const errorContext: ErrorContext = { instance, telemetry: services.telemetry, log: options.log };
   const { tables } = services;
   let held: ReservationHandle | undefined;

@@ -2,6 +2,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { conditionalUpdate } from '../storage/conditional-update';
 import { InvalidContinuationTokenError, readContinuationToken } from '../storage/continuation';
 import { leaseFields, type Lease } from '../storage/lease';
+import { dropUndefined } from '../json';
 import type { TableKey } from '../storage/names';
 import { createIfAbsent, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables';
 import {
@@ -439,5 +440,5 @@ export class TrackingStore {
 }
 
 function runFields(run: PollRunRecord): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined));
+  return dropUndefined<unknown>({ ...run });
 }

@@ -1,7 +1,13 @@
 import { odata } from '@azure/data-tables';
 import { conditionalUpdate, type RowKeys } from '../storage/conditional-update';
 import { isNotFound, type Tables } from '../storage/tables';
-import { expiredRange, reservationOfExpiry, WEBHOOK_ID_PARTITIONS, type ReservationRow } from './reservations';
+import {
+  expiredRange,
+  isExpired,
+  reservationOfExpiry,
+  WEBHOOK_ID_PARTITIONS,
+  type ReservationRow,
+} from './reservations';
 
 /** At most this many expiry rows per run: the table shrinks over a few runs rather than one long one. */
 export const MAX_PURGED_PER_RUN = 1000;
@@ -46,7 +52,7 @@ export async function purgeExpiredWebhookIds(
   let purged = 0;
   const purge = async (expiry: RowKeys): Promise<void> => {
     const outcome = await conditionalUpdate<ReservationRow, boolean>(table, reservationOfExpiry(expiry), (current) =>
-      current && Number(current.expiresAt) <= now ? { result: true, delete: true } : { result: false },
+      current && isExpired(current, now) ? { result: true, delete: true } : { result: false },
     );
     if (outcome.result && outcome.changed) purged++;
     await table.deleteEntity(expiry.partitionKey, expiry.rowKey).catch((error: unknown) => {

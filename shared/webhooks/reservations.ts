@@ -141,6 +141,11 @@ export function reservationOfExpiry(expiry: RowKeys): RowKeys {
   return { partitionKey: expiry.partitionKey, rowKey: joinKey(RESERVATION_ROW, idPart ?? '') };
 }
 
+/** A reservation past its expiry counts as absent (and the purge removes it). */
+export function isExpired(row: Pick<ReservationRow, 'expiresAt'>, now: number): boolean {
+  return Number(row.expiresAt) <= now;
+}
+
 /**
  * The decision on a request's candidate row (fresh, in progress, held by the request) against the stored row, at
  * `now`. Pure: a conflict runs it again on the row read afresh.
@@ -151,7 +156,7 @@ export function decideReservation(
   now: number,
 ): Decision<ReservationRow, ReservationDecision> {
   if (!current) return { result: { kind: 'acquired', takenOver: false }, write: candidate };
-  const expired = Number(current.expiresAt) <= now;
+  const expired = isExpired(current, now);
   const fingerprintMatches = current.fingerprint === candidate.fingerprint;
   if (!expired && current.state === 'completed') {
     return { result: { kind: 'completed', response: responseFrom(current), fingerprintMatches } };
@@ -169,7 +174,8 @@ function answerFor(decision: Exclude<ReservationDecision, { kind: 'acquired' }>)
   if (!decision.fingerprintMatches) {
     return problem(422, 'webhook-id-reused', 'The webhook-id was used for another request', {
       detail:
-        'A webhook-id names one request (one endpoint, one body) for 72 hours; send a new webhook-id for a new request.',
+        `A webhook-id names one request (one endpoint, one body) for ${RESERVATION_RETENTION_MS / 3_600_000} hours; ` +
+        'send a new webhook-id for a new request.',
     });
   }
   if (decision.kind === 'in-progress') {
@@ -223,6 +229,21 @@ export async function beginReservation(tables: Tables, request: ReservationReque
   return { kind: 'proceed', handle: { keys, row: candidate, etag: outcome.etag ?? '*' } };
 }
 
+/**
+ * Our row with our lease ended at `at`: its owner stays on the row, so only our request can withdraw what it stored,
+ * and the id stays bound to our request's fingerprint.
+ */
+function endedRow(handle: ReservationHandle, state: ReservationRow['state'], at: number): ReservationRow {
+  const { fingerprint, createdAt, expiresAt } = handle.row;
+  return {
+    state,
+    fingerprint,
+    createdAt,
+    expiresAt,
+    ...leaseFields({ owner: handle.row.leaseOwner ?? '', until: at }),
+  };
+}
+
 function heldBy(row: ReservationRow | undefined, handle: ReservationHandle): boolean {
   return row !== undefined && leaseOf(row)?.owner === handle.row.leaseOwner;
 }
@@ -243,16 +264,7 @@ export async function completeReservation(
     await releaseReservation(tables, handle, now);
     return undefined;
   }
-  // The lease ends now; its owner stays on the row, so the answer can be withdrawn by its request only.
-  const owner = handle.row.leaseOwner ?? '';
-  const completed: ReservationRow = {
-    state: 'completed',
-    fingerprint: handle.row.fingerprint,
-    createdAt: handle.row.createdAt,
-    expiresAt: handle.row.expiresAt,
-    ...leaseFields({ owner, until: now() }),
-    ...stored,
-  };
+  const completed: ReservationRow = { ...endedRow(handle, 'completed', now()), ...stored };
   const outcome = await conditionalUpdate<ReservationRow, boolean>(
     await tables.get('webhookIds'),
     handle.keys,
@@ -272,13 +284,7 @@ export async function releaseReservation(
   handle: ReservationHandle,
   now: () => number = Date.now,
 ): Promise<void> {
-  const released: ReservationRow = {
-    state: 'in-progress',
-    fingerprint: handle.row.fingerprint,
-    createdAt: handle.row.createdAt,
-    expiresAt: handle.row.expiresAt,
-    ...leaseFields({ owner: handle.row.leaseOwner ?? '', until: now() }),
-  };
+  const released = endedRow(handle, 'in-progress', now());
   await conditionalUpdate<ReservationRow, void>(
     await tables.get('webhookIds'),
     handle.keys,
