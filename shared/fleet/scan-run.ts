@@ -229,7 +229,6 @@ class ScanRun {
       {
         correlationId: this.scan.scanId,
         window: this.window,
-        stopped: () => this.window.stopped(),
         halt: (reason, error) => {
           if (reason === 'auth') this.lastError = describeError(error);
           return new ScanStopped(this.window.stop(reason as ScanStopReason));

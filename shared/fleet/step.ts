@@ -63,6 +63,16 @@ export class StepWindow<Reason extends string = WindowStop> {
     return this.reason;
   }
 
+  /**
+   * Why a wait for a rate slot (`slotSignal`) ended — the host shutting down, else the deadline — recorded (unless a
+   * reason stands already) and returned.
+   */
+  slotWaitEnded(): WindowStop {
+    const reason: WindowStop = this.signal?.aborted ? 'aborted' : 'time-budget';
+    this.stop(reason);
+    return reason;
+  }
+
   /** Records why the step stops, unless a reason stands already; returns the one that stands. */
   stop(reason: Reason | WindowStop): Reason | WindowStop {
     this.reason ??= reason;
@@ -85,12 +95,11 @@ export class StepWindow<Reason extends string = WindowStop> {
 export interface StepCalls {
   /** Sent as MS-CorrelationId: the scan's or the wave's id. */
   correlationId: string;
+  /** Why the step stops, if it does (`window.stopped()`, checked before every attempt and every 429 retry). */
   window: StepWindow<string>;
-  /** Why the step stops, if it does (checked before every attempt and every 429 retry). */
-  stopped(): string | undefined;
   /**
    * Records why the step stops — `time-budget` or `aborted` (its wait for a slot ended), `auth` (with the error), or
-   * what `stopped` said — and returns what the call throws.
+   * what `window.stopped()` said — and returns what the call throws.
    */
   halt(reason: string, error?: unknown): Error;
   onCall?(): void;
@@ -113,7 +122,7 @@ export async function callInStep<T>(
     outcome = await callThroughGate(
       gate,
       () => {
-        const stop = step.stopped();
+        const stop = step.window.stopped();
         if (stop) throw (halted = step.halt(stop));
         step.onCall?.();
         return send({ correlationId: step.correlationId, abortSignal: step.window.signal, throttling: 'return' });
@@ -122,19 +131,19 @@ export async function callInStep<T>(
         signal: step.window.slotSignal,
         maxThrottleRetries: Number.POSITIVE_INFINITY,
         throttlePauseMs: throttlePauseOf,
-        stopped: () => step.stopped() !== undefined,
+        stopped: () => step.window.stopped() !== undefined,
         onThrottled: () => step.onThrottled?.(),
       },
     );
   } catch {
     // The wait for a slot ended: the host is shutting down, or the run's time is up.
-    throw step.halt(step.window.signal?.aborted ? 'aborted' : 'time-budget');
+    throw step.halt(step.window.slotWaitEnded());
   }
   if (outcome.ok) return outcome.value;
   const { error } = outcome;
   if (error === halted) throw error;
   if (asPartnerCenterError(error)?.category === 'auth') throw step.halt('auth', error);
-  const stop = step.stopped();
+  const stop = step.window.stopped();
   if (stop && throttlePauseOf(error) !== undefined) throw step.halt(stop);
   throw error;
 }

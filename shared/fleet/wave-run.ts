@@ -243,7 +243,7 @@ class WaveRun {
       try {
         await pace.acquire(this.window.slotSignal);
       } catch {
-        this.window.stop(this.options.signal?.aborted ? 'aborted' : 'time-budget');
+        this.window.slotWaitEnded();
         return;
       }
       if (this.window.stopped()) return;
@@ -377,7 +377,6 @@ class WaveRun {
       {
         correlationId: this.waveId,
         window: this.window,
-        stopped: () => this.window.stopped(),
         halt: (reason, error) => {
           if (reason === 'auth') this.lastError = describeError(error).text;
           return new WaveStopped(this.window.stop(reason as WaveStopReason));
