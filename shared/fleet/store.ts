@@ -1,5 +1,5 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
-import { conditionalUpdate, readRow, type RowKeys } from '../storage/conditional-update';
+import { conditionalUpdate, readRow, type RowKeys, type StoredRow } from '../storage/conditional-update';
 import { InvalidContinuationTokenError, readContinuationToken } from '../storage/continuation';
 import type { Page, TableSource } from '../tracking/store';
 import {
@@ -69,6 +69,9 @@ export const MAX_MEMBERS_PER_WRITE = TRANSACTION_LIMIT - 2;
  * (scan-state.ts, wave-state.ts); customer rows, and the member rows a timer run writes, only ever with it, in the same
  * transaction.
  */
+/** A wave's record row as stored, with its ETag (see `FleetStore.updateWave`). */
+export type StoredWave = StoredRow<Entity>;
+
 export class FleetStore {
   constructor(private readonly tables: TableSource) {}
 
@@ -251,13 +254,20 @@ export class FleetStore {
 
   /**
    * Read → decide → conditional write of a wave's record; the decision's member rows (Replace) and the wave slot go
-   * in the same transaction. Returns the decision's result.
+   * in the same transaction. Returns the decision's result and the record row as it then stands, with its ETag: given
+   * back as `known`, the next update of the same run starts from it instead of reading the row again (a write by
+   * anyone else in between fails on the ETag, and the row is read afresh).
    */
-  async updateWave<R>(waveId: string, decide: (wave: WaveRecord | undefined) => WaveDecision<R>): Promise<R> {
+  async updateWave<R>(
+    waveId: string,
+    decide: (wave: WaveRecord | undefined) => WaveDecision<R>,
+    known?: StoredWave,
+  ): Promise<{ result: R; stored: StoredWave | undefined }> {
     const client = await this.table();
+    const keys = waveKeys(waveId);
     const outcome = await conditionalUpdate<Entity, R>(
       client,
-      waveKeys(waveId),
+      keys,
       (current) => {
         const decision = decide(current ? waveFromEntity(current) : undefined);
         if (!decision.write) return { result: decision.result };
@@ -272,9 +282,10 @@ export class FleetStore {
         if (decision.slot) alongside.push(['upsert', waveSlotToEntity(decision.slot), 'Replace']);
         return { result: decision.result, write: waveToEntity(decision.write), alongside };
       },
-      { what: `wave ${waveId}` },
+      { what: `wave ${waveId}`, known },
     );
-    return outcome.result;
+    const { row, etag } = outcome;
+    return { result: outcome.result, stored: row && etag ? { ...row, ...keys, etag } : undefined };
   }
 
   /**

@@ -158,8 +158,13 @@ export function isSettled(member: Pick<WaveMember, 'status' | 'upgradeStatus'>, 
     case 'create-failed':
       return true;
     case 'handed-over':
-      return member.upgradeStatus !== undefined && isFinal(member.upgradeStatus);
+      return !isInFlight(member);
   }
+}
+
+/** Handed to the tracking and its upgrade not final yet (followed by every run until it is). */
+export function isInFlight(member: Pick<WaveMember, 'status' | 'upgradeStatus'>): boolean {
+  return member.status === 'handed-over' && !(member.upgradeStatus !== undefined && isFinal(member.upgradeStatus));
 }
 
 /** Left to start: pending (unless the wave was cancelled) or creating. */

@@ -4,11 +4,10 @@ import type { Telemetry } from '../telemetry/telemetry';
 import { acceptUpgrade, type AcceptDeps } from '../tracking/accept';
 import { describeError } from '../tracking/errors';
 import { RequestGate, sleep as platformSleep, type MonotonicClock, type Sleep } from '../tracking/request-gate';
-import { isFinal } from '../tracking/state';
 import { PRODUCT_FAMILY } from './facts';
 import type { CustomerFacts } from './records';
 import { callInStep, StepWindow } from './step';
-import { MAX_MEMBERS_PER_WRITE, type FleetStore } from './store';
+import { MAX_MEMBERS_PER_WRITE, type FleetStore, type StoredWave } from './store';
 import {
   createRequestId,
   decideFailure,
@@ -22,13 +21,21 @@ import {
   countProgress,
   holdsSlot,
   isActive,
+  isInFlight,
   isOpen,
   type WaveMember,
   type WaveProgress,
   type WaveRecord,
   type WaveState,
 } from './wave-records';
-import { decideMembers, decideRelease, decideSettle, decideWaveClaim, type MemberTally } from './wave-state';
+import {
+  decideMembers,
+  decideRelease,
+  decideSettle,
+  decideWaveClaim,
+  type MemberTally,
+  type WaveDecision,
+} from './wave-state';
 
 /**
  * The wave step of a timer run: every wave not ended is taken (a lease on its record), the upgrades it handed over are
@@ -113,6 +120,8 @@ class WaveRun {
   private readonly runId: string;
   private readonly window: StepWindow<WaveStopReason>;
   private wave: WaveRecord | undefined;
+  /** The record row as this run last wrote or read it: the next update starts from it (no read in between). */
+  private stored: StoredWave | undefined;
   private owned = false;
   private lastError: string | undefined;
   /** The members as last written, in customer id order. */
@@ -143,7 +152,7 @@ class WaveRun {
 
   async execute(): Promise<WaveRunReport> {
     const { store, telemetry } = this.options;
-    const claim = await store.updateWave(this.waveId, (wave) => decideWaveClaim(wave, this.window.lease(), this.now()));
+    const claim = await this.updateWave((wave) => decideWaveClaim(wave, this.window.lease(), this.now()));
     if (claim.outcome !== 'claimed') {
       const outcome = claim.outcome === 'busy' ? 'busy' : 'ended';
       return { waveId: this.waveId, outcome, created: 0, calls: 0, throttled: 0 };
@@ -160,13 +169,18 @@ class WaveRun {
     if (this.owned) await this.guarded(() => this.settle());
     if (this.owned && isActive(this.wave.state)) {
       // The lease released (the next run takes the wave at once), the last error kept.
-      await store
-        .updateWave(this.waveId, (wave) =>
-          decideRelease(wave, { lease: this.window.lease(), now: this.now(), error: this.lastError }),
-        )
-        .catch((error: unknown) => telemetry.exception(asError(error), { waveId: this.waveId, runId: this.runId }));
+      await this.updateWave((wave) =>
+        decideRelease(wave, { lease: this.window.lease(), now: this.now(), error: this.lastError }),
+      ).catch((error: unknown) => telemetry.exception(asError(error), { waveId: this.waveId, runId: this.runId }));
     }
     return this.report();
+  }
+
+  /** Read → decide → write of the wave's record, from the row this run last wrote or read. */
+  private async updateWave<R>(decide: (wave: WaveRecord | undefined) => WaveDecision<R>): Promise<R> {
+    const { result, stored } = await this.options.store.updateWave(this.waveId, decide, this.stored);
+    this.stored = stored;
+    return result;
   }
 
   /** Runs part of the work; a failure ends it (recorded as the run's last error), a stop just ends it. */
@@ -183,7 +197,7 @@ class WaveRun {
 
   /** Member rows with the record; false (and the run stops) when the wave is no longer the run's, or stopped running. */
   private async write(members: WaveMember[], startsCustomers = false): Promise<boolean> {
-    const result = await this.options.store.updateWave(this.waveId, (wave) =>
+    const result = await this.updateWave((wave) =>
       decideMembers(wave, { lease: this.window.lease(), now: this.now(), members, startsCustomers }),
     );
     switch (result.outcome) {
@@ -211,9 +225,7 @@ class WaveRun {
   /** The status of every upgrade handed over and not final yet, from its tracking row (point reads, no call). */
   private async follow(): Promise<void> {
     const tracking = this.options.accept.store;
-    const open = [...this.members.values()].filter(
-      (m) => m.status === 'handed-over' && m.upgradeId && !(m.upgradeStatus && isFinal(m.upgradeStatus)),
-    );
+    const open = [...this.members.values()].filter((m) => isInFlight(m) && m.upgradeId);
     const changed: WaveMember[] = [];
     const worker = async () => {
       for (let member = open.shift(); member; member = open.shift()) {
@@ -355,10 +367,9 @@ class WaveRun {
     const members = [...this.members.values()];
     const tally: MemberTally = {
       open: members.filter((m) => isOpen(m, this.cancelled)).length,
-      inFlight: members.filter((m) => m.status === 'handed-over' && !(m.upgradeStatus && isFinal(m.upgradeStatus)))
-        .length,
+      inFlight: members.filter(isInFlight).length,
     };
-    const result = await this.options.store.updateWave(this.waveId, (wave) =>
+    const result = await this.updateWave((wave) =>
       decideSettle(wave, { lease: this.window.lease(), now: this.now(), tally }),
     );
     if (result.outcome === 'lost') {

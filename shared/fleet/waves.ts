@@ -167,7 +167,7 @@ export async function commandWave(
   options: WaveOptions = {},
 ): Promise<CommandResult> {
   const now = options.now ?? Date.now;
-  const result = await store.updateWave(waveId, (wave) => decideCommand(wave, command, now()));
+  const { result } = await store.updateWave(waveId, (wave) => decideCommand(wave, command, now()));
   if (result.outcome === 'done') options.telemetry?.event(COMMAND_EVENTS[command], { waveId });
   return result;
 }
