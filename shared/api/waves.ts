@@ -4,6 +4,7 @@ import {
   createWave,
   MAX_WAVE_MEMBERS,
   readWave,
+  waveView,
   waveMembersWithStatus,
   type Exclusion,
   type WaveCommand,
@@ -266,11 +267,8 @@ export async function createWaveRequest(
         });
         return { ...answer, headers: { ...answer.headers, location: waveLocation(outcome.waveId) } };
       }
-      case 'created': {
-        const view = await readWave(services.fleet, outcome.wave.waveId);
-        if (!view) throw new Error(`wave ${outcome.wave.waveId} was created but cannot be read back`);
-        return waveAnswer(202, view, true);
-      }
+      case 'created':
+        return waveAnswer(202, await waveView(services.fleet, outcome.wave), true);
     }
   } catch (error) {
     return problemForError(error, errorContext(services, request, log));
@@ -346,10 +344,8 @@ export async function commandWaveRequest(
           waveId,
           state: result.wave.state,
         });
-      case 'done': {
-        const view = await readWave(services.fleet, waveId);
-        return view ? waveAnswer(200, view) : notFound(waveId, instance);
-      }
+      case 'done':
+        return waveAnswer(200, await waveView(services.fleet, result.wave));
     }
   } catch (error) {
     return problemForError(error, errorContext(services, request, log));

@@ -140,7 +140,11 @@ export interface WaveView {
 /** A wave with its progress by status and its members (one point read, one range query of at most 200 rows). */
 export async function readWave(store: FleetStore, waveId: string): Promise<WaveView | undefined> {
   const wave = await store.readWave(waveId);
-  if (!wave) return undefined;
+  return wave && waveView(store, wave);
+}
+
+/** The view of a wave whose record is in hand (just written, or read): its members, one range query. */
+export async function waveView(store: FleetStore, wave: WaveRecord): Promise<WaveView> {
   const members: WaveView['members'] = [];
   for await (const member of waveMembersWithStatus(store, wave)) members.push(member);
   return { wave, progress: countProgress(members, wave.cancelledAt !== undefined), members };
