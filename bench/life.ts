@@ -1,11 +1,10 @@
 import type { RunningAzurite } from '../dev/azurite';
 import { startSimulator, steppedClock, type Scenario } from '../dev/simulator';
-import { loadConfig } from '../shared/config';
 import { noTelemetry } from '../shared/telemetry/telemetry';
-import { acceptUpgrade, pollDueUpgrades, trackUpgrade, TrackingStore, type TrackingSender } from '../shared/tracking';
+import { acceptUpgrade, pollDueUpgrades } from '../shared/tracking';
 import { createPrng } from '../dev/simulator/prng';
-import { CountingTables, TableOpCounter } from './counting';
-import { simulatorToken, stackServices, stackSettings } from '../dev/stack';
+import { simulatorToken, stackSettings } from '../dev/stack';
+import { countingStack } from './stack';
 import { percentile, mean, Repeats, type Figure } from './stats';
 
 export interface LifeCase {
@@ -80,17 +79,10 @@ export async function benchLife(
         partnerCenter: sim,
         tablePrefix: `life${run}`,
       });
-      const config = loadConfig(settings);
-      const counter = new TableOpCounter();
-      const tables = new CountingTables(config, counter);
-      const store = new TrackingStore(tables);
-      const services = stackServices(settings, { tables, tracking: store });
       const now = () => clock.now();
+      const { config, counter, tracking: store, services, send } = countingStack(settings, now);
       // Start the upgrades through the API, spread over the first period; accept each as the webhook does, its tracking
       // message going straight to the queue trigger's code.
-      const send: TrackingSender = async (message) => {
-        await trackUpgrade(message, { store, now, firstPollDelayMs: config.poll.firstDelayMs });
-      };
       const token = await simulatorToken(sim);
       const upgrades: { upgradeId: string; customerId: string; trackedAt: number }[] = [];
       for (const customer of scenario.customers) {

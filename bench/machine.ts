@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import os from 'node:os';
 
 export interface MachineInfo {
@@ -67,4 +68,33 @@ export function sampleMemory(): { stop(): MemoryPeak } {
       return { peakRssMiB: mib(peakRss), peakHeapUsedMiB: mib(peakHeap), baselineRssMiB: mib(baseline.rss) };
     },
   };
+}
+
+/**
+ * Runs `module` with `args` in a process of its own (with `--expose-gc`, so that `sampleMemory` there starts from a
+ * collected heap), its environment this one's plus `env`. Resolves with the last message it sent over IPC once it
+ * exits 0; otherwise rejects, naming `what` and the end of its stderr.
+ */
+export function forkForResult<T>(
+  what: string,
+  module: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(module, args, {
+      env: { ...process.env, ...env },
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let result: T | undefined;
+    let stderr = '';
+    child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
+    child.on('message', (message) => (result = message as T));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0 && result) resolve(result);
+      else reject(new Error(`${what} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
 }

@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import type { RunningAzurite } from '../dev/azurite';
 import { generateScenario, startSimulator, steppedClock, type RunningSimulator } from '../dev/simulator';
 import { TableOpCounter } from './counting';
+import { forkForResult } from './machine';
 import type { PollWorkerResult } from './poll-worker';
 import { stackServices, stackSettings } from '../dev/stack';
 import { loadConfig } from '../shared/config';
@@ -45,25 +45,6 @@ export interface PollerCaseResult {
 }
 
 const WORKER = path.join(__dirname, 'poll-worker.js');
-
-function runWorker(settings: Record<string, string>): Promise<PollWorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], {
-      env: { ...process.env, ...settings },
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let result: PollWorkerResult | undefined;
-    let stderr = '';
-    child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-    child.on('message', (message) => (result = message as PollWorkerResult));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0 && result) resolve(result);
-      else reject(new Error(`poll worker exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-}
 
 interface CounterSample {
   atMs: number;
@@ -190,7 +171,7 @@ export async function benchPollerCase(
       sim.setRateLimits({ perPartner: { ratePerSecond: spec.limitPerSecond, burst: spec.limitPerSecond } });
       sim.state.resetCounters();
       const sampler = sampleThrottling(sim);
-      const worker = await runWorker(settings);
+      const worker = await forkForResult<PollWorkerResult>('poll worker', WORKER, [], settings);
       const samples = sampler.stop();
       const counters = sim.state.counters();
       const status = counters.requests.status ?? { total: 0, byStatus: {} };

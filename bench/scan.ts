@@ -7,7 +7,6 @@
  * stays in the parent. Figures: drain time against the bound (the Partner Center calls the scan made ÷ R),
  * efficiency = bound ÷ drain, calls per customer by kind, peak RSS, 429s.
  */
-import { fork } from 'node:child_process';
 import type { RunningAzurite } from '../dev/azurite';
 import { generateFleetScenario, startSimulator, steppedClock } from '../dev/simulator';
 import { stackSettings } from '../dev/stack';
@@ -15,7 +14,7 @@ import { loadConfig } from '../shared/config';
 import { requestFleetScan, runBackground, type ScanCounts } from '../shared/fleet';
 import { backgroundOptions, createServices } from '../shared/services';
 import { noTelemetry } from '../shared/telemetry/telemetry';
-import { sampleMemory } from './machine';
+import { forkForResult, sampleMemory } from './machine';
 import { figure, type Figure } from './stats';
 
 export interface ScanCase {
@@ -56,25 +55,6 @@ export interface ScanCaseResult {
   worker: ScanWorkerResult;
 }
 
-function runWorker(settings: Record<string, string>): Promise<ScanWorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['worker'], {
-      env: { ...process.env, ...settings },
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let result: ScanWorkerResult | undefined;
-    let stderr = '';
-    child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-    child.on('message', (message) => (result = message as ScanWorkerResult));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0 && result) resolve(result);
-      else reject(new Error(`scan worker exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-}
-
 export async function benchScanCase(
   azurite: RunningAzurite,
   spec: ScanCase,
@@ -99,7 +79,7 @@ export async function benchScanCase(
     sim.setFaults('*', { latencyMs: spec.latencyMs, latencyJitterMs: spec.jitterMs });
     sim.setRateLimits({ perPartner: { ratePerSecond: spec.limitPerSecond, burst: spec.limitPerSecond } });
     sim.state.resetCounters();
-    const worker = await runWorker(settings);
+    const worker = await forkForResult<ScanWorkerResult>('scan worker', __filename, ['worker'], settings);
     const counters = sim.state.counters();
     const callsByKind: Record<string, number> = {};
     for (const route of CALL_ROUTES) callsByKind[route] = counters.requests[route]?.total ?? 0;

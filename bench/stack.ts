@@ -1,14 +1,17 @@
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import type { RunningSimulator } from '../dev/simulator';
-import { simulatorToken } from '../dev/stack';
-import type { AppConfig } from '../shared/config';
+import { simulatorToken, stackServices } from '../dev/stack';
+import { loadConfig, type AppConfig } from '../shared/config';
+import type { Services } from '../shared/services';
 import { Tables } from '../shared/storage/tables';
+import { TrackingStore, trackUpgrade, type TrackingSender } from '../shared/tracking';
 import { newUpgradeRecord, startedRecord } from '../shared/tracking/start-tracking';
 import { seedTrackingTable } from '../dev/tracking-seed';
+import { CountingTables, TableOpCounter } from './counting';
 
 /**
  * What only the benchmark needs on top of the one local stack (`dev/stack.ts`: settings, services, signing): one
- * Azurite for the whole run, and seeding many upgrades at once.
+ * Azurite for the whole run, the services with their table operations counted, and seeding many upgrades at once.
  */
 
 export async function withAzurite<T>(body: (azurite: RunningAzurite) => Promise<T>): Promise<T> {
@@ -52,6 +55,30 @@ export async function createUpgrades(
   const concurrency = options.beforeEach ? 1 : (options.concurrency ?? 16);
   await Promise.all(Array.from({ length: concurrency }, worker));
   return ids;
+}
+
+/** The app's services with every table operation counted, and tracking messages handed straight to the tracking. */
+export interface CountingStack {
+  config: AppConfig;
+  /** Every table operation of the services (and of `tracking`). */
+  counter: TableOpCounter;
+  tracking: TrackingStore;
+  services: Services;
+  /** The upgrade-tracking queue: the message given at once to the queue trigger's code (`trackUpgrade`). */
+  send: TrackingSender;
+}
+
+/** `stackServices` on a stack's settings, on tables that count their operations, the tracking on the clock `now`. */
+export function countingStack(settings: Record<string, string>, now: () => number): CountingStack {
+  const config = loadConfig(settings);
+  const counter = new TableOpCounter();
+  const tables = new CountingTables(config, counter);
+  const tracking = new TrackingStore(tables);
+  const services = stackServices(settings, { tables, tracking });
+  const send: TrackingSender = async (message) => {
+    await trackUpgrade(message, { store: tracking, now, firstPollDelayMs: config.poll.firstDelayMs });
+  };
+  return { config, counter, tracking, services, send };
 }
 
 export interface TrackedUpgrade {

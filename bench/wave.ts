@@ -1,11 +1,9 @@
 import type { RunningAzurite } from '../dev/azurite';
 import { generateFleetScenario, startSimulator, steppedClock } from '../dev/simulator';
-import { stackServices, stackSettings } from '../dev/stack';
-import { loadConfig } from '../shared/config';
+import { stackSettings } from '../dev/stack';
 import { createWave, readWave, requestFleetScan, runBackground, type WaveView } from '../shared/fleet';
-import { noTelemetry } from '../shared/telemetry/telemetry';
-import { TrackingStore, trackUpgrade, type TrackingSender } from '../shared/tracking';
-import { CountingTables, TableOpCounter } from './counting';
+import { backgroundOptions } from '../shared/services';
+import { countingStack } from './stack';
 import { Repeats, type Figure } from './stats';
 
 export interface WaveCase {
@@ -68,26 +66,16 @@ export async function benchWave(
         { storage: azurite.connectionString, partnerCenter: sim, tablePrefix: `wave${run}` },
         { POLL_RATE_PER_SECOND: String(spec.configuredRate), POLL_CONCURRENCY: '8' },
       );
-      const config = loadConfig(settings);
-      const counter = new TableOpCounter();
-      const tables = new CountingTables(config, counter);
-      const tracking = new TrackingStore(tables);
-      const services = stackServices(settings, { tables, tracking });
       const now = () => clock.now();
-      const send: TrackingSender = async (message) => {
-        await trackUpgrade(message, { store: tracking, now, firstPollDelayMs: config.poll.firstDelayMs });
-      };
+      const { config, counter, services, send } = countingStack(settings, now);
       const timerRun = () =>
         runBackground({
-          tracking,
-          partnerCenter: services.partnerCenter,
-          directory: services.customerDirectory,
-          fleet: services.fleet,
-          config,
-          telemetry: noTelemetry,
+          ...backgroundOptions(services),
           notify: async () => {},
           track: send,
           now,
+          // No usage records kept between the scan's timer runs: each lists them again, as a new instance does.
+          triage: undefined,
         });
       await requestFleetScan(services.fleet, now);
       while ((await services.fleet.readSlot())?.scan?.state !== 'completed') await timerRun();

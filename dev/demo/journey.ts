@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { newWebhookId } from '../signing';
 import type { TrackedUpgrade } from './ground-truth';
 
 /**
@@ -87,7 +87,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
    */
   async function send(method: 'GET' | 'POST', path: string, json?: unknown): Promise<HttpAnswer> {
     const body = json === undefined ? undefined : JSON.stringify(json);
-    const webhookId = `msg_${randomUUID().replace(/-/g, '')}`;
+    const webhookId = newWebhookId();
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
       if (body !== undefined) {

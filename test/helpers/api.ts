@@ -39,10 +39,13 @@ export function expectDocumented(method: string, path: string, response: HttpAns
   expect({ status: response.status, path, violations }).toEqual({ status: response.status, path, violations: [] });
 }
 
-/** The stack's POST (signed) and GET, each answer checked with `expectDocumented` (`stack` is read at each call). */
+/**
+ * The stack's POST (signed) and GET (with `headers` if given), each answer checked with `expectDocumented` (`stack` is
+ * read at each call).
+ */
 export function documentedCalls(stack: () => Pick<HostedStack, 'post' | 'get'>): {
   post(path: string, body: string | object, options?: PostOptions): Promise<HttpAnswer>;
-  get(path: string): Promise<HttpAnswer>;
+  get(path: string, headers?: Record<string, string>): Promise<HttpAnswer>;
 } {
   return {
     async post(path, body, options) {
@@ -50,8 +53,8 @@ export function documentedCalls(stack: () => Pick<HostedStack, 'post' | 'get'>):
       expectDocumented('POST', path, response);
       return response;
     },
-    async get(path) {
-      const response = await stack().get(path);
+    async get(path, headers) {
+      const response = await stack().get(path, headers);
       expectDocumented('GET', path, response);
       return response;
     },

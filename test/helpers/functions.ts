@@ -1,4 +1,5 @@
 import { HttpRequest, InvocationContext, type HttpRequestInit, type InvocationContextInit } from '@azure/functions';
+import { signedHeaders, type SignOptions } from '../../dev/signing';
 
 export interface CapturedLog {
   level: string;
@@ -16,6 +17,20 @@ export function httpRequest(
     url: url ?? `http://localhost:7071${path ?? '/'}`,
     ...rest,
     ...(text === undefined ? {} : { body: { string: text } }),
+  });
+}
+
+/**
+ * A POST of `json` (as JSON text) to a webhook function at `path`, signed with `secret` as the billing system signs it
+ * (a new webhook-id unless `sign` gives one).
+ */
+export function signedPost(path: string, json: unknown, secret: string, sign: SignOptions = {}): HttpRequest {
+  const body = JSON.stringify(json);
+  return httpRequest({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', ...signedHeaders(body, secret, sign) },
+    body,
   });
 }
 

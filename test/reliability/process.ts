@@ -8,7 +8,7 @@ import { wrapWrites } from './faults';
  * a Partner Center create) or at a chosen Partner Center answer, and nothing it started lands after that.
  */
 
-export class ProcessDied extends Error {
+class ProcessDied extends Error {
   constructor(what: string) {
     super(`the process died (${what})`);
     this.name = 'ProcessDied';

@@ -1,11 +1,11 @@
 import { generateFleetScenario, type RunningSimulator } from '../../dev/simulator';
-import { createWave, readWave, runBackground, type WaveView } from '../../shared/fleet';
+import { createWave, readWave, type WaveView } from '../../shared/fleet';
 import { FleetStore } from '../../shared/fleet/store';
 import type { TrackingMessage } from '../../shared/tracking/records';
 import { TrackingStore } from '../../shared/tracking/store';
 import { fleetSimulator, truths } from '../integration/fleet/helpers';
 import { trackingRows } from '../integration/tracking/helpers';
-import { scanFleet, waveWorld, type WaveWorld } from '../integration/fleet/wave-helpers';
+import { scanFleet, timerRun, waveWorld, type WaveWorld } from '../integration/fleet/wave-helpers';
 import { Process, processPartnerCenter, processTables } from './process';
 import { prng, seedFor } from './prng';
 
@@ -77,26 +77,22 @@ describe('wave runner crash points', () => {
     const waveId = created.wave.waveId;
 
     /** One timer run of one process of the app: its tables, Partner Center, queues as it sees them. */
-    const timerRun = (process: Process, dieAtAnswer?: number) => {
+    const processRun = (process: Process, dieAtAnswer?: number) => {
       const tables = processTables(world.tables, process);
       const pc = processPartnerCenter(world.partnerCenter, process, dieAtAnswer);
-      return runBackground({
+      return timerRun(world, {
         tracking: new TrackingStore(tables),
         partnerCenter: pc,
         directory: pc,
         fleet: new FleetStore(tables),
-        config: { poll: world.poll, fleet: { scanSchedule: '0 0 2 * * *' } },
-        telemetry: world.telemetry,
         notify: (notification) =>
           process.effect('enqueue upgrade-notifications', () => world.notifier.notify(notification)),
         track: (message: TrackingMessage) => process.effect('enqueue upgrade-tracking', () => world.send(message)),
-        now: world.now,
-        triage: world.triage,
       });
     };
     const first = new Process(die.afterEffect);
     try {
-      await timerRun(first, die.atAnswer);
+      await processRun(first, die.atAnswer);
     } catch (error) {
       if (!first.dead) throw error;
     }
@@ -109,7 +105,7 @@ describe('wave runner crash points', () => {
         return { view, sim, world, effects, answers, names: [...log], runs, elsewhere, customers };
       }
       runs++;
-      await timerRun(new Process());
+      await processRun(new Process());
       world.advance(10 * 60_000);
     }
   }

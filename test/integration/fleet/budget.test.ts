@@ -201,15 +201,7 @@ describe('one Partner Center budget for the poll runs, a fleet wave and the flee
     await scanFleet(world);
     // Upgrades to poll (started elsewhere, tracked), a wave of 60 at 600 a minute (two calls each: the whole rate on
     // its own), and a new scan, all in the same timer runs.
-    const polled = truths(sim)
-      .filter((t) => t.eligibility.isEligible)
-      .slice(0, 20)
-      .map((t) => t.id);
-    for (const customerId of polled) {
-      const request = { customerId, productFamily: 'Azure' };
-      const { upgradeId } = await world.partnerCenter.inner.createUpgrade(request);
-      await acceptAndTrack(world.tracking, { ...request, upgradeId }, world.now());
-    }
+    await trackedUpgrades(world, 20, world.now());
     const created = await createWave(
       world.store,
       { members: { kind: 'select', state: 'eligible', limit: 60 }, createsPerMinute: 600 },

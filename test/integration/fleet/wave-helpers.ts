@@ -7,10 +7,9 @@ import {
   type BackgroundRunSummary,
   type WaveView,
 } from '../../../shared/fleet';
-import type { Tables } from '../../../shared/storage/tables';
 import type { TrackingMessage } from '../../../shared/tracking/records';
 import { startTracking } from '../../../shared/tracking/start-tracking';
-import { pollConfig, RecordingNotifier, testTables } from '../tracking/helpers';
+import { pollConfig, RecordingNotifier } from '../tracking/helpers';
 import { scanStack, scanStep, type ScanStack } from './helpers';
 
 /**
@@ -20,9 +19,7 @@ import { scanStack, scanStep, type ScanStack } from './helpers';
  */
 export interface WaveWorld extends ScanStack {
   notifier: RecordingNotifier;
-  /** Every tracking message sent (each delivered to startTracking). */
-  messages: TrackingMessage[];
-  /** The upgrade-tracking queue: the message recorded, then delivered to the real startTracking at once. */
+  /** The upgrade-tracking queue: the message delivered to the real startTracking at once. */
   send: (message: TrackingMessage) => Promise<void>;
   now: () => number;
   /** Moves the app's clock and the simulator's on together. */
@@ -33,16 +30,14 @@ export interface WaveWorld extends ScanStack {
 export function waveWorld(
   label: string,
   sim: RunningSimulator,
-  options: { tables?: Tables; poll?: Partial<PollConfig> } = {},
+  options: { poll?: Partial<PollConfig> } = {},
 ): WaveWorld {
-  const stack = scanStack(label, sim, options.tables ?? testTables(label));
+  const stack = scanStack(label, sim);
   let current = Date.parse('2026-05-04T09:00:00.000Z');
   const now = () => current;
-  const messages: TrackingMessage[] = [];
   const world: WaveWorld = {
     ...stack,
     notifier: new RecordingNotifier(),
-    messages,
     now,
     advance(ms) {
       current += ms;
@@ -51,7 +46,6 @@ export function waveWorld(
     },
     poll: pollConfig({ ratePerSecond: 1000, concurrency: 8, timeBudgetMs: 120_000, ...options.poll }),
     async send(message) {
-      messages.push(message);
       await startTracking(message, {
         store: stack.tracking,
         firstPollDelayMs: 0,

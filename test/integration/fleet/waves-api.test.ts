@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateFleetScenario, steppedClock, type SteppedClock } from '../../../dev/simulator';
-import { startHostedStack, type HostedStack, type HttpAnswer, type PostOptions } from '../../../dev/stack';
+import { startHostedStack, type HostedStack, type HttpAnswer } from '../../../dev/stack';
 import { requestFleetScan } from '../../../shared/fleet';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { truths } from './helpers';
 import { parse } from 'csv-parse/sync';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
@@ -60,17 +60,7 @@ describe('the waves HTTP API', () => {
   });
   afterAll(async () => stack?.stop());
 
-  async function post(path: string, body: string | object, options?: PostOptions): Promise<HttpAnswer> {
-    const response = await stack.post(path, body, options);
-    expectDocumented('POST', path, response);
-    return response;
-  }
-
-  async function get(path: string, headers?: Record<string, string>): Promise<HttpAnswer> {
-    const response = await stack.get(path, headers);
-    expectDocumented('GET', path, response);
-    return response;
-  }
+  const { post, get } = documentedCalls(() => stack);
 
   function fieldsOf(response: HttpAnswer): string[] {
     expect(response.status).toBe(400);

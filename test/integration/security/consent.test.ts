@@ -14,8 +14,7 @@ import { createServices, resetServices, type Services } from '../../../shared/se
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { FakeKeyVaultServer, FakeTokenCredential, type FakeSecretVersion } from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
-import { httpRequest, invocationContext } from '../../helpers/functions';
-import { signedHeaders } from '../../../dev/stack';
+import { invocationContext, signedPost } from '../../helpers/functions';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
@@ -148,14 +147,8 @@ describe('security: one owner of the consent (write-back never undoes a newer co
   /** The eligibility webhook through the real function of the installed instance. */
   async function eligibility(services: Services): Promise<number> {
     resetServices(services);
-    const body = JSON.stringify({ customerId, productFamily: 'Azure' });
     const response = await checkEligibility(
-      httpRequest({
-        method: 'POST',
-        path: '/api/eligibility',
-        headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SECRET) },
-        body,
-      }),
+      signedPost('/api/eligibility', { customerId, productFamily: 'Azure' }, WEBHOOK_SECRET),
       invocationContext({ functionName: 'checkEligibility' }),
     );
     return response.status ?? 200;

@@ -9,11 +9,11 @@ import { loadConfig } from '../../../shared/config';
 import { createSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { httpRequest, invocationContext } from '../../helpers/functions';
+import { invocationContext, signedPost } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
-import { QUIET_SCHEDULE, signedHeaders } from '../../../dev/stack';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
@@ -125,14 +125,8 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
 
   async function post(path: '/api/eligibility' | '/api/upgrades', customer: string): Promise<HttpResponseInit> {
     const handler = path === '/api/eligibility' ? checkEligibility : startUpgrade;
-    const body = JSON.stringify({ customerId: customer, productFamily: 'Azure' });
     return handler(
-      httpRequest({
-        method: 'POST',
-        path,
-        headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SIGNING_SECRET) },
-        body,
-      }),
+      signedPost(path, { customerId: customer, productFamily: 'Azure' }, WEBHOOK_SIGNING_SECRET),
       invocationContext(),
     );
   }

@@ -16,10 +16,10 @@ import { createSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
-import { httpRequest, invocationContext } from '../../helpers/functions';
+import { httpRequest, invocationContext, signedPost } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
-import { QUIET_SCHEDULE, signedHeaders } from '../../../dev/stack';
+import { QUIET_SCHEDULE } from '../../../dev/stack';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 /**
@@ -43,17 +43,6 @@ const timer = { isPastDue: false } as Timer;
 const silentLogger = { info: () => undefined, warn: () => undefined };
 const CUSTOMERS = [customerId(0x401), customerId(0x402), customerId(0x403)];
 const WEBHOOK_SECRET = newSigningSecret();
-
-/** A signed POST to a webhook function, as the billing system sends it. */
-function signedPost(path: string, json: object) {
-  const body = JSON.stringify(json);
-  return httpRequest({
-    method: 'POST',
-    path,
-    headers: { 'content-type': 'application/json', ...signedHeaders(body, WEBHOOK_SECRET) },
-    body,
-  });
-}
 
 describe('security: the read API and every error answer leak no secret, key, vault URL or secret name', () => {
   let sim: RunningSimulator;
@@ -137,7 +126,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
 
   async function start(customer: string): Promise<string> {
     const response = await startUpgrade(
-      signedPost('/api/upgrades', { customerId: customer, productFamily: 'Azure' }),
+      signedPost('/api/upgrades', { customerId: customer, productFamily: 'Azure' }, WEBHOOK_SECRET),
       invocationContext({ functionName: 'startUpgrade' }),
     );
     expect(response.status).toBe(202);
@@ -198,7 +187,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
   it('every kind of dependency failure answers a fixed text: no vault, secret, Entra ID or storage text', async () => {
     const eligibility = async () =>
       checkEligibility(
-        signedPost('/api/eligibility', { customerId: CUSTOMERS[2], productFamily: 'Azure' }),
+        signedPost('/api/eligibility', { customerId: CUSTOMERS[2], productFamily: 'Azure' }, WEBHOOK_SECRET),
         invocationContext({ functionName: 'checkEligibility' }),
       );
     const answers: [string, HttpResponseInit][] = [];

@@ -3,12 +3,18 @@ import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { loadLocalSettings } from '../../../dev/host/settings';
-import { startHostedStack, type HostedStack, type HttpAnswer, type PostOptions } from '../../../dev/stack';
+import {
+  newWebhookId,
+  startHostedStack,
+  type HostedStack,
+  type HttpAnswer,
+  type PostOptions,
+} from '../../../dev/stack';
 import { createSecretStore } from '../../../shared/secrets';
 import { isFinal } from '../../../shared/tracking';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { eventually, startTestLocalHost } from '../../helpers/local-host';
 import { wrapWrites } from '../../reliability/faults';
 import { customerId, startHarness } from '../callbacks/harness';
@@ -111,11 +117,7 @@ describe('security: webhooks are signed (Standard Webhooks), and a signature is 
   afterAll(async () => stack?.stop());
   afterEach(() => stack.sim.state.clearFaults());
 
-  async function post(pathName: string, body: string | object, options?: PostOptions): Promise<HttpAnswer> {
-    const response = await stack.post(pathName, body, options);
-    expectDocumented('POST', pathName, response);
-    return response;
-  }
+  const { post } = documentedCalls(() => stack);
 
   /** Asserts that the request was refused with `status` and that nothing happened: no Partner Center call, no write. */
   async function refusedWithoutEffect(send: () => Promise<HttpAnswer>, status: number, type: string) {
@@ -202,7 +204,7 @@ describe('security: webhooks are signed (Standard Webhooks), and a signature is 
 
   it('the same webhook-id with another body is refused (422), never answered with the first response', async () => {
     // The finding: an X-Event-Id reused with another body got the first answer (an upgrade for someone else).
-    const webhookId = `msg_${randomBytes(8).toString('hex')}`;
+    const webhookId = newWebhookId();
     const first = await post('/upgrades', { customerId: eligible(4) }, { webhookId });
     expect(first.status).toBe(202);
     // Its tracking starts from the queue: wait for it, so that its writes are not counted as the refusal's.
@@ -262,11 +264,11 @@ describe('security: no signing secret, no webhook (fail closed)', () => {
       webhookSecret: '',
     });
     try {
+      const { post } = documentedCalls(() => stack);
       const before = partnerCenterCalls(stack);
       for (const pathName of ['/upgrades', '/eligibility']) {
         for (const options of [{}, { secret: newSigningSecret() }] satisfies PostOptions[]) {
-          const response = await stack.post(pathName, { customerId: CUSTOMER }, options);
-          expectDocumented('POST', pathName, response);
+          const response = await post(pathName, { customerId: CUSTOMER }, options);
           expect(response.status).toBe(503);
           expect(response.body).toMatchObject({
             type: 'urn:azure-plan-upgrades:problem:webhook-signing-unavailable',
@@ -306,11 +308,8 @@ describe('security: no signing secret, no webhook (fail closed)', () => {
     });
     try {
       const before = partnerCenterCalls(stack);
-      const attempt = async () => {
-        const response = await stack.post('/upgrades', { customerId: CUSTOMER }, { secret: SECRET });
-        expectDocumented('POST', '/upgrades', response);
-        return response;
-      };
+      const { post } = documentedCalls(() => stack);
+      const attempt = () => post('/upgrades', { customerId: CUSTOMER }, { secret: SECRET });
       // The disabled placeholder azd up creates (Key Vault answers 403 SecretDisabled), on a cold cache.
       vault.injectFaults({ status: 403, code: 'SecretDisabled' });
       expect(await attempt()).toMatchObject({
@@ -353,7 +352,7 @@ describe('security: billing callbacks verify with the official library', () => {
           ? true
           : undefined;
       });
-      const [callback] = await eventually(() =>
+      const [callback] = await h.until('notifyBillingSystem', () =>
         h.receiver.for(upgradeId).length > 0 ? h.receiver.for(upgradeId) : undefined,
       );
       const headers = Object.fromEntries(

@@ -4,7 +4,7 @@ import type { Timer } from '@azure/functions';
 import { startStack, type Stack } from '../../../dev/stack';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
 import type { RowKeys } from '../../../shared/storage/conditional-update';
-import { Tables } from '../../../shared/storage/tables';
+import type { Tables } from '../../../shared/storage/tables';
 import { purgeExpiredWebhookIds } from '../../../shared/webhooks/purge';
 import {
   beginReservation,
@@ -15,6 +15,7 @@ import {
   webhookFingerprint,
 } from '../../../shared/webhooks/reservations';
 import { invocationContext } from '../../helpers/functions';
+import { testTables } from '../tracking/helpers';
 
 const HOUR = 3_600_000;
 const connectionString = process.env.AzureWebJobsStorage!;
@@ -40,10 +41,7 @@ describe('purging expired webhook-ids', () => {
 
   beforeEach(async () => {
     // A fresh table per test: what is left in it is exactly what the purge left.
-    tables = new Tables({
-      storage: { kind: 'connectionString', connectionString },
-      tableNamePrefix: `purge${randomUUID().slice(0, 8)}`,
-    });
+    tables = testTables('purge');
     table = await tables.get('webhookIds');
   });
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { RestError } from '@azure/core-rest-pipeline';
 import type { HttpResponseInit } from '@azure/functions';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
-import { signedHeaders, stackSettings } from '../../../dev/stack';
+import { stackSettings } from '../../../dev/stack';
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { loadConfig } from '../../../shared/config';
 import { CachedSecretStore, EnvironmentSecretStore } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { Tables } from '../../../shared/storage/tables';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
-import { httpRequest, invocationContext } from '../../helpers/functions';
+import { invocationContext, signedPost } from '../../helpers/functions';
 import { latch } from '../../helpers/latch';
 import { wrapWrites } from '../../reliability/faults';
 import { listEligibilityChecks } from '../../helpers/tracking-tables';
@@ -84,14 +84,8 @@ describe('eligibility webhook round trips (Azurite, simulator)', () => {
   const customer = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
   function deliver(customerId: string, webhookId: string): Promise<HttpResponseInit> {
-    const body = JSON.stringify({ customerId, productFamily: 'Azure' });
     return checkEligibility(
-      httpRequest({
-        method: 'POST',
-        path: '/api/eligibility',
-        headers: { 'content-type': 'application/json', ...signedHeaders(body, SECRET, { webhookId }) },
-        body,
-      }),
+      signedPost('/api/eligibility', { customerId, productFamily: 'Azure' }, SECRET, { webhookId }),
       invocationContext({ functionName: 'checkEligibility' }),
     );
   }
