@@ -174,8 +174,8 @@ export async function readFleetCustomers(
       ...(state ? { state: state as FleetState } : {}),
       ...(reason ? { reason: reason as NotEligibleReason } : {}),
     };
-    const completed = await services.fleet.lastCompletedScan();
-    if (completed?.startedAt) filter.scannedSince = completed.startedAt;
+    const since = await services.fleet.listedSince();
+    if (since) filter.scannedSince = since;
     if (csv) return await csvExport(services, filter);
     const page = await services.fleet.customerPage(filter, {
       pageSize: 'pageSize' in size ? size.pageSize : DEFAULT_CUSTOMER_PAGE,

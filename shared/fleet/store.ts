@@ -72,6 +72,11 @@ export const MAX_MEMBERS_PER_WRITE = TRANSACTION_LIMIT - 2;
 /** A wave's record row as stored, with its ETag (see `FleetStore.updateWave`). */
 export type StoredWave = StoredRow<Entity>;
 
+/** Whether a customer row is of a customer the last completed scan listed (see `FleetStore.listedSince`). */
+export function isListed(row: Pick<FleetCustomerRecord, 'scannedAt'>, since: string | undefined): boolean {
+  return since === undefined || row.scannedAt >= since;
+}
+
 export class FleetStore {
   constructor(private readonly tables: TableSource) {}
 
@@ -207,6 +212,15 @@ export class FleetStore {
   }
 
   /** The newest scan that completed: the slot's when it did, else the newest completed past scan. */
+  /**
+   * Where the rows of the customers the last completed scan listed begin (its start): a row written before it is of a
+   * customer no longer listed, which every reader leaves out (`isListed`). Undefined before any scan completed: then
+   * every row counts.
+   */
+  async listedSince(slot?: ScanSlot): Promise<string | undefined> {
+    return (await this.lastCompletedScan(slot))?.startedAt;
+  }
+
   async lastCompletedScan(slot?: ScanSlot): Promise<FleetScanRecord | undefined> {
     const current = (slot ?? (await this.readSlot()))?.scan;
     if (current?.state === 'completed') return current;

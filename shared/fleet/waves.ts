@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Telemetry } from '../telemetry/telemetry';
 import type { FleetCustomerRecord } from './records';
-import type { FleetStore } from './store';
+import { isListed, type FleetStore } from './store';
 import { planWave, type WavePlan, type WaveRequest } from './wave-plan';
 import {
   countProgress,
@@ -36,22 +36,26 @@ export type CreateWaveOutcome =
 /** Reads at most this many customer rows at once (explicit ids). */
 const READ_CONCURRENCY = 16;
 
+/** The rows of the customers asked for, of those the last completed scan listed (no longer listed: no row). */
 async function rowsFor(store: FleetStore, request: WaveRequest['members']): Promise<Map<string, FleetCustomerRecord>> {
   const rows = new Map<string, FleetCustomerRecord>();
+  const since = await store.listedSince();
   switch (request.kind) {
     case 'customers': {
       const ids = [...request.customerIds];
       const worker = async () => {
         for (let id = ids.shift(); id !== undefined; id = ids.shift()) {
           const row = await store.readCustomer(id);
-          if (row) rows.set(id, row);
+          if (row && isListed(row, since)) rows.set(id, row);
         }
       };
       await Promise.all(Array.from({ length: READ_CONCURRENCY }, worker));
       return rows;
     }
     case 'select':
-      for await (const row of store.customers({ state: request.state })) rows.set(row.customerId, row);
+      for await (const row of store.customers({ state: request.state, ...(since ? { scannedSince: since } : {}) })) {
+        rows.set(row.customerId, row);
+      }
       return rows;
   }
 }

@@ -121,6 +121,28 @@ describe('the waves HTTP API', () => {
     expect(await stack.services.fleet.readWaveSlot()).toBeUndefined();
   });
 
+  it('a customer the last completed scan no longer listed is not one of a wave, asked for or selected', async () => {
+    // A row an older scan wrote (eligible then) for a customer the last completed scan did not list.
+    const listed = await stack.services.fleet.readCustomer(eligible[0]);
+    const ghost = randomUUID();
+    await stack.services.fleet.updateSlot((current) => ({
+      result: undefined,
+      write: current,
+      customers: [{ ...listed!, customerId: ghost, scanId: randomUUID(), scannedAt: '2020-01-01T00:00:00.000Z' }],
+    }));
+    expect((await stack.services.fleet.readCustomer(ghost))?.state).toBe('eligible');
+    const asked = await post('/fleet/waves', { customerIds: [ghost, eligible[0]], dryRun: true });
+    expect(asked.body).toMatchObject({
+      members: [{ customerId: eligible[0] }],
+      excluded: [{ customerId: ghost, state: 'unknown-customer' }],
+    });
+    const selected = (await post('/fleet/waves', { select: { state: 'eligible' }, dryRun: true })).body as {
+      members: { customerId: string }[];
+    };
+    expect(selected.members.map((m) => m.customerId).sort()).toEqual([...eligible].sort());
+    expect(await stack.services.fleet.readWaveSlot()).toBeUndefined();
+  });
+
   it('422 when no customer asked for can move, with every reason', async () => {
     const response = await post('/fleet/waves', { customerIds: suspended });
     expect(response.status).toBe(422);
