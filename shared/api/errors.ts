@@ -1,4 +1,5 @@
 import { isRestError } from '@azure/core-rest-pipeline';
+import { asError } from '../errors';
 import { problem, type ProblemResponse } from '../http/problem';
 import {
   ClientCredentialInvalidError,
@@ -113,7 +114,7 @@ export function problemForError(error: unknown, context: ErrorContext): ProblemR
     });
   }
   // A failure nobody anticipated: report it, answer as a dependency failure (the caller retries; nothing was lost).
-  context.telemetry.exception(error instanceof Error ? error : new Error(String(error)), {
+  context.telemetry.exception(asError(error), {
     instance: context.instance,
   });
   context.log(

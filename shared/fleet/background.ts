@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { asError } from '../errors';
 import { parseNcrontab, type FleetConfig, type PollConfig } from '../config';
 import type { CustomerDirectory, ProductUpgrades } from '../partner-center/types';
 import type { Telemetry } from '../telemetry/telemetry';
@@ -63,7 +64,7 @@ async function step<T>(
   try {
     return await work();
   } catch (error) {
-    const failure = error instanceof Error ? error : new Error(String(error));
+    const failure = asError(error);
     telemetry.exception(failure, { runId, step: name });
     return { outcome: 'error', error: failure.message };
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
+import { asError } from '../errors';
 import type { NcrontabSchedule } from '../config';
 import type {
   CallOptions,
@@ -508,10 +509,6 @@ class ScanRun {
 
 function iso(epochMs: number): string {
   return new Date(epochMs).toISOString();
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** A batch's rows stay well inside a transaction's 4 MiB (each list in a row is cut to MAX_LIST_CHARS). */

@@ -31,7 +31,7 @@ import {
   waveSlotToEntity,
   waveToEntity,
 } from './wave-entities';
-import type { WaveMember, WaveRecord, WaveSlot } from './wave-records';
+import { ACTIVE_WAVE_STATES, type WaveMember, type WaveRecord, type WaveSlot } from './wave-records';
 import type { WaveDecision } from './wave-state';
 
 /** Upper bound on the entities of one entity-group transaction (the service's limit). */
@@ -336,9 +336,10 @@ export class FleetStore {
   /** The waves not ended (running, paused or following), oldest first by id order (one range query). */
   async activeWaves(): Promise<WaveRecord[]> {
     const client = await this.table();
+    const states = ACTIVE_WAVE_STATES.map((state) => odata`state eq ${state}`).join(' or ');
     const filter =
       odata`PartitionKey eq ${FLEET_PARTITION} and RowKey ge ${WAVE_RANGE.from} and RowKey lt ${WAVE_RANGE.below}` +
-      " and (state eq 'running' or state eq 'paused' or state eq 'following')";
+      ` and (${states})`;
     const waves: WaveRecord[] = [];
     for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
       waves.push(waveFromEntity(entity));

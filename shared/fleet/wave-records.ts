@@ -49,8 +49,11 @@ export interface WaveRecord {
   lease?: Lease;
 }
 
+/** The states of a wave not ended: every timer run works on it. */
+export const ACTIVE_WAVE_STATES: readonly WaveState[] = ['running', 'paused', 'following'];
+
 export function isActive(state: WaveState): boolean {
-  return state === 'running' || state === 'paused' || state === 'following';
+  return ACTIVE_WAVE_STATES.includes(state);
 }
 
 /** Running or paused: the wave still has customers to start, and holds the one wave slot. */

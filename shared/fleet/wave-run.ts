@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { asError } from '../errors';
 import type { CallOptions, ProductUpgrades } from '../partner-center/types';
 import type { Telemetry } from '../telemetry/telemetry';
 import { acceptUpgrade, type AcceptDeps } from '../tracking/accept';
@@ -109,10 +110,6 @@ class WaveStopped extends Error {
     super(`the wave run stopped (${reason})`);
     this.name = 'WaveStopped';
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 class WaveRun {

@@ -11,6 +11,7 @@ import {
   type PipelineRequest,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
+import { asError } from '../errors';
 import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import {
   PartnerCenterError,
@@ -461,7 +462,7 @@ export class PartnerCenterClient implements ProductUpgrades, CustomerDirectory {
         cause: error,
       });
     }
-    return error instanceof Error ? error : new Error(String(error));
+    return asError(error);
   }
 
   private expect(operation: Operation, response: PipelineResponse, ok: number[], ids: CallIds): void {

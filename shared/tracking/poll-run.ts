@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { asError } from '../errors';
 import type { PollConfig } from '../config';
 import type { ProductUpgrades } from '../partner-center/types';
 import { heldByOther, newLease, type Lease } from '../storage/lease';
@@ -277,7 +278,7 @@ class PollRun {
         notifiedAt = this.now();
         this.summary.notified++;
       } catch (error) {
-        notifyError = error instanceof Error ? error : new Error(String(error));
+        notifyError = asError(error);
       }
     }
     if (!(await store.commitPoll(entry, claim, commitOf(plan, entry.rowKey, notifiedAt)))) {
