@@ -11,7 +11,7 @@ import type { Telemetry } from '../telemetry';
 import type { UpgradeRecord } from '../tracking/records';
 import { isFinal, type FinalStatus } from '../tracking/state';
 import type { TrackingStore } from '../tracking/store';
-import { parseSigningSecrets } from '../webhooks/signing';
+import { readSigningSecrets } from '../webhooks/signing';
 import { deliverCallback, type CallbackPayload, type DeliveryResult } from './delivery';
 import { notificationFor } from './events';
 import { parseCallbackMessage, retryDelaySeconds, type CallbackMessage } from './message';
@@ -112,10 +112,10 @@ function payloadFor(record: UpgradeRecord & { status: FinalStatus }): CallbackPa
  */
 async function signingSecrets(deps: CallbackJobDeps): Promise<{ secrets: string[] } | { problem: string }> {
   try {
-    const parsed = parseSigningSecrets(await deps.secrets.get('CALLBACK_SIGNING_SECRET'));
-    if (!parsed.ok) return { problem: `CALLBACK_SIGNING_SECRET ${parsed.problem}: callbacks are never sent with it` };
-    if (parsed.secrets.length > 0) return { secrets: parsed.secrets };
-    return { problem: 'CALLBACK_SIGNING_SECRET is not set: callbacks are never sent unsigned' };
+    const read = await readSigningSecrets(deps.secrets, 'CALLBACK_SIGNING_SECRET');
+    if (read.ok) return { secrets: read.secrets };
+    const never = read.cause === 'not-set' ? 'callbacks are never sent unsigned' : 'callbacks are never sent with it';
+    return { problem: `${read.problem}: ${never}` };
   } catch (error) {
     if (!(error instanceof SecretUnavailableError)) throw error;
     return { problem: 'CALLBACK_SIGNING_SECRET could not be read from Key Vault; retried later' };

@@ -1,7 +1,7 @@
 import type { WebhookSignatures } from '../config';
 import { problem, type ProblemResponse } from '../http/problem';
 import type { SecretStore } from '../secrets/types';
-import { parseSigningSecrets, verifyWebhook, type SignatureFailure } from './signing';
+import { readSigningSecrets, verifyWebhook, type SignatureFailure, type SigningSecrets } from './signing';
 
 /**
  * The signing mode in force: the webhooks' gate and the health check ask the same question. `required` with the
@@ -16,24 +16,17 @@ export type WebhookSigning =
 
 export async function webhookSigning(store: SecretStore, signatures: WebhookSignatures): Promise<WebhookSigning> {
   if (signatures === 'disabled') return { mode: 'disabled' };
-  let value: string | undefined;
+  let read: SigningSecrets;
   try {
-    value = await store.get('WEBHOOK_SIGNING_SECRET');
+    read = await readSigningSecrets(store, 'WEBHOOK_SIGNING_SECRET');
   } catch (error) {
     const reason = error instanceof Error ? error.message : 'unknown error';
     return { mode: 'unavailable', cause: 'unreadable', problem: `WEBHOOK_SIGNING_SECRET could not be read: ${reason}` };
   }
-  const parsed = parseSigningSecrets(value);
-  if (!parsed.ok)
-    return { mode: 'unavailable', cause: 'malformed', problem: `WEBHOOK_SIGNING_SECRET ${parsed.problem}` };
-  if (parsed.secrets.length === 0) {
-    return {
-      mode: 'unavailable',
-      cause: 'not-set',
-      problem: 'WEBHOOK_SIGNING_SECRET is not set: every POST webhook is refused until it is',
-    };
-  }
-  return { mode: 'required', secrets: parsed.secrets };
+  if (read.ok) return { mode: 'required', secrets: read.secrets };
+  const problem =
+    read.cause === 'not-set' ? `${read.problem}: every POST webhook is refused until it is` : read.problem;
+  return { mode: 'unavailable', cause: read.cause, problem };
 }
 
 export type WebhookAuthentication =

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { FieldError } from '../http/problem';
+import type { SecretStore } from '../secrets/types';
 
 /**
  * Standard Webhooks (https://www.standardwebhooks.com), both ways: the billing system's calls to the app and the
@@ -70,6 +71,23 @@ export function parseSigningSecrets(value: string | undefined): ParsedSecrets {
     if (problem) return { ok: false, problem: secrets.length > 1 ? `secret ${index + 1}: ${problem}` : problem };
   }
   return { ok: true, secrets };
+}
+
+export type SigningSecrets =
+  { ok: true; secrets: string[] } | { ok: false; cause: 'not-set' | 'malformed'; problem: string };
+
+/**
+ * A signing-secret setting as the secret store holds it: its secrets, or why there are none (`not-set`, or
+ * `malformed`), `problem` naming the setting and never a value. A store that cannot answer throws, as the store does.
+ */
+export async function readSigningSecrets(
+  store: Pick<SecretStore, 'get'>,
+  name: 'WEBHOOK_SIGNING_SECRET' | 'CALLBACK_SIGNING_SECRET',
+): Promise<SigningSecrets> {
+  const parsed = parseSigningSecrets(await store.get(name));
+  if (!parsed.ok) return { ok: false, cause: 'malformed', problem: `${name} ${parsed.problem}` };
+  if (parsed.secrets.length === 0) return { ok: false, cause: 'not-set', problem: `${name} is not set` };
+  return parsed;
 }
 
 /** A new secret as the specification recommends it: `whsec_` and 32 random bytes. */
