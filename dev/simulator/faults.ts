@@ -38,7 +38,7 @@ export class FaultInjector {
       this.specs.delete(route);
       return;
     }
-    this.specs.set(route, validateFaultSpec(spec, `faults.${route}`));
+    this.specs.set(route, { ...validateFaultSpec(spec, `faults.${route}`) });
   }
 
   clear(): void {
@@ -57,6 +57,14 @@ export class FaultInjector {
     return { ...this.specs.get('*'), ...this.specs.get(route) };
   }
 
+  /** One request covered by the route's entry: an entry with `times` left is lifted after its last one. */
+  private countDown(route: FaultRoute): void {
+    const entry = this.specs.get(route);
+    if (entry?.times === undefined) return;
+    if (entry.times > 1) this.specs.set(route, { ...entry, times: entry.times - 1 });
+    else this.specs.delete(route);
+  }
+
   private chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this.prng.next() < p;
   }
@@ -71,6 +79,8 @@ export class FaultInjector {
     };
     if (this.specs.size === 0) return decision;
     const spec = this.effective(route);
+    this.countDown('*');
+    this.countDown(route);
     decision.retryAfterSeconds = spec.retryAfterSeconds ?? 1;
     decision.omitRetryAfter = spec.omitRetryAfter ?? false;
     if (this.chance(spec.connectionReset)) decision.reset = spec.connectionResetPhase ?? 'after';

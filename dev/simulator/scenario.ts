@@ -118,7 +118,20 @@ export interface FaultSpec {
   malformedJson?: number;
   /** Treat the caller's access token as expired (401, and the token stays invalid). */
   tokenExpiry?: number;
+  /** These settings apply to the next `times` requests they cover, then are lifted (as `null` would). Default: no end. */
+  times?: number;
 }
+
+/** The fault settings that are probabilities per request. */
+export const FAULT_PROBABILITIES = [
+  'status500',
+  'status503',
+  'status408',
+  'status429',
+  'connectionReset',
+  'malformedJson',
+  'tokenExpiry',
+] as const satisfies readonly (keyof FaultSpec)[];
 
 export interface BucketSpec {
   /** Sustained requests per second (real time: clients wait Retry-After in real seconds). */
@@ -218,20 +231,14 @@ function checkNumber(value: unknown, where: string, min: number, max = Number.MA
 
 export function validateFaultSpec(value: unknown, where: string): FaultSpec {
   if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
-  for (const key of [
-    'status500',
-    'status503',
-    'status408',
-    'status429',
-    'connectionReset',
-    'malformedJson',
-    'tokenExpiry',
-  ]) {
-    checkNumber(value[key], `${where}.${key}`, 0, 1);
-  }
+  for (const key of FAULT_PROBABILITIES) checkNumber(value[key], `${where}.${key}`, 0, 1);
   checkNumber(value.latencyMs, `${where}.latencyMs`, 0, 600_000);
   checkNumber(value.latencyJitterMs, `${where}.latencyJitterMs`, 0, 600_000);
   checkNumber(value.retryAfterSeconds, `${where}.retryAfterSeconds`, 0, 86_400);
+  checkNumber(value.times, `${where}.times`, 1);
+  if (value.times !== undefined && !Number.isInteger(value.times)) {
+    throw new ScenarioError(`${where}.times must be a whole number`);
+  }
   if (value.omitRetryAfter !== undefined && typeof value.omitRetryAfter !== 'boolean') {
     throw new ScenarioError(`${where}.omitRetryAfter must be true or false`);
   }
@@ -239,19 +246,14 @@ export function validateFaultSpec(value: unknown, where: string): FaultSpec {
   if (phase !== undefined && phase !== 'before' && phase !== 'after') {
     throw new ScenarioError(`${where}.connectionResetPhase must be "before" or "after"`);
   }
-  const known = new Set([
-    'status500',
-    'status503',
-    'status408',
-    'status429',
+  const known = new Set<string>([
+    ...FAULT_PROBABILITIES,
     'retryAfterSeconds',
     'omitRetryAfter',
     'latencyMs',
     'latencyJitterMs',
-    'connectionReset',
     'connectionResetPhase',
-    'malformedJson',
-    'tokenExpiry',
+    'times',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) throw new ScenarioError(`${where}.${key} is not a fault setting`);

@@ -92,6 +92,22 @@ describe('simulator rate limits and fault injection', () => {
     expect(sim.state.counters().faultsInjected).toEqual({ status503: 1 });
   });
 
+  it('times: the entry covers only its next n requests, then is lifted and the "*" entry applies again', async () => {
+    sim.setFaults('*', { status500: 1 });
+    sim.setFaults('eligibility', { status503: 1, status500: 0, times: 2 });
+    expect(sim.state.faults().eligibility?.times).toBe(2);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await eligibility()).status);
+    expect(statuses).toEqual([503, 503, 500, 500]);
+    expect(sim.state.faults().eligibility).toBeUndefined();
+    // on "*", every faulted route's request counts
+    sim.setFaults('*', { status503: 1, times: 1 });
+    expect((await eligibility()).status).toBe(503);
+    expect((await eligibility()).status).toBe(200);
+    expect(sim.state.faults()).toEqual({});
+    for (const times of [0, 1.5]) expect(() => sim.setFaults('create', { status503: 1, times })).toThrow(/times/);
+  });
+
   it('injected 429s, with the given Retry-After or without the header at all', async () => {
     sim.setFaults('status', { status429: 1, retryAfterSeconds: 7 });
     const body = { customerId: A, productFamily: 'Azure' };
