@@ -144,10 +144,11 @@ describe('fault matrix: every upgrade ends in its true state, callers get 202 or
         inject: (r) => r.sim.setFaults('create', { latencyMs: 1500, times: 2 }),
       },
     );
-    const timedOut = rig.telemetry.dependencies.filter((d) => !d.success).length;
-    expect(timedOut).toBeGreaterThanOrEqual(2);
+    // the app's own record of its attempts (the simulator counts a held answer only when it writes it, later)
+    const creates = rig.telemetry.dependencies.filter((d) => d.name === 'POST /v1/productUpgrades');
+    expect(creates.filter((d) => d.resultCode === 'Timeout').length).toBeGreaterThanOrEqual(2);
     // the cut attempts were sent again, and still one upgrade per customer (checked in lifeUnder)
-    expect(rig.sim.state.counters().requests.create.total).toBeGreaterThanOrEqual(3 + 2);
+    expect(creates.length).toBeGreaterThanOrEqual(3 + 2);
   });
 
   it('token expiry mid-run: 401 → a new access token, the call retried', async () => {
