@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { newSigningSecret, parseSigningSecrets, signWebhook } from '../shared/webhooks/signing';
+import { urlSetting } from '../shared/config';
+import { createSecretStore, type CreateSecretStoreOptions } from '../shared/secrets';
+import { newSigningSecret, parseSigningSecrets, readSigningSecrets, signWebhook } from '../shared/webhooks/signing';
 import { loadLocalSettings } from './host/settings';
 
 /**
@@ -57,13 +59,35 @@ export function localSigningSecret(root: string): { secret: string; created: boo
   return { secret, created: true };
 }
 
+/** How `localWebhookSecret` reaches Key Vault: the credential and client options (tests); default as the app. */
+export type LocalVaultAccess = Pick<CreateSecretStoreOptions, 'credential' | 'clientOptions'>;
+
+const QUIET = { info: () => undefined, warn: () => undefined };
+
 /**
- * The secret a request to the local app is signed with: `WEBHOOK_SIGNING_SECRET` as `npm start` reads it (the
- * environment, else `local.settings.json` or the sample; the first of a rotation list), else `npm start`'s own.
- * Undefined when there is none yet (`npm start` never ran). Throws naming the setting when it is malformed.
+ * The secret a request to the local app is signed with, read where `npm start` has the app read it: with
+ * `KEY_VAULT_URL` set, from that Key Vault through the app's own secret store (signed in as the app would be, e.g.
+ * `az login`); else `WEBHOOK_SIGNING_SECRET` (the environment, else `local.settings.json` or the sample; the first of
+ * a rotation list), else `npm start`'s own. Undefined when there is none yet (`npm start` never ran). Throws naming
+ * the setting when it is malformed, or not in the vault.
  */
-export function localWebhookSecret(root: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const parsed = parseSigningSecrets(loadLocalSettings(root, env).values.WEBHOOK_SIGNING_SECRET);
+export async function localWebhookSecret(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+  vault: LocalVaultAccess = {},
+): Promise<string | undefined> {
+  const settings = loadLocalSettings(root, env).values;
+  const keyVaultUrl = urlSetting(settings, 'KEY_VAULT_URL');
+  if (keyVaultUrl) {
+    const store = createSecretStore(
+      { secrets: { keyVaultUrl, cacheTtlMs: 0 } },
+      { logger: QUIET, env: settings, ...vault },
+    );
+    const read = await readSigningSecrets(store, 'WEBHOOK_SIGNING_SECRET');
+    if (!read.ok) throw new Error(`${read.problem} in Key Vault ${keyVaultUrl}`);
+    return read.secrets[0];
+  }
+  const parsed = parseSigningSecrets(settings.WEBHOOK_SIGNING_SECRET);
   if (!parsed.ok) throw new Error(`WEBHOOK_SIGNING_SECRET ${parsed.problem}`);
   return parsed.secrets[0] ?? readSecretFile(path.join(root, LOCAL_SIGNING_SECRET_FILE));
 }

@@ -51,10 +51,10 @@ export function parseSignArgs(argv: readonly string[]): { webhookId: string; bod
   return { webhookId: id, body: rest[0] };
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const root = path.resolve(__dirname, '../..');
   const { webhookId, body } = parseSignArgs(process.argv.slice(2));
-  const secret = localWebhookSecret(root);
+  const secret = await localWebhookSecret(root);
   if (!secret) {
     throw new Error(
       'No webhook signing secret yet: `npm start` makes one on its first start (or set WEBHOOK_SIGNING_SECRET).',
@@ -65,10 +65,11 @@ function main(): number {
 }
 
 if (require.main === module) {
-  try {
-    process.exitCode = main();
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 1;
-  }
+  main().then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -21,7 +21,7 @@ export interface CreateSecretStoreOptions {
  * which one is in use, never a value. With a user-assigned identity, `AZURE_CLIENT_ID` selects it.
  */
 export function createSecretStore(
-  config: Pick<AppConfig, 'secrets'>,
+  config: { secrets: Pick<AppConfig['secrets'], 'keyVaultUrl' | 'cacheTtlMs'> },
   options: CreateSecretStoreOptions,
 ): CachedSecretStore {
   const env = options.env ?? process.env;

@@ -290,7 +290,7 @@ describe('Key Vault secret store against a protocol-speaking endpoint', () => {
   it('the factory logs once which store is in use, never a value', async () => {
     const logger = new CapturingLogger();
     const store = createSecretStore(
-      { secrets: { keyVaultUrl: vault.url, cacheTtlMs: 300_000, refreshTokenWriteIntervalMs: 3_600_000 } },
+      { secrets: { keyVaultUrl: vault.url, cacheTtlMs: 300_000 } },
       { logger, credential, clientOptions, env: { AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001' } },
     );
     expect(store.kind).toBe('key-vault');

@@ -10,6 +10,14 @@ import { LOCAL_SIGNING_SECRET_FILE, localSigningSecret, localWebhookSecret } fro
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 import { startHostedStack, type HostedStack } from '../../../dev/stack';
 import { curlConfig, parseSignArgs } from '../../../scripts/sign';
+import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+
+/** The SDK's own pipeline against the loopback fake: plain HTTP, no challenge resource check, short retries. */
+const VAULT_CLIENT_OPTIONS = {
+  disableChallengeResourceVerification: true,
+  allowInsecureConnection: true,
+  retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
+};
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '../../..');
@@ -149,7 +157,7 @@ describe("npm start's own signing secret", () => {
     root = mkdtempSync(path.join(tmpdir(), 'signing-'));
     writeFileSync(
       path.join(root, 'local.settings.sample.json'),
-      JSON.stringify({ Values: { WEBHOOK_SIGNING_SECRET: '' } }),
+      JSON.stringify({ Values: { KEY_VAULT_URL: '', WEBHOOK_SIGNING_SECRET: '' } }), // as in the project's sample
     );
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -163,14 +171,35 @@ describe("npm start's own signing secret", () => {
     expect(localSigningSecret(root)).toEqual({ secret: first.secret, created: false });
   });
 
-  it('is what `npm run sign` signs with, unless WEBHOOK_SIGNING_SECRET is configured (the first of a rotation)', () => {
-    expect(localWebhookSecret(root, {})).toBeUndefined();
+  it('is what `npm run sign` signs with, unless WEBHOOK_SIGNING_SECRET is configured (the first of a rotation)', async () => {
+    expect(await localWebhookSecret(root, {})).toBeUndefined();
     const { secret } = localSigningSecret(root);
-    expect(localWebhookSecret(root, {})).toBe(secret);
+    expect(await localWebhookSecret(root, {})).toBe(secret);
     const configured = [newSigningSecret(), newSigningSecret()];
-    expect(localWebhookSecret(root, { WEBHOOK_SIGNING_SECRET: configured.join(',') })).toBe(configured[0]);
-    expect(() => localWebhookSecret(root, { WEBHOOK_SIGNING_SECRET: 'short' })).toThrow(
+    expect(await localWebhookSecret(root, { WEBHOOK_SIGNING_SECRET: configured.join(',') })).toBe(configured[0]);
+    await expect(localWebhookSecret(root, { WEBHOOK_SIGNING_SECRET: 'short' })).rejects.toThrow(
       /^WEBHOOK_SIGNING_SECRET must be whsec_/,
     );
+  });
+
+  it("with KEY_VAULT_URL set, `npm run sign` signs with the vault's secret, as the app `npm start` runs reads it", async () => {
+    const vault = await new FakeKeyVaultServer().start();
+    try {
+      const access = { credential: new FakeTokenCredential(), clientOptions: VAULT_CLIENT_OPTIONS };
+      localSigningSecret(root);
+      const local = newSigningSecret();
+      const env = { KEY_VAULT_URL: vault.url, WEBHOOK_SIGNING_SECRET: local };
+      // not in the vault: refused naming the setting and the vault, never signed with a secret the app does not use
+      await expect(localWebhookSecret(root, env, access)).rejects.toThrow(
+        `WEBHOOK_SIGNING_SECRET is not set in Key Vault ${vault.url}`,
+      );
+      const rotation = [newSigningSecret(), newSigningSecret()];
+      vault.seed('webhook-signing-secret', rotation.join(','));
+      expect(await localWebhookSecret(root, env, access)).toBe(rotation[0]);
+      vault.seed('webhook-signing-secret', 'short');
+      await expect(localWebhookSecret(root, env, access)).rejects.toThrow(/^WEBHOOK_SIGNING_SECRET must be whsec_/);
+    } finally {
+      await vault.close();
+    }
   });
 });

@@ -58,7 +58,7 @@ describe('createSecretStore without KEY_VAULT_URL', () => {
     const lines: string[] = [];
     const logger = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) };
     const store = createSecretStore(
-      { secrets: { keyVaultUrl: undefined, cacheTtlMs: 300_000, refreshTokenWriteIntervalMs: 3_600_000 } },
+      { secrets: { keyVaultUrl: undefined, cacheTtlMs: 300_000 } },
       { logger, env: { CALLBACK_SIGNING_SECRET: 'cb-secret' } },
     );
     expect(store.kind).toBe('environment');
