@@ -229,16 +229,18 @@ function checkNumber(value: unknown, where: string, min: number, max = Number.MA
   }
 }
 
+function checkInteger(value: unknown, where: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  checkNumber(value, where, min, max);
+  if (value !== undefined && !Number.isInteger(value)) throw new ScenarioError(`${where} must be an integer`);
+}
+
 export function validateFaultSpec(value: unknown, where: string): FaultSpec {
   if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
   for (const key of FAULT_PROBABILITIES) checkNumber(value[key], `${where}.${key}`, 0, 1);
   checkNumber(value.latencyMs, `${where}.latencyMs`, 0, 600_000);
   checkNumber(value.latencyJitterMs, `${where}.latencyJitterMs`, 0, 600_000);
   checkNumber(value.retryAfterSeconds, `${where}.retryAfterSeconds`, 0, 86_400);
-  checkNumber(value.times, `${where}.times`, 1);
-  if (value.times !== undefined && !Number.isInteger(value.times)) {
-    throw new ScenarioError(`${where}.times must be a whole number`);
-  }
+  checkInteger(value.times, `${where}.times`, 1);
   if (value.omitRetryAfter !== undefined && typeof value.omitRetryAfter !== 'boolean') {
     throw new ScenarioError(`${where}.omitRetryAfter must be true or false`);
   }
@@ -330,12 +332,8 @@ export function validateCustomer(value: unknown, where: string): CustomerSpec {
 
 export function validatePaging(value: unknown, where = 'paging'): PagingSpec {
   if (!isJsonObject(value)) throw new ScenarioError(`${where} must be an object`);
-  checkNumber(value.maxPageSize, `${where}.maxPageSize`, 1, 10_000);
-  checkNumber(value.defaultPageSize, `${where}.defaultPageSize`, 1, 10_000);
-  for (const key of ['maxPageSize', 'defaultPageSize']) {
-    if (value[key] !== undefined && !Number.isInteger(value[key]))
-      throw new ScenarioError(`${where}.${key} must be an integer`);
-  }
+  checkInteger(value.maxPageSize, `${where}.maxPageSize`, 1, 10_000);
+  checkInteger(value.defaultPageSize, `${where}.defaultPageSize`, 1, 10_000);
   if (value.nextLink !== undefined && !NEXT_LINK_FORMS.includes(value.nextLink as NextLinkForm)) {
     throw new ScenarioError(`${where}.nextLink must be one of ${NEXT_LINK_FORMS.join(', ')}`);
   }

@@ -89,8 +89,8 @@ async function lifeUnder(name: string, options: Partial<RigOptions>, hooks: Hook
 }
 
 /**
- * `spec` at random on every route, and for certain on the first status poll (a GET with a JSON body, which every fault
- * can hit): whatever the seed draws, each case meets its fault at least once.
+ * `spec` at random on every route, and for certain on the first status poll (a POST answered with a JSON body, which
+ * every fault can hit): whatever the seed draws, each case meets its fault at least once.
  */
 function injectEverywhere(rig: Rig, spec: FaultSpec): void {
   rig.sim.setFaults('*', spec);
