@@ -173,9 +173,8 @@ export async function readFleetCustomers(
     const filter: CustomerFilter = {
       ...(state ? { state: state as FleetState } : {}),
       ...(reason ? { reason: reason as NotEligibleReason } : {}),
+      scannedSince: await services.fleet.listedSince(),
     };
-    const since = await services.fleet.listedSince();
-    if (since) filter.scannedSince = since;
     if (csv) return await csvExport(services, filter);
     const page = await services.fleet.customerPage(filter, {
       pageSize: 'pageSize' in size ? size.pageSize : DEFAULT_CUSTOMER_PAGE,

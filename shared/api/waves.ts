@@ -4,6 +4,7 @@ import {
   createWave,
   MAX_WAVE_MEMBERS,
   readWave,
+  viewOf,
   waveView,
   waveMembersWithStatus,
   type Exclusion,
@@ -268,7 +269,7 @@ export async function createWaveRequest(
         return { ...answer, headers: { ...answer.headers, location: waveLocation(outcome.waveId) } };
       }
       case 'created':
-        return waveAnswer(202, await waveView(services.fleet, outcome.wave), true);
+        return waveAnswer(202, viewOf(outcome.wave, outcome.members), true);
     }
   } catch (error) {
     return problemForError(error, errorContext(services, request, log));

@@ -164,7 +164,7 @@ async function runSteps<Found>(
     }
 
     const reservation = beginReservation(tables, { id, fingerprint: webhookFingerprint(options.endpoint, raw.raw) });
-    const work = startWork(raw.raw, instance, options, handler, id);
+    const work = startWork(raw.raw, options, handler, id);
     const begun = await reservation;
     if (begun.kind === 'respond') return begun.response;
     held = begun.handle;
@@ -197,11 +197,11 @@ type Work = { ok: true; run: () => Promise<WebhookAnswer> } | { ok: false; respo
  */
 function startWork<Found>(
   raw: Buffer,
-  instance: string,
   options: WebhookOptions,
   handler: WebhookHandler<Found>,
   webhookId: string,
 ): Work {
+  const { instance } = options;
   const parsed = parseJsonBody(raw, instance);
   if (!parsed.ok) return parsed;
   const valid = validateCustomerUpgradeRequest(parsed.json);

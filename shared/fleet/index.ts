@@ -12,7 +12,7 @@ export {
   type ScanStopReason,
 } from './scan-run';
 export { FLEET_STATES, NOT_ELIGIBLE_REASONS } from './records';
-export { createWave, readWave, waveView, commandWave, waveMembersWithStatus, unsettledMembers } from './waves';
+export { createWave, readWave, viewOf, waveView, commandWave, waveMembersWithStatus, unsettledMembers } from './waves';
 export type { CreateWaveOutcome, WaveView, WaveOptions } from './waves';
 export { runWaveStep, type WaveStepOptions, type WaveStepResult, type WaveRunReport } from './wave-run';
 export type { WaveRequest, WaveMembersRequest, WavePlan, Exclusion, PlannedMember } from './wave-plan';

@@ -68,7 +68,7 @@ export class StepWindow<Reason extends string = WindowStop> {
    * reason stands already) and returned.
    */
   slotWaitEnded(): WindowStop {
-    const reason: WindowStop = this.signal?.aborted ? 'aborted' : 'time-budget';
+    const reason = this.over() ?? 'time-budget';
     this.stop(reason);
     return reason;
   }

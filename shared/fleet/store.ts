@@ -62,13 +62,6 @@ function customerFilter(filter: CustomerFilter): string {
 /** Member rows written with a wave's record (and the wave slot) in one transaction. */
 export const MAX_MEMBERS_PER_WRITE = TRANSACTION_LIMIT - 2;
 
-/**
- * The `Fleet` table (shared/fleet/entities.ts, wave-entities.ts): the scan slot, one row per customer, one row per
- * finished scan, and the waves (the wave slot, a record per wave, a row per member) — in one partition. Every change
- * of the scan slot or of a wave's record goes through the one conditional update with a pure decision
- * (scan-state.ts, wave-state.ts); customer rows, and the member rows a timer run writes, only ever with it, in the same
- * transaction.
- */
 /** A wave's record row as stored, with its ETag (see `FleetStore.updateWave`). */
 export type StoredWave = StoredRow<Entity>;
 
@@ -77,6 +70,13 @@ export function isListed(row: Pick<FleetCustomerRecord, 'scannedAt'>, since: str
   return since === undefined || row.scannedAt >= since;
 }
 
+/**
+ * The `Fleet` table (shared/fleet/entities.ts, wave-entities.ts): the scan slot, one row per customer, one row per
+ * finished scan, and the waves (the wave slot, a record per wave, a row per member) — in one partition. Every change
+ * of the scan slot or of a wave's record goes through the one conditional update with a pure decision
+ * (scan-state.ts, wave-state.ts); customer rows, and the member rows a timer run writes, only ever with it, in the same
+ * transaction.
+ */
 export class FleetStore {
   constructor(private readonly tables: TableSource) {}
 
@@ -211,16 +211,16 @@ export class FleetStore {
     return undefined;
   }
 
-  /** The newest scan that completed: the slot's when it did, else the newest completed past scan. */
   /**
    * Where the rows of the customers the last completed scan listed begin (its start): a row written before it is of a
-   * customer no longer listed, which every reader leaves out (`isListed`). Undefined before any scan completed: then
-   * every row counts.
+   * customer no longer listed, which every reader leaves out (`isListed`, `CustomerFilter.scannedSince`). Undefined
+   * before any scan completed: then every row counts.
    */
-  async listedSince(slot?: ScanSlot): Promise<string | undefined> {
-    return (await this.lastCompletedScan(slot))?.startedAt;
+  async listedSince(): Promise<string | undefined> {
+    return (await this.lastCompletedScan())?.startedAt;
   }
 
+  /** The newest scan that completed: the slot's when it did, else the newest completed past scan. */
   async lastCompletedScan(slot?: ScanSlot): Promise<FleetScanRecord | undefined> {
     const current = (slot ?? (await this.readSlot()))?.scan;
     if (current?.state === 'completed') return current;

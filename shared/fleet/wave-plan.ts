@@ -95,7 +95,8 @@ export function planWave(
           excluded.push({
             customerId,
             state: 'unknown-customer',
-            nextStep: 'No scan has listed this customer: check the id, or scan the fleet, then try again.',
+            nextStep:
+              'The last completed scan did not list this customer: check the id, or scan the fleet, then try again.',
           });
         } else if (row.state !== 'eligible') excluded.push(exclusionOf(row));
         else members.push(planned(row));

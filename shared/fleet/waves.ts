@@ -29,7 +29,8 @@ export type CreateWaveOutcome =
   | { outcome: 'dry-run'; plan: WavePlan; createsPerMinute: number }
   /** No customer of the request can move now. */
   | { outcome: 'empty'; plan: WavePlan }
-  | { outcome: 'created'; wave: WaveRecord; plan: WavePlan }
+  /** `members`: the rows written, all pending, in customer id order (as a read lists them). */
+  | { outcome: 'created'; wave: WaveRecord; plan: WavePlan; members: WaveMember[] }
   /** Another wave still starts customers (running or paused): one at a time. */
   | { outcome: 'exists'; waveId: string };
 
@@ -53,7 +54,7 @@ async function rowsFor(store: FleetStore, request: WaveRequest['members']): Prom
       return rows;
     }
     case 'select':
-      for await (const row of store.customers({ state: request.state, ...(since ? { scannedSince: since } : {}) })) {
+      for await (const row of store.customers({ state: request.state, scannedSince: since })) {
         rows.set(row.customerId, row);
       }
       return rows;
@@ -111,14 +112,16 @@ export async function createWave(
     updatedAt: at,
     runs: 0,
   };
-  const members: WaveMember[] = plan.members.map((member) => ({
-    waveId,
-    customerId: member.customerId,
-    ...(member.companyName === undefined ? {} : { companyName: member.companyName }),
-    status: 'pending',
-    attempts: 0,
-    updatedAt: at,
-  }));
+  const members: WaveMember[] = plan.members
+    .map((member): WaveMember => ({
+      waveId,
+      customerId: member.customerId,
+      ...(member.companyName === undefined ? {} : { companyName: member.companyName }),
+      status: 'pending',
+      attempts: 0,
+      updatedAt: at,
+    }))
+    .sort((a, b) => (a.customerId < b.customerId ? -1 : a.customerId > b.customerId ? 1 : 0));
   await store.insertMembers(members);
   const created = await store.claimWaveSlot((slot) => decideWaveCreate(slot, wave));
   if (created.outcome === 'exists') {
@@ -132,7 +135,7 @@ export async function createWave(
     return created;
   }
   options.telemetry?.event('WaveCreated', { waveId }, { members: members.length });
-  return { outcome: 'created', wave: created.wave, plan };
+  return { outcome: 'created', wave: created.wave, plan, members };
 }
 
 export interface WaveView {
@@ -149,9 +152,22 @@ export async function readWave(store: FleetStore, waveId: string): Promise<WaveV
 
 /** The view of a wave whose record is in hand (just written, or read): its members, one range query. */
 export async function waveView(store: FleetStore, wave: WaveRecord): Promise<WaveView> {
-  const members: WaveView['members'] = [];
-  for await (const member of waveMembersWithStatus(store, wave)) members.push(member);
-  return { wave, progress: countProgress(members, wave.cancelledAt !== undefined), members };
+  const members: WaveMember[] = [];
+  for await (const member of store.waveMembers(wave.waveId)) members.push(member);
+  return viewOf(wave, members);
+}
+
+/** The view of a wave from its record and its members (in customer id order): no I/O. */
+export function viewOf(wave: WaveRecord, members: readonly WaveMember[]): WaveView {
+  const withStatus = members.map((member) => withProgress(member, wave));
+  return { wave, progress: countProgress(withStatus, wave.cancelledAt !== undefined), members: withStatus };
+}
+
+function withProgress(
+  member: WaveMember,
+  wave: Pick<WaveRecord, 'cancelledAt'>,
+): WaveMember & { progress: MemberProgress } {
+  return { ...member, progress: progressOf(member, wave.cancelledAt !== undefined) };
 }
 
 /** A wave's members, in customer id order, each with its place in the progress (for exports). */
@@ -159,10 +175,7 @@ export async function* waveMembersWithStatus(
   store: FleetStore,
   wave: Pick<WaveRecord, 'waveId' | 'cancelledAt'>,
 ): AsyncGenerator<WaveMember & { progress: MemberProgress }, void, undefined> {
-  const cancelled = wave.cancelledAt !== undefined;
-  for await (const member of store.waveMembers(wave.waveId)) {
-    yield { ...member, progress: progressOf(member, cancelled) };
-  }
+  for await (const member of store.waveMembers(wave.waveId)) yield withProgress(member, wave);
 }
 
 const COMMAND_EVENTS = { pause: 'WavePaused', resume: 'WaveResumed', cancel: 'WaveCancelled' } as const;

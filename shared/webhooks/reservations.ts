@@ -37,8 +37,9 @@ import { isReplayable, REPLAYED_HEADER, storedHeaders, type HttpResponseShape } 
  * reads only expiry rows of hours gone by, a range of RowKeys per shard, never the whole table.
  */
 
+const HOUR_MS = 3_600_000;
 /** How long a webhook-id answers repeats (and is refused for any other request). */
-export const RESERVATION_RETENTION_MS = 72 * 3_600_000;
+export const RESERVATION_RETENTION_MS = 72 * HOUR_MS;
 /** Longer than the 230 s the platform gives an HTTP response, so a live holder is never taken over. */
 export const RESERVATION_LEASE_MS = 5 * 60_000;
 
@@ -46,7 +47,6 @@ export const RESERVATION_LEASE_MS = 5 * 60_000;
 export const WEBHOOK_ID_PARTITIONS = ['w0', 'w1', 'w2', 'w3'] as const;
 const RESERVATION_ROW = 'i';
 const EXPIRY_ROW = 'x';
-const HOUR_MS = 3_600_000;
 
 /** What a webhook-id is bound to: the endpoint and the SHA-256 of the raw body bytes. */
 export function webhookFingerprint(endpoint: string, rawBody: Buffer | string): string {
@@ -174,7 +174,7 @@ function answerFor(decision: Exclude<ReservationDecision, { kind: 'acquired' }>)
   if (!decision.fingerprintMatches) {
     return problem(422, 'webhook-id-reused', 'The webhook-id was used for another request', {
       detail:
-        `A webhook-id names one request (one endpoint, one body) for ${RESERVATION_RETENTION_MS / 3_600_000} hours; ` +
+        `A webhook-id names one request (one endpoint, one body) for ${RESERVATION_RETENTION_MS / HOUR_MS} hours; ` +
         'send a new webhook-id for a new request.',
     });
   }

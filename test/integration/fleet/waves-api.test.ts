@@ -188,6 +188,8 @@ describe('the waves HTTP API', () => {
     const created = await post('/fleet/waves', { select: { state: 'eligible' } });
     expect(created.status).toBe(202);
     const waveId = (created.body as WaveBody).waveId;
+    // the 202 answers from the rows just written: the same wave a read right after finds
+    expect(created.body).toEqual((await get(`/fleet/waves/${waveId}`)).body);
     expect((await get(`/fleet/waves/${waveId}`)).body).toMatchObject({
       waveId,
       state: 'running',

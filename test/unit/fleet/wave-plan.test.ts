@@ -62,7 +62,11 @@ describe('planning a wave from explicit customers', () => {
         nextStep: 'next step of 2',
         scannedAt: '2026-05-01T02:00:00.000Z',
       },
-      { customerId: id(9), state: 'unknown-customer', nextStep: expect.stringMatching(/No scan has listed/) },
+      {
+        customerId: id(9),
+        state: 'unknown-customer',
+        nextStep: expect.stringMatching(/The last completed scan did not list this customer/),
+      },
       {
         customerId: id(3),
         state: 'upgrade-in-progress',
