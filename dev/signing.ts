@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { urlSetting } from '../shared/config';
-import { createSecretStore, type CreateSecretStoreOptions } from '../shared/secrets';
+import { createSecretStore, silentSecretsLogger, type CreateSecretStoreOptions } from '../shared/secrets';
 import { newSigningSecret, parseSigningSecrets, readSigningSecrets, signWebhook } from '../shared/webhooks/signing';
 import { loadLocalSettings } from './host/settings';
 
@@ -62,8 +62,6 @@ export function localSigningSecret(root: string): { secret: string; created: boo
 /** How `localWebhookSecret` reaches Key Vault: the credential and client options (tests); default as the app. */
 export type LocalVaultAccess = Pick<CreateSecretStoreOptions, 'credential' | 'clientOptions'>;
 
-const QUIET = { info: () => undefined, warn: () => undefined };
-
 /**
  * The secret a request to the local app is signed with, read where `npm start` has the app read it: with
  * `KEY_VAULT_URL` set, from that Key Vault through the app's own secret store (signed in as the app would be, e.g.
@@ -81,7 +79,7 @@ export async function localWebhookSecret(
   if (keyVaultUrl) {
     const store = createSecretStore(
       { secrets: { keyVaultUrl, cacheTtlMs: 0 } },
-      { logger: QUIET, env: settings, ...vault },
+      { logger: silentSecretsLogger, env: settings, ...vault },
     );
     const read = await readSigningSecrets(store, 'WEBHOOK_SIGNING_SECRET');
     if (!read.ok) throw new Error(`${read.problem} in Key Vault ${keyVaultUrl}`);

@@ -39,3 +39,6 @@ export interface SecretsLogger {
   info(message: string): void;
   warn(message: string): void;
 }
+
+/** Says nothing (local tools and tests). */
+export const silentSecretsLogger: SecretsLogger = { info: () => undefined, warn: () => undefined };

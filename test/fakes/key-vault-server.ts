@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { SecretClientOptions } from '@azure/keyvault-secrets';
 
 /**
  * A local endpoint that speaks the Key Vault secrets REST protocol to the real `SecretClient` (Key Vault has no
@@ -315,6 +316,18 @@ function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** A credential that hands out the token the fake accepts, counting how often it is asked (and for which tenant). */
+/**
+ * The Key Vault SDK's client options against this fake: plain loopback HTTP, no check of the challenge's resource, and
+ * the SDK's own retry policy with `maxRetries` and short delays.
+ */
+export function fakeVaultClientOptions(maxRetries: number): SecretClientOptions {
+  return {
+    disableChallengeResourceVerification: true,
+    allowInsecureConnection: true,
+    retryOptions: { maxRetries, retryDelayInMs: 10, maxRetryDelayInMs: 40 },
+  };
+}
+
 export class FakeTokenCredential implements TokenCredential {
   calls = 0;
   readonly tenants: (string | undefined)[] = [];

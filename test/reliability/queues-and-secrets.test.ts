@@ -4,7 +4,7 @@ import { poisonQueueName } from '../../shared/queues/poison';
 import { CachedSecretStore, KeyVaultSecretStore, keyVaultSecretName, type SecretName } from '../../shared/secrets';
 import { encodeQueueMessage } from '../../shared/queues/producer';
 import { QUEUES } from '../../shared/storage/names';
-import { FakeKeyVaultServer, FakeTokenCredential } from '../fakes/key-vault-server';
+import { FakeKeyVaultServer, FakeTokenCredential, fakeVaultClientOptions } from '../fakes/key-vault-server';
 import { invocationContext } from '../helpers/functions';
 import { overrideMethods, wrapTables } from './faults';
 import { seedFor } from './prng';
@@ -155,11 +155,7 @@ describe('Key Vault outage', () => {
     for (const name of SECRETS) vault.seed(keyVaultSecretName(name), env[name]);
     const store = new KeyVaultSecretStore(vault.url, {
       credential: new FakeTokenCredential(),
-      clientOptions: {
-        disableChallengeResourceVerification: true,
-        allowInsecureConnection: true,
-        retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
-      },
+      clientOptions: fakeVaultClientOptions(1),
       timeoutMs: 1_000,
     });
     return new CachedSecretStore(store, {

@@ -101,12 +101,11 @@ describe.each(['/eligibility', '/upgrades'])('POST %s refuses bad input', (path)
   });
 
   it('accepts application/json with a charset and productFamily in any case', async () => {
-    const response = await stack.post(
+    const response = await api.post(
       '/eligibility',
       { customerId: eligible(2).toUpperCase(), productFamily: 'aZuRe' },
       { contentType: 'application/json; charset=utf-8' },
     );
-    expectDocumented('POST', '/eligibility', response);
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ customerId: eligible(2), productFamily: 'Azure', isEligible: true });
   });

@@ -1,4 +1,3 @@
-import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { stackSettings } from '../../../dev/stack';
 import { loadConfig } from '../../../shared/config';
 import {
@@ -10,23 +9,18 @@ import {
   RefreshTokenInvalidError,
   RefreshTokenOwner,
 } from '../../../shared/partner-center';
-import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
+import { createSecretStore, KeyVaultSecretStore, silentSecretsLogger } from '../../../shared/secrets';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { ConsentError, runConsent } from '../../../scripts/consent/consent';
-import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { FakeKeyVaultServer, FakeTokenCredential, fakeVaultClientOptions } from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
 import { MemorySecretStore } from '../../helpers/memory-secret-store';
 
 const browser = consentBrowser;
 
-const silentLogger = { info: () => undefined, warn: () => undefined };
 /** No app write-back is under way in these tests: the check of the consent's own write runs at once. */
 const settled = (): Promise<void> => Promise.resolve();
-const clientOptions: SecretClientOptions = {
-  disableChallengeResourceVerification: true,
-  allowInsecureConnection: true,
-  retryOptions: { maxRetries: 1, retryDelayInMs: 10 },
-};
+const clientOptions = fakeVaultClientOptions(1);
 
 async function setMfa(sim: RunningSimulator, mfa: boolean): Promise<void> {
   const response = await fetch(`${sim.url}/_sim/tokens/settings`, {
@@ -141,7 +135,7 @@ describe('npm run consent against the Partner Center simulator', () => {
       vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
       vault.seed('partner-center-refresh-token', 'consent-required'); // infra/app/secrets.bicep
       const appStore = () =>
-        createSecretStore(appConfig(vault.url), { logger: silentLogger, credential, clientOptions });
+        createSecretStore(appConfig(vault.url), { logger: silentSecretsLogger, credential, clientOptions });
 
       // With the placeholder, the app's refresh fails as an invalid refresh token (the alert tells the operator).
       await expect(
@@ -259,7 +253,11 @@ describe('npm run consent against the Partner Center simulator', () => {
       const credential = new FakeTokenCredential();
       vault.seed('partner-center-client-secret', sim.credentials.clientSecret);
       vault.seed('partner-center-refresh-token', sim.credentials.refreshToken); // the older consent
-      const appStore = createSecretStore(appConfig(vault.url), { logger: silentLogger, credential, clientOptions });
+      const appStore = createSecretStore(appConfig(vault.url), {
+        logger: silentSecretsLogger,
+        credential,
+        clientOptions,
+      });
       const owner = new RefreshTokenOwner(appStore, { checkIntervalMs: 0, writeIntervalMs: 3_600_000 });
       // The app rotates the older consent's token; its write-back has read the vault and its PUT is on its way ...
       const slowWrite = vault.holdNextWrite();

@@ -8,7 +8,7 @@ import { resetServices } from '../../../shared/services';
 import { expectDocumented, type ProblemBody } from '../../helpers/api';
 import { deadStorageConnectionString } from '../../helpers/dead-storage';
 import { CountingTables } from '../tracking/helpers';
-import { expectedMeaning, truths } from './helpers';
+import { expectedMeaning, truths, unlistedCustomer } from './helpers';
 
 /**
  * The fleet API through real HTTP into the real app in the local host: a scan asked for over HTTP and run by the timer
@@ -325,14 +325,9 @@ describe('the fleet API', () => {
 
   it('a customer no longer listed drops out of the listing and the export', async () => {
     const slot = await stack.services.fleet.readSlot();
-    const ghost = randomUUID();
     const page = await stack.services.fleet.customerPage({}, { pageSize: 1 });
     // A row an older scan wrote for a customer the last completed scan did not list.
-    await stack.services.fleet.updateSlot((current) => ({
-      result: undefined,
-      write: current,
-      customers: [{ ...page.items[0], customerId: ghost, scanId: randomUUID(), scannedAt: '2020-01-01T00:00:00.000Z' }],
-    }));
+    const ghost = await unlistedCustomer(stack.services.fleet, page.items[0]);
     expect((await stack.services.fleet.readCustomer(ghost))?.customerId).toBe(ghost);
     expect(slot?.scan?.state).toBe('completed');
     const { items } = await listAll('', 1000);

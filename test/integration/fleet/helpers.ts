@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   startSimulator,
   steppedClock,
@@ -253,4 +254,18 @@ export function truthDiff(all: CustomerTruth[], rows: Map<string, FleetCustomerR
   for (const id of rows.keys())
     if (!known.has(id)) problems.push(`${id}: a row for a customer Partner Center does not list`);
   return problems;
+}
+
+/**
+ * A row an older scan wrote, like `like` but for a new customer id, whom the last completed scan did not list; the
+ * new id. Written through the scan slot's update (the slot unchanged), as a scan writes its rows.
+ */
+export async function unlistedCustomer(store: FleetStore, like: FleetCustomerRecord): Promise<string> {
+  const ghost = randomUUID();
+  await store.updateSlot((current) => ({
+    result: undefined,
+    write: current,
+    customers: [{ ...like, customerId: ghost, scanId: randomUUID(), scannedAt: '2020-01-01T00:00:00.000Z' }],
+  }));
+  return ghost;
 }

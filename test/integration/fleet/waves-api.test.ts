@@ -3,7 +3,7 @@ import { generateFleetScenario, steppedClock, type SteppedClock } from '../../..
 import { startHostedStack, type HostedStack, type HttpAnswer } from '../../../dev/stack';
 import { requestFleetScan } from '../../../shared/fleet';
 import { documentedCalls, type ProblemBody } from '../../helpers/api';
-import { truths } from './helpers';
+import { truths, unlistedCustomer } from './helpers';
 import { parse } from 'csv-parse/sync';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 
@@ -124,12 +124,7 @@ describe('the waves HTTP API', () => {
   it('a customer the last completed scan no longer listed is not one of a wave, asked for or selected', async () => {
     // A row an older scan wrote (eligible then) for a customer the last completed scan did not list.
     const listed = await stack.services.fleet.readCustomer(eligible[0]);
-    const ghost = randomUUID();
-    await stack.services.fleet.updateSlot((current) => ({
-      result: undefined,
-      write: current,
-      customers: [{ ...listed!, customerId: ghost, scanId: randomUUID(), scannedAt: '2020-01-01T00:00:00.000Z' }],
-    }));
+    const ghost = await unlistedCustomer(stack.services.fleet, listed!);
     expect((await stack.services.fleet.readCustomer(ghost))?.state).toBe('eligible');
     const asked = await post('/fleet/waves', { customerIds: [ghost, eligible[0]], dryRun: true });
     expect(asked.body).toMatchObject({

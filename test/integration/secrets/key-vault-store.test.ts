@@ -1,4 +1,4 @@
-import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { RefreshTokenOwner } from '../../../shared/partner-center';
 import {
   CachedSecretStore,
@@ -8,14 +8,15 @@ import {
   SecretWriteError,
   type SecretsLogger,
 } from '../../../shared/secrets';
-import { FAKE_KEY_VAULT_TENANT, FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import {
+  FAKE_KEY_VAULT_TENANT,
+  FakeKeyVaultServer,
+  FakeTokenCredential,
+  fakeVaultClientOptions,
+} from '../../fakes/key-vault-server';
 
 // The SDK's own pipeline (challenge policy, retry, throttling) runs; only the retry delays are shortened.
-const clientOptions: SecretClientOptions = {
-  disableChallengeResourceVerification: true,
-  allowInsecureConnection: true,
-  retryOptions: { maxRetries: 2, retryDelayInMs: 10, maxRetryDelayInMs: 40 },
-};
+const clientOptions = fakeVaultClientOptions(2);
 
 class CapturingLogger implements SecretsLogger {
   readonly lines: string[] = [];

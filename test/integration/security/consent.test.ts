@@ -2,17 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Timer } from '@azure/functions';
-import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { pollUpgrades } from '../../../functions/pollUpgrades';
 import { ConsentError, runConsent } from '../../../scripts/consent/consent';
 import { loadConfig, type AppConfig } from '../../../shared/config';
 import { formatGeneration, GENERATION_TAG } from '../../../shared/partner-center';
-import { createSecretStore, KeyVaultSecretStore } from '../../../shared/secrets';
+import { createSecretStore, KeyVaultSecretStore, silentSecretsLogger } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
-import { FakeKeyVaultServer, FakeTokenCredential, type FakeSecretVersion } from '../../fakes/key-vault-server';
+import {
+  FakeKeyVaultServer,
+  FakeTokenCredential,
+  fakeVaultClientOptions,
+  type FakeSecretVersion,
+} from '../../fakes/key-vault-server';
 import { consentBrowser } from '../../helpers/consent-browser';
 import { invocationContext, signedPost } from '../../helpers/functions';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
@@ -27,12 +31,7 @@ import { newSigningSecret } from '../../../shared/webhooks/signing';
 
 const SECRET = 'partner-center-refresh-token';
 const WEBHOOK_SECRET = newSigningSecret();
-const clientOptions: SecretClientOptions = {
-  disableChallengeResourceVerification: true,
-  allowInsecureConnection: true,
-  retryOptions: { maxRetries: 1, retryDelayInMs: 10 },
-};
-const silentLogger = { info: () => undefined, warn: () => undefined };
+const clientOptions = fakeVaultClientOptions(1);
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: false },
@@ -127,7 +126,7 @@ describe('security: one owner of the consent (write-back never undoes a newer co
   /** An instance of the app: the composition root as in Azure, with the vault reached through the fake. */
   function instance(overrides: Record<string, string> = {}): Services {
     const config: AppConfig = loadConfig({ ...settings, ...overrides });
-    const secrets = createSecretStore(config, { logger: silentLogger, credential, clientOptions });
+    const secrets = createSecretStore(config, { logger: silentSecretsLogger, credential, clientOptions });
     const services = createServices(config, { secrets, telemetry: new RecordingTelemetry() });
     started.push(services);
     return services;

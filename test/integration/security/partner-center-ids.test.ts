@@ -6,7 +6,7 @@ import { appSettingsFor, startSimulator, type RunningSimulator } from '../../../
 import { checkEligibility } from '../../../functions/checkEligibility';
 import { startUpgrade } from '../../../functions/startUpgrade';
 import { loadConfig } from '../../../shared/config';
-import { createSecretStore } from '../../../shared/secrets';
+import { createSecretStore, silentSecretsLogger } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
 import { invocationContext, signedPost } from '../../helpers/functions';
@@ -107,7 +107,7 @@ describe('security: an upgrade id from Partner Center that is not a GUID is refu
     const queue = (name: string) => createQueueClient(config.storage, `ids-${name}-${randomBytes(4).toString('hex')}`);
     services = createServices(config, {
       secrets: createSecretStore(config, {
-        logger: { info: () => undefined, warn: () => undefined },
+        logger: silentSecretsLogger,
         env: { ...simulator, WEBHOOK_SIGNING_SECRET },
       }),
       telemetry: new RecordingTelemetry(),

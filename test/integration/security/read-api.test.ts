@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HttpResponseInit, Timer } from '@azure/functions';
-import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { parse } from 'yaml';
 import { startSimulator, type RunningSimulator } from '../../../dev/simulator';
 import { checkEligibility } from '../../../functions/checkEligibility';
@@ -12,10 +11,10 @@ import { pollUpgrades } from '../../../functions/pollUpgrades';
 import { startTracking } from '../../../functions/startTracking';
 import { startUpgrade } from '../../../functions/startUpgrade';
 import { loadConfig } from '../../../shared/config';
-import { createSecretStore } from '../../../shared/secrets';
+import { createSecretStore, silentSecretsLogger } from '../../../shared/secrets';
 import { createServices, resetServices, type Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { FakeKeyVaultServer, FakeTokenCredential, fakeVaultClientOptions } from '../../fakes/key-vault-server';
 import { httpRequest, invocationContext, signedPost } from '../../helpers/functions';
 import { customerId } from '../callbacks/harness';
 import { RecordingTelemetry } from '../../../dev/recording-telemetry';
@@ -34,13 +33,8 @@ import { newSigningSecret } from '../../../shared/webhooks/signing';
  * endpoint over loopback HTTP, and Azurite.
  */
 
-const clientOptions: SecretClientOptions = {
-  disableChallengeResourceVerification: true,
-  allowInsecureConnection: true,
-  retryOptions: { maxRetries: 0 },
-};
+const clientOptions = fakeVaultClientOptions(0);
 const timer = { isPastDue: false } as Timer;
-const silentLogger = { info: () => undefined, warn: () => undefined };
 const CUSTOMERS = [customerId(0x401), customerId(0x402), customerId(0x403)];
 const WEBHOOK_SECRET = newSigningSecret();
 
@@ -84,7 +78,7 @@ describe('security: the read API and every error answer leak no secret, key, vau
   function instance(overrides: Record<string, string> = {}): Services {
     const config = loadConfig({ ...settings, ...overrides });
     const secrets = createSecretStore(config, {
-      logger: silentLogger,
+      logger: silentSecretsLogger,
       credential: new FakeTokenCredential(),
       clientOptions,
     });

@@ -1,7 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { loadLocalSettings } from '../../../dev/host/settings';
 import {
   newWebhookId,
@@ -10,10 +9,10 @@ import {
   type HttpAnswer,
   type PostOptions,
 } from '../../../dev/stack';
-import { createSecretStore } from '../../../shared/secrets';
+import { createSecretStore, silentSecretsLogger } from '../../../shared/secrets';
 import { isFinal } from '../../../shared/tracking';
 import { newSigningSecret } from '../../../shared/webhooks/signing';
-import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
+import { FakeKeyVaultServer, FakeTokenCredential, fakeVaultClientOptions } from '../../fakes/key-vault-server';
 import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { eventually, startTestLocalHost } from '../../helpers/local-host';
 import { wrapWrites } from '../../reliability/faults';
@@ -289,11 +288,7 @@ describe('security: no signing secret, no webhook (fail closed)', () => {
 
   it('a secret missing from Key Vault (or disabled, or not a whsec_ secret) is a 503 naming the setting; once stored, signed requests pass', async () => {
     const vault = await new FakeKeyVaultServer().start();
-    const clientOptions: SecretClientOptions = {
-      disableChallengeResourceVerification: true,
-      allowInsecureConnection: true,
-      retryOptions: { maxRetries: 0 },
-    };
+    const clientOptions = fakeVaultClientOptions(0);
     const stack = await startHostedStack({
       simulator: { scenario: SCENARIO },
       tablePrefix: 'seckv',
@@ -302,8 +297,11 @@ describe('security: no signing secret, no webhook (fail closed)', () => {
       secrets: (settings, config) => {
         vault.seed('partner-center-client-secret', settings.PARTNER_CENTER_CLIENT_SECRET);
         vault.seed('partner-center-refresh-token', settings.PARTNER_CENTER_REFRESH_TOKEN);
-        const silent = { info: () => undefined, warn: () => undefined };
-        return createSecretStore(config, { logger: silent, credential: new FakeTokenCredential(), clientOptions });
+        return createSecretStore(config, {
+          logger: silentSecretsLogger,
+          credential: new FakeTokenCredential(),
+          clientOptions,
+        });
       },
     });
     try {

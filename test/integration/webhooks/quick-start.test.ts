@@ -10,14 +10,7 @@ import { LOCAL_SIGNING_SECRET_FILE, localSigningSecret, localWebhookSecret } fro
 import { newSigningSecret } from '../../../shared/webhooks/signing';
 import { startHostedStack, type HostedStack } from '../../../dev/stack';
 import { curlConfig, parseSignArgs } from '../../../scripts/sign';
-import { FakeKeyVaultServer, FakeTokenCredential } from '../../fakes/key-vault-server';
-
-/** The SDK's own pipeline against the loopback fake: plain HTTP, no challenge resource check, short retries. */
-const VAULT_CLIENT_OPTIONS = {
-  disableChallengeResourceVerification: true,
-  allowInsecureConnection: true,
-  retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
-};
+import { FakeKeyVaultServer, FakeTokenCredential, fakeVaultClientOptions } from '../../fakes/key-vault-server';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '../../..');
@@ -185,7 +178,7 @@ describe("npm start's own signing secret", () => {
   it("with KEY_VAULT_URL set, `npm run sign` signs with the vault's secret, as the app `npm start` runs reads it", async () => {
     const vault = await new FakeKeyVaultServer().start();
     try {
-      const access = { credential: new FakeTokenCredential(), clientOptions: VAULT_CLIENT_OPTIONS };
+      const access = { credential: new FakeTokenCredential(), clientOptions: fakeVaultClientOptions(1) };
       localSigningSecret(root);
       const local = newSigningSecret();
       const env = { KEY_VAULT_URL: vault.url, WEBHOOK_SIGNING_SECRET: local };
