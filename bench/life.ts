@@ -80,7 +80,8 @@ export async function benchLife(
         tablePrefix: `life${run}`,
       });
       const now = () => clock.now();
-      const { config, counter, tracking: store, services, send } = countingStack(settings, now);
+      const { counter, services, send } = countingStack(settings, now);
+      const { config, tracking: store } = services;
       // Start the upgrades through the API, spread over the first period; accept each as the webhook does, its tracking
       // message going straight to the queue trigger's code.
       const token = await simulatorToken(sim);

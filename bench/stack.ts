@@ -59,10 +59,8 @@ export async function createUpgrades(
 
 /** The app's services with every table operation counted, and tracking messages handed straight to the tracking. */
 export interface CountingStack {
-  config: AppConfig;
-  /** Every table operation of the services (and of `tracking`). */
+  /** Every table operation of the services. */
   counter: TableOpCounter;
-  tracking: TrackingStore;
   services: Services;
   /** The upgrade-tracking queue: the message given at once to the queue trigger's code (`trackUpgrade`). */
   send: TrackingSender;
@@ -78,7 +76,7 @@ export function countingStack(settings: Record<string, string>, now: () => numbe
   const send: TrackingSender = async (message) => {
     await trackUpgrade(message, { store: tracking, now, firstPollDelayMs: config.poll.firstDelayMs });
   };
-  return { config, counter, tracking, services, send };
+  return { counter, services, send };
 }
 
 export interface TrackedUpgrade {

@@ -67,7 +67,8 @@ export async function benchWave(
         { POLL_RATE_PER_SECOND: String(spec.configuredRate), POLL_CONCURRENCY: '8' },
       );
       const now = () => clock.now();
-      const { config, counter, services, send } = countingStack(settings, now);
+      const { counter, services, send } = countingStack(settings, now);
+      const { config } = services;
       const timerRun = () =>
         runBackground({
           ...backgroundOptions(services),
