@@ -5,7 +5,7 @@ import { stackServices, startHostedStack, type HostedStack, type HttpAnswer } fr
 import { readFleetCustomers } from '../../../shared/api/fleet';
 import { FleetStore } from '../../../shared/fleet';
 import { resetServices } from '../../../shared/services';
-import { expectDocumented, type ProblemBody } from '../../helpers/api';
+import { documentedCalls, type ProblemBody } from '../../helpers/api';
 import { deadStorageConnectionString } from '../../helpers/dead-storage';
 import { CountingTables } from '../tracking/helpers';
 import { expectedMeaning, truths, unlistedCustomer } from './helpers';
@@ -76,20 +76,13 @@ describe('the fleet API', () => {
   });
   afterAll(async () => stack?.stop());
 
-  /** A request with headers (the stack's `get` sends none); the answer as the stack reads answers. */
-  async function send(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-    const response = await fetch(`${stack.host.url}/api${path}`, { method, headers });
-    const text = await response.text();
-    let body: unknown = text === '' ? undefined : text;
-    if ((response.headers.get('content-type') ?? '').includes('json')) body = JSON.parse(text) as unknown;
-    const answerHeaders: Record<string, string> = {};
-    response.headers.forEach((value, name) => (answerHeaders[name] = value));
-    const answer = { status: response.status, headers: answerHeaders, body, text };
-    expectDocumented(method, path, answer);
-    return answer;
-  }
-
-  const get = (path: string, headers?: Record<string, string>) => send('GET', path, headers);
+  const { get, post } = documentedCalls(() => stack);
+  /** POST /fleet/scans as an operator sends it: no body, no signature (it is not a billing-system webhook). */
+  const requestScan = () =>
+    post('/fleet/scans', '', {
+      contentType: null,
+      headers: { 'webhook-id': null, 'webhook-timestamp': null, 'webhook-signature': null },
+    });
   const csvOf = (path: string) => get(path, { accept: 'text/csv' });
 
   function fieldsOf(response: HttpAnswer): string[] {
@@ -142,7 +135,7 @@ describe('the fleet API', () => {
   });
 
   it('POST /fleet/scans: 202 with the scan and its Location; a second request while it is not finished: 409 pointing at it', async () => {
-    const started = await send('POST', '/fleet/scans');
+    const started = await requestScan();
     expect(started.status).toBe(202);
     const scan = started.body as FleetScan;
     firstScan = scan.scanId;
@@ -153,7 +146,7 @@ describe('the fleet API', () => {
       expect.objectContaining({ properties: { scanId: scan.scanId, trigger: 'on-demand' } }),
     ]);
 
-    const again = await send('POST', '/fleet/scans');
+    const again = await requestScan();
     expect(again.status).toBe(409);
     expect(again.headers.location).toBe(started.headers.location);
     expect(again.body).toMatchObject({ type: 'urn:azure-plan-upgrades:problem:conflict', scanId: scan.scanId });
@@ -337,7 +330,7 @@ describe('the fleet API', () => {
   });
 
   it('a second scan shows what it expects: the last scan size, and an estimate from the last scan calls per customer', async () => {
-    const started = await send('POST', '/fleet/scans');
+    const started = await requestScan();
     expect(started.status).toBe(202);
     const scan = (await get('/fleet/scans/current')).body as FleetScan;
     expect(scan.scanId).toBe((started.body as FleetScan).scanId);
@@ -392,7 +385,7 @@ describe('the fleet API', () => {
     resetServices(stackServices({ ...stack.settings, AzureWebJobsStorage: connectionString }));
     try {
       const responses = await Promise.all([
-        send('POST', '/fleet/scans'),
+        requestScan(),
         get('/fleet/scans/current'),
         get('/fleet/summary'),
         get('/fleet/customers'),

@@ -7,7 +7,7 @@ import { startTracking } from '../../../functions/startTracking';
 import { startUpgrade } from '../../../functions/startUpgrade';
 import type { Services } from '../../../shared/services';
 import { createQueueClient } from '../../../shared/storage/clients';
-import { httpRequest, invocationContext } from '../../helpers/functions';
+import { httpRequest, invocationContext, signedPost } from '../../helpers/functions';
 
 const FIRST_DELAY_SECONDS = 45;
 
@@ -49,14 +49,12 @@ describe('an upgrade started through POST /api/upgrades', () => {
   }
 
   it('is readable right after the 202, and enters the poll schedule only when startTracking runs', async () => {
-    const body = JSON.stringify({ customerId: stack.sim.scenario.customers[0].id, productFamily: 'Azure' });
     const answer = await startUpgrade(
-      httpRequest({
-        method: 'POST',
-        path: '/api/upgrades',
-        headers: { 'content-type': 'application/json', ...stack.signedHeaders(body) },
-        body,
-      }),
+      signedPost(
+        '/api/upgrades',
+        { customerId: stack.sim.scenario.customers[0].id, productFamily: 'Azure' },
+        stack.settings.WEBHOOK_SIGNING_SECRET,
+      ),
       invocationContext({ functionName: 'startUpgrade' }),
     );
     expect(answer.status).toBe(202);
