@@ -270,7 +270,8 @@ export class FleetStore {
    * Read → decide → conditional write of a wave's record; the decision's member rows (Replace) and the wave slot go
    * in the same transaction. Returns the decision's result and the record row as it then stands, with its ETag: given
    * back as `known`, the next update of the same run starts from it instead of reading the row again (a write by
-   * anyone else in between fails on the ETag, and the row is read afresh).
+   * anyone else in between fails on the ETag, and the row is read afresh). A decision that writes nothing is made on
+   * `known` as given: it may be a command behind (a pause just written), which only the next write would find.
    */
   async updateWave<R>(
     waveId: string,
